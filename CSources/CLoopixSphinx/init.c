@@ -1,0 +1,2 @@
+#include "loopix_sphinx.h"
+int lsx_init(void) { return 0; }

@@ -1,0 +1,81 @@
+// swift-tools-version: 6.1
+// Loopix: a mix network for anonymous messaging, on a C Sphinx core.
+import PackageDescription
+
+let package = Package(
+    name: "Loopix",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "LoopixSphinx", targets: ["LoopixSphinx"]),
+        .library(name: "LoopixNetwork", targets: ["LoopixNetwork"]),
+        .library(name: "LoopixNode", targets: ["LoopixNode"]),
+        .library(name: "LoopixSim", targets: ["LoopixSim"]),
+        .library(name: "CLoopixSphinx", targets: ["CLoopixSphinx"]),
+        .executable(name: "loopix", targets: ["loopix"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // The C Sphinx core. It also builds alone (CSources/Makefile) as libloopix_sphinx.so.
+        .target(
+            name: "CLoopixSphinx",
+            path: "CSources/CLoopixSphinx",
+            publicHeadersPath: "include",
+            linkerSettings: [.linkedLibrary("sodium"), .linkedLibrary("crypto")]
+        ),
+        .target(name: "LoopixSphinx", dependencies: ["CLoopixSphinx"]),
+        .target(
+            name: "LoopixNetwork",
+            dependencies: [
+                "LoopixSphinx",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "LoopixNode",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(name: "LoopixSim"),
+        .executableTarget(
+            name: "loopix",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                "LoopixNode",
+                "LoopixSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
+        .testTarget(name: "LoopixNetworkTests", dependencies: [
+            "LoopixNetwork",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "LoopixNodeTests", dependencies: [
+            "LoopixNode",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

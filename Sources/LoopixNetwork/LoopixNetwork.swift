@@ -1,0 +1,2 @@
+// LoopixNetwork: topology, node ids, path selection and wire framing.
+import LoopixSphinx

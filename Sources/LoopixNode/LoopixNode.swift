@@ -1,0 +1,2 @@
+// LoopixNode: the mix and provider runtime.
+import LoopixSphinx

@@ -1,0 +1,2 @@
+// LoopixSim: anonymity and queueing simulation of the Loopix model.
+public enum LoopixSim {}

@@ -1,0 +1,2 @@
+// LoopixSphinx: the Swift face of the C Sphinx core.
+import CLoopixSphinx
