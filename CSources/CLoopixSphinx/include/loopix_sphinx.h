@@ -1,5 +1,273 @@
-/* Loopix Sphinx core: public API (placeholder until the core lands). */
+/*
+ * loopix_sphinx.h - the Loopix Sphinx packet core (packet format v1).
+ *
+ * Creates and processes fixed-size Sphinx packets, single-use reply blocks
+ * and cover packets, and keeps a bounded replay filter. Every buffer is owned
+ * by the caller; nothing on the packet path allocates (see docs/c-api.md for
+ * the one exception of the libcrypto backend). Every exported symbol starts
+ * with `lsx_` / `LSX_`. Errors are 0 or a negative `lsx_error`.
+ *
+ * Call lsx_init() once before anything else; it is safe to call it again.
+ */
 #ifndef LOOPIX_SPHINX_H
 #define LOOPIX_SPHINX_H
-int lsx_init(void);
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LSX_MUST_USE __attribute__((warn_unused_result))
+#define LSX_EXPORT __attribute__((visibility("default")))
+#else
+#define LSX_MUST_USE
+#define LSX_EXPORT
+#endif
+
+/* ---- Sizes (each also available as a function, for bindings) ---------- */
+
+#define LSX_FORMAT_VERSION 0x01
+#define LSX_KEY_BYTES 32          /* X25519 public and private keys */
+#define LSX_ALPHA_BYTES 32        /* group element in the header */
+#define LSX_GAMMA_BYTES 16        /* header MAC */
+#define LSX_SLOT_BYTES 64         /* one hop of routing information (S) */
+#define LSX_COMMAND_BYTES 48      /* flag, delay, address, reserved */
+#define LSX_ADDRESS_BYTES 32      /* node id, mailbox id or message id */
+#define LSX_TAG_BYTES 32          /* replay tag */
+#define LSX_SECRET_BYTES 32       /* ephemeral secret of a packet */
+#define LSX_REPLY_KEY_BYTES 128   /* kt of a reply block: four LIONESS keys */
+#define LSX_PAYLOAD_OVERHEAD 18   /* 16 zero bytes + 2-byte length */
+#define LSX_MIN_HOPS 1
+#define LSX_MAX_HOPS 16
+#define LSX_MIN_PAYLOAD 64
+#define LSX_MAX_PAYLOAD 65536
+#define LSX_DEFAULT_HOPS 6
+#define LSX_DEFAULT_PAYLOAD 2048
+
+#define LSX_HEADER_BYTES(hops) (1 + LSX_ALPHA_BYTES + (hops) * LSX_SLOT_BYTES + LSX_GAMMA_BYTES)
+#define LSX_PACKET_BYTES(hops, payload) (LSX_HEADER_BYTES(hops) + (payload))
+#define LSX_MAX_MESSAGE_BYTES(payload) ((payload) - LSX_PAYLOAD_OVERHEAD)
+#define LSX_SURB_BYTES(hops) (LSX_ADDRESS_BYTES + LSX_HEADER_BYTES(hops) + LSX_REPLY_KEY_BYTES)
+/* What the creator of a reply block keeps: route length (1 byte), kt, and
+ * the four LIONESS keys of each hop. */
+#define LSX_SURB_SECRET_BYTES(hops) (1 + LSX_REPLY_KEY_BYTES + (hops) * LSX_REPLY_KEY_BYTES)
+
+/* ---- Errors ------------------------------------------------------------ */
+
+typedef enum lsx_error {
+    LSX_OK = 0,
+    LSX_ERR_ARGUMENT = -1,          /* NULL pointer or out-of-range argument */
+    LSX_ERR_GEOMETRY = -2,          /* hops or payload outside the allowed ranges */
+    LSX_ERR_LENGTH = -3,            /* a buffer does not have the required length */
+    LSX_ERR_VERSION = -4,           /* version byte is not LSX_FORMAT_VERSION */
+    LSX_ERR_NONCANONICAL_ALPHA = -5,/* alpha has its top bit set */
+    LSX_ERR_LOW_ORDER = -6,         /* X25519 gave the all-zero point */
+    LSX_ERR_REPLAY = -7,            /* the replay filter already holds the tag */
+    LSX_ERR_MAC = -8,               /* header MAC mismatch */
+    LSX_ERR_FLAG = -9,              /* unknown routing flag */
+    LSX_ERR_RESERVED = -10,         /* non-zero reserved bytes in a command */
+    LSX_ERR_PAYLOAD = -11,          /* payload failed the integrity check at its destination */
+    LSX_ERR_MESSAGE_TOO_LONG = -12, /* message longer than payload - 18 bytes */
+    LSX_ERR_ROUTE = -13,            /* route length outside 1..hops */
+    LSX_ERR_REPLAY_FULL = -14,      /* replay filter saturated: refusing (fail closed) */
+    LSX_ERR_BACKEND = -15,          /* the crypto backend failed or is unavailable */
+    LSX_ERR_NOT_INITIALIZED = -16,  /* lsx_init() was not called or failed */
+    LSX_ERR_NO_MEMORY = -17         /* allocation failed (set-up functions only) */
+} lsx_error;
+
+/* The stable lower-case name of an error code ("bad_mac", ...); never NULL. */
+LSX_EXPORT const char *lsx_error_name(int code);
+
+/* ---- Library set-up and backends --------------------------------------- */
+
+typedef enum lsx_backend {
+    LSX_BACKEND_AUTO = 0,      /* measure at lsx_init and choose the faster */
+    LSX_BACKEND_SODIUM = 1,    /* libsodium for everything (default) */
+    LSX_BACKEND_LIBCRYPTO = 2  /* libcrypto (OpenSSL EVP) for X25519 */
+} lsx_backend;
+
+/* Initialises libsodium and chooses the X25519 backend: the environment
+ * variable LOOPIX_SPHINX_BACKEND ("sodium", "libcrypto" or "auto") if set,
+ * else AUTO (a short measurement of both). Idempotent and thread-safe. */
+LSX_EXPORT LSX_MUST_USE int lsx_init(void);
+/* Chooses the backend used for packets created from now on and for nodes
+ * created from now on (an existing node keeps the backend it was built with). */
+LSX_EXPORT LSX_MUST_USE int lsx_set_backend(lsx_backend backend);
+LSX_EXPORT lsx_backend lsx_get_backend(void);
+LSX_EXPORT const char *lsx_backend_name(lsx_backend backend);
+/* The library's own version string, e.g. "1.0.0". */
+LSX_EXPORT const char *lsx_version(void);
+
+/* ---- Geometry ---------------------------------------------------------- */
+
+typedef struct lsx_geometry {
+    uint32_t hops;     /* H: maximum route length, 1..16 */
+    uint32_t payload;  /* P: payload bytes, 64..65536 */
+} lsx_geometry;
+
+/* Fills *geometry after checking the ranges; LSX_ERR_GEOMETRY otherwise. */
+LSX_EXPORT LSX_MUST_USE int lsx_geometry_init(lsx_geometry *geometry, uint32_t hops, uint32_t payload);
+/* 0 if valid, LSX_ERR_GEOMETRY (or LSX_ERR_ARGUMENT for NULL) otherwise. */
+LSX_EXPORT LSX_MUST_USE int lsx_geometry_check(const lsx_geometry *geometry);
+/* Sizes of a valid geometry (0 for an invalid one). */
+LSX_EXPORT size_t lsx_header_bytes(const lsx_geometry *geometry);
+LSX_EXPORT size_t lsx_packet_bytes(const lsx_geometry *geometry);
+LSX_EXPORT size_t lsx_max_message_bytes(const lsx_geometry *geometry);
+LSX_EXPORT size_t lsx_surb_bytes(const lsx_geometry *geometry);
+LSX_EXPORT size_t lsx_surb_secret_bytes(const lsx_geometry *geometry);
+/* The fixed sizes, as functions. */
+LSX_EXPORT size_t lsx_key_bytes(void);
+LSX_EXPORT size_t lsx_command_bytes(void);
+LSX_EXPORT size_t lsx_address_bytes(void);
+LSX_EXPORT size_t lsx_tag_bytes(void);
+LSX_EXPORT size_t lsx_reply_key_bytes(void);
+LSX_EXPORT size_t lsx_payload_overhead(void);
+
+/* ---- Keys -------------------------------------------------------------- */
+
+/* A fresh node key pair from the CSPRNG. */
+LSX_EXPORT LSX_MUST_USE int lsx_keypair(uint8_t public_key[LSX_KEY_BYTES], uint8_t secret_key[LSX_KEY_BYTES]);
+/* The public key of a secret key. */
+LSX_EXPORT LSX_MUST_USE int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[LSX_KEY_BYTES]);
+/* Overwrites n bytes with zeros in a way the compiler cannot remove. */
+LSX_EXPORT void lsx_wipe(void *buffer, size_t n);
+/* Fills a buffer from the CSPRNG. */
+LSX_EXPORT void lsx_random(void *buffer, size_t n);
+
+/* ---- Routing commands -------------------------------------------------- */
+
+#define LSX_FLAG_RELAY 0x01    /* address = next node id; forward after delay */
+#define LSX_FLAG_DELIVER 0x02  /* address = mailbox id; store after delay */
+#define LSX_FLAG_DROP 0x03     /* address unused (zero); discard: cover traffic */
+#define LSX_FLAG_FINAL 0x04    /* address = message id; this node is the destination */
+
+/* Encodes flag || delay_us (big-endian) || address || 11 zero bytes.
+ * address may be NULL for all zeros. LSX_ERR_FLAG for an unknown flag. */
+LSX_EXPORT LSX_MUST_USE int lsx_command_encode(uint8_t command[LSX_COMMAND_BYTES], uint8_t flag, uint32_t delay_us,
+                                               const uint8_t address[LSX_ADDRESS_BYTES]);
+/* Decodes and checks a command (LSX_ERR_FLAG, LSX_ERR_RESERVED). */
+LSX_EXPORT LSX_MUST_USE int lsx_command_decode(const uint8_t command[LSX_COMMAND_BYTES], uint8_t *flag, uint32_t *delay_us,
+                                               uint8_t address[LSX_ADDRESS_BYTES]);
+
+/* ---- Creating packets -------------------------------------------------- */
+
+/* Builds a forward packet over a route of `hops` nodes (1..geometry->hops):
+ * public_keys and commands are `hops` consecutive 32- and 48-byte entries.
+ * ephemeral_secret may be NULL (drawn from the CSPRNG); pass one only for
+ * test vectors. packet_len must equal lsx_packet_bytes(geometry). */
+LSX_EXPORT LSX_MUST_USE int lsx_create_packet(const lsx_geometry *geometry, size_t hops,
+                                              const uint8_t *public_keys, const uint8_t *commands,
+                                              const uint8_t *message, size_t message_len,
+                                              const uint8_t ephemeral_secret[LSX_SECRET_BYTES],
+                                              uint8_t *packet, size_t packet_len);
+
+/* A cover packet indistinguishable from a real one (spec section 9):
+ * version || X25519_BASE(random) || random bytes. */
+LSX_EXPORT LSX_MUST_USE int lsx_create_dummy(const lsx_geometry *geometry, uint8_t *packet, size_t packet_len);
+
+/* ---- Processing packets ------------------------------------------------ */
+
+typedef struct lsx_node lsx_node;
+typedef struct lsx_replay_filter lsx_replay_filter;
+
+/* A node's processing context: geometry, secret key and, for the libcrypto
+ * backend, the key object built once. Immutable once made, so one node may
+ * be used by many threads at once. Allocates; not for the packet path. */
+LSX_EXPORT LSX_MUST_USE int lsx_node_create(lsx_node **node, const lsx_geometry *geometry,
+                                            const uint8_t secret_key[LSX_KEY_BYTES]);
+/* Wipes the secret and frees. NULL is allowed. */
+LSX_EXPORT void lsx_node_destroy(lsx_node *node);
+LSX_EXPORT LSX_MUST_USE int lsx_node_public_key(const lsx_node *node, uint8_t public_key[LSX_KEY_BYTES]);
+LSX_EXPORT lsx_backend lsx_node_backend(const lsx_node *node);
+
+typedef struct lsx_processed {
+    uint8_t flag;                           /* LSX_FLAG_* */
+    uint32_t delay_us;                      /* requested delay at this hop */
+    uint8_t address[LSX_ADDRESS_BYTES];     /* next node, mailbox or message id */
+    uint8_t tag[LSX_TAG_BYTES];             /* the replay tag of this hop */
+    /* FINAL only: LSX_OK when the payload passed the check of spec 6.9, and
+     * then the message is packet_out[message_offset .. +message_len).
+     * LSX_ERR_PAYLOAD otherwise: a forward packet was tampered with, or it
+     * is a reply (lsx_surb_open reads it). Zero for other flags. */
+    int final_status;
+    uint32_t message_offset;
+    uint32_t message_len;
+} lsx_processed;
+
+/* Unwraps one layer: checks, derives the replay tag and consults `filter`
+ * before any further work, verifies the MAC in constant time, decodes the
+ * command, records the tag, blinds alpha and decrypts the payload into
+ * packet_out (which may be the same buffer as packet: in place). filter may
+ * be NULL (no replay protection; the tag is still returned). Both lengths
+ * must equal lsx_packet_bytes(geometry); no allocation. Thread-safe for a
+ * shared node and filter. On error, packet_out holds no plaintext. */
+LSX_EXPORT LSX_MUST_USE int lsx_process(const lsx_node *node, lsx_replay_filter *filter,
+                                        const uint8_t *packet, size_t packet_len,
+                                        uint8_t *packet_out, size_t packet_out_len,
+                                        lsx_processed *result);
+
+/* ---- Single-use reply blocks ------------------------------------------- */
+
+/* Builds a reply block over a route (as lsx_create_packet) whose last
+ * command must be FINAL (its address is the reply id the creator will
+ * recognise). first_hop_id is where the replier sends the reply. Writes the
+ * block (lsx_surb_bytes) and the secret the creator keeps
+ * (lsx_surb_secret_bytes). ephemeral_secret and reply_key may be NULL. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_create(const lsx_geometry *geometry, size_t hops,
+                                            const uint8_t *public_keys, const uint8_t *commands,
+                                            const uint8_t first_hop_id[LSX_ADDRESS_BYTES],
+                                            const uint8_t ephemeral_secret[LSX_SECRET_BYTES],
+                                            const uint8_t reply_key[LSX_REPLY_KEY_BYTES],
+                                            uint8_t *surb, size_t surb_len,
+                                            uint8_t *surb_secret, size_t surb_secret_len);
+
+/* Builds the reply packet from a block and a message; writes where to send
+ * it (first_hop_id). */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_use(const lsx_geometry *geometry, const uint8_t *surb, size_t surb_len,
+                                         const uint8_t *message, size_t message_len,
+                                         uint8_t first_hop_id[LSX_ADDRESS_BYTES],
+                                         uint8_t *packet, size_t packet_len);
+
+/* Opens a reply: `payload` is the payload part (geometry->payload bytes) of
+ * the creator's own FINAL output; decrypted in place. On success the message
+ * is payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does
+ * not open under this secret. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_open(const lsx_geometry *geometry, const uint8_t *surb_secret, size_t surb_secret_len,
+                                          uint8_t *payload, size_t payload_len,
+                                          size_t *message_offset, size_t *message_len);
+
+/* ---- Replay filter ----------------------------------------------------- */
+
+/* A bounded, thread-safe replay filter (a blocked Bloom filter keyed with a
+ * random secret) for one key epoch. capacity: the tags it must hold
+ * (expected rate x epoch length, see lsx_replay_filter_capacity_for);
+ * false_positive_rate: the target, in (0, 0.5]. Memory is fixed at creation.
+ * Once `capacity` tags are recorded it refuses new ones (LSX_ERR_REPLAY_FULL):
+ * it never silently degrades. */
+LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_create(lsx_replay_filter **filter, uint64_t capacity,
+                                                     double false_positive_rate, uint64_t epoch);
+LSX_EXPORT void lsx_replay_filter_destroy(lsx_replay_filter *filter);
+/* Capacity for an expected packet rate over a key epoch, with 25 % headroom. */
+LSX_EXPORT uint64_t lsx_replay_filter_capacity_for(double packets_per_second, double epoch_seconds);
+/* LSX_OK if the tag was not there (and is now), LSX_ERR_REPLAY if it was,
+ * LSX_ERR_REPLAY_FULL when saturated. Atomic with respect to other calls. */
+LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_insert(lsx_replay_filter *filter, const uint8_t tag[LSX_TAG_BYTES]);
+/* 1 if the tag is (probably) there, 0 if not. */
+LSX_EXPORT int lsx_replay_filter_contains(lsx_replay_filter *filter, const uint8_t tag[LSX_TAG_BYTES]);
+/* Starts a new key epoch: if `epoch` differs from the current one, forgets
+ * every tag and draws a new hashing key. */
+LSX_EXPORT void lsx_replay_filter_rotate(lsx_replay_filter *filter, uint64_t epoch);
+LSX_EXPORT uint64_t lsx_replay_filter_epoch(const lsx_replay_filter *filter);
+LSX_EXPORT uint64_t lsx_replay_filter_count(const lsx_replay_filter *filter);
+LSX_EXPORT uint64_t lsx_replay_filter_capacity(const lsx_replay_filter *filter);
+LSX_EXPORT size_t lsx_replay_filter_memory_bytes(const lsx_replay_filter *filter);
+/* The false-positive rate the filter has when full (computed for its size). */
+LSX_EXPORT double lsx_replay_filter_false_positive_rate(const lsx_replay_filter *filter);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LOOPIX_SPHINX_H */
