@@ -234,7 +234,7 @@ LSX_EXPORT LSX_MUST_USE int lsx_surb_use(const lsx_geometry *geometry, const uin
 /* Opens a reply: `payload` is the payload part (geometry->payload bytes) of
  * the creator's own FINAL output; decrypted in place. On success the message
  * is payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does
- * not open under this secret. */
+ * not open under this secret; the payload is then wiped. */
 LSX_EXPORT LSX_MUST_USE int lsx_surb_open(const lsx_geometry *geometry, const uint8_t *surb_secret, size_t surb_secret_len,
                                           uint8_t *payload, size_t payload_len,
                                           size_t *message_offset, size_t *message_len);
