@@ -1,0 +1,126 @@
+/* Library set-up, error names, geometry, keys and routing commands. */
+#include "lsx_internal.h"
+
+#include <stdlib.h>
+
+#define LSX_VERSION_STRING "1.0.0"
+
+const char *lsx_version(void) { return LSX_VERSION_STRING; }
+
+const char *lsx_error_name(int code) {
+    switch (code) {
+    case LSX_OK: return "ok";
+    case LSX_ERR_ARGUMENT: return "invalid_argument";
+    case LSX_ERR_GEOMETRY: return "invalid_geometry";
+    case LSX_ERR_LENGTH: return "wrong_length";
+    case LSX_ERR_VERSION: return "bad_version";
+    case LSX_ERR_NONCANONICAL_ALPHA: return "noncanonical_alpha";
+    case LSX_ERR_LOW_ORDER: return "low_order_point";
+    case LSX_ERR_REPLAY: return "replay";
+    case LSX_ERR_MAC: return "bad_mac";
+    case LSX_ERR_FLAG: return "unknown_flag";
+    case LSX_ERR_RESERVED: return "reserved_nonzero";
+    case LSX_ERR_PAYLOAD: return "payload_integrity";
+    case LSX_ERR_MESSAGE_TOO_LONG: return "message_too_long";
+    case LSX_ERR_ROUTE: return "invalid_route";
+    case LSX_ERR_REPLAY_FULL: return "replay_filter_saturated";
+    case LSX_ERR_BACKEND: return "backend_failure";
+    case LSX_ERR_NOT_INITIALIZED: return "not_initialized";
+    case LSX_ERR_NO_MEMORY: return "no_memory";
+    default: return "unknown_error";
+    }
+}
+
+/* ---- Geometry ---- */
+
+int lsx_geometry_init(lsx_geometry *geometry, uint32_t hops, uint32_t payload) {
+    if (geometry == NULL) return LSX_ERR_ARGUMENT;
+    if (hops < LSX_MIN_HOPS || hops > LSX_MAX_HOPS || payload < LSX_MIN_PAYLOAD || payload > LSX_MAX_PAYLOAD)
+        return LSX_ERR_GEOMETRY;
+    geometry->hops = hops;
+    geometry->payload = payload;
+    return LSX_OK;
+}
+
+int lsx_geometry_check(const lsx_geometry *geometry) {
+    lsx_geometry copy;
+    if (geometry == NULL) return LSX_ERR_ARGUMENT;
+    return lsx_geometry_init(&copy, geometry->hops, geometry->payload);
+}
+
+#define LSX_SIZE_OF_VALID(expr) (lsx_geometry_check(geometry) == LSX_OK ? (size_t)(expr) : 0)
+
+size_t lsx_header_bytes(const lsx_geometry *geometry) { return LSX_SIZE_OF_VALID(LSX_HEADER_BYTES(geometry->hops)); }
+size_t lsx_packet_bytes(const lsx_geometry *geometry) {
+    return LSX_SIZE_OF_VALID(LSX_PACKET_BYTES(geometry->hops, geometry->payload));
+}
+size_t lsx_max_message_bytes(const lsx_geometry *geometry) {
+    return LSX_SIZE_OF_VALID(LSX_MAX_MESSAGE_BYTES(geometry->payload));
+}
+size_t lsx_surb_bytes(const lsx_geometry *geometry) { return LSX_SIZE_OF_VALID(LSX_SURB_BYTES(geometry->hops)); }
+size_t lsx_surb_secret_bytes(const lsx_geometry *geometry) {
+    return LSX_SIZE_OF_VALID(LSX_SURB_SECRET_BYTES(geometry->hops));
+}
+size_t lsx_key_bytes(void) { return LSX_KEY_BYTES; }
+size_t lsx_command_bytes(void) { return LSX_COMMAND_BYTES; }
+size_t lsx_address_bytes(void) { return LSX_ADDRESS_BYTES; }
+size_t lsx_tag_bytes(void) { return LSX_TAG_BYTES; }
+size_t lsx_reply_key_bytes(void) { return LSX_REPLY_KEY_BYTES; }
+size_t lsx_payload_overhead(void) { return LSX_PAYLOAD_OVERHEAD; }
+
+/* ---- Keys ---- */
+
+void lsx_wipe(void *buffer, size_t n) {
+    if (buffer != NULL) sodium_memzero(buffer, n);
+}
+
+void lsx_random(void *buffer, size_t n) {
+    if (buffer != NULL && n > 0) randombytes_buf(buffer, n);
+}
+
+int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[LSX_KEY_BYTES]) {
+    if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
+    if (!lsx_initialized()) return LSX_ERR_NOT_INITIALIZED;
+    /* The base point is never low order, so this cannot fail for a real key. */
+    if (crypto_scalarmult_base(public_key, secret_key) != 0) return LSX_ERR_LOW_ORDER;
+    return LSX_OK;
+}
+
+int lsx_keypair(uint8_t public_key[LSX_KEY_BYTES], uint8_t secret_key[LSX_KEY_BYTES]) {
+    if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
+    if (!lsx_initialized()) return LSX_ERR_NOT_INITIALIZED;
+    randombytes_buf(secret_key, LSX_KEY_BYTES);
+    return lsx_public_key(public_key, secret_key);
+}
+
+/* ---- Routing commands ---- */
+
+static int lsx_flag_known(uint8_t flag) { return flag >= LSX_FLAG_RELAY && flag <= LSX_FLAG_FINAL; }
+
+int lsx_command_encode(uint8_t command[LSX_COMMAND_BYTES], uint8_t flag, uint32_t delay_us,
+                       const uint8_t address[LSX_ADDRESS_BYTES]) {
+    if (command == NULL) return LSX_ERR_ARGUMENT;
+    if (!lsx_flag_known(flag)) return LSX_ERR_FLAG;
+    memset(command, 0, LSX_COMMAND_BYTES);
+    command[0] = flag;
+    command[1] = (uint8_t)(delay_us >> 24);
+    command[2] = (uint8_t)(delay_us >> 16);
+    command[3] = (uint8_t)(delay_us >> 8);
+    command[4] = (uint8_t)delay_us;
+    if (address != NULL) memcpy(command + 5, address, LSX_ADDRESS_BYTES);
+    return LSX_OK;
+}
+
+int lsx_command_decode(const uint8_t command[LSX_COMMAND_BYTES], uint8_t *flag, uint32_t *delay_us,
+                       uint8_t address[LSX_ADDRESS_BYTES]) {
+    if (command == NULL) return LSX_ERR_ARGUMENT;
+    if (!lsx_flag_known(command[0])) return LSX_ERR_FLAG;
+    if (!sodium_is_zero(command + 5 + LSX_ADDRESS_BYTES, LSX_COMMAND_BYTES - 5 - LSX_ADDRESS_BYTES))
+        return LSX_ERR_RESERVED;
+    if (flag != NULL) *flag = command[0];
+    if (delay_us != NULL)
+        *delay_us = ((uint32_t)command[1] << 24) | ((uint32_t)command[2] << 16) | ((uint32_t)command[3] << 8) |
+                    (uint32_t)command[4];
+    if (address != NULL) memcpy(address, command + 5, LSX_ADDRESS_BYTES);
+    return LSX_OK;
+}

@@ -1,2 +1,0 @@
-#include "loopix_sphinx.h"
-int lsx_init(void) { return 0; }

@@ -1,0 +1,724 @@
+"""Reference implementation of the Loopix Sphinx packet format, version 1.
+
+This module is the project's second, independent implementation of the packet
+format described in docs/packet-format.md. The C core is checked against it
+through the published test vectors (Tests/Vectors/*.json, written by
+tools/gen_vectors.py). It deliberately avoids libsodium: X25519 and ChaCha20
+come from the `cryptography` package, BLAKE2b from `hashlib`.
+
+It is written for clarity and literal agreement with the format, not speed,
+and it is not meant to carry real traffic (nothing here is constant time
+except the MAC comparison).
+
+Every function that reads bytes from the network reports a malformed input by
+raising SphinxError whose `.name` is one of ERROR_NAMES (the same strings as
+the C core's lsx_error_name). Caller mistakes that no network input can cause
+(a private key of the wrong size, a non-bytes argument) raise TypeError or
+ValueError instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import (
+    X25519PrivateKey,
+    X25519PublicKey,
+)
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+
+# ---------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------
+
+VERSION = 0x01
+SLOT_LEN = 64            # S: bytes per hop in beta
+COMMAND_LEN = 48         # flag(1) || delay_us(4) || address(32) || reserved(11)
+ADDRESS_LEN = 32
+RESERVED_LEN = 11
+MAC_LEN = 16             # gamma
+KEY_LEN = 32
+ALPHA_LEN = 32
+PAYLOAD_PREFIX_LEN = 16  # leading zero bytes of the plaintext payload
+PAYLOAD_OVERHEAD = PAYLOAD_PREFIX_LEN + 2   # zeros + 2-byte length
+SURB_KEY_LEN = 4 * KEY_LEN                  # kt: four LIONESS keys
+
+MIN_HOPS, MAX_HOPS = 1, 16
+MIN_PAYLOAD, MAX_PAYLOAD = 64, 65536
+DEFAULT_HOPS, DEFAULT_PAYLOAD = 6, 2048
+
+FLAG_RELAY = 0x01
+FLAG_DELIVER = 0x02
+FLAG_DROP = 0x03
+FLAG_FINAL = 0x04
+FLAG_NAMES = {
+    FLAG_RELAY: "RELAY",
+    FLAG_DELIVER: "DELIVER",
+    FLAG_DROP: "DROP",
+    FLAG_FINAL: "FINAL",
+}
+
+KDF_CONTEXT = b"LOOPIXv1"
+
+# KDF subkey ids (per-hop keys).
+KDF_ID_HEADER_STREAM = 1
+KDF_ID_HEADER_MAC = 2
+KDF_ID_PAYLOAD = (3, 4, 5, 6)
+KDF_ID_BLINDING = 7
+KDF_ID_TAG = 8
+
+ERROR_NAMES = (
+    "wrong_length",
+    "bad_version",
+    "noncanonical_alpha",
+    "low_order_point",
+    "replay",
+    "bad_mac",
+    "unknown_flag",
+    "reserved_nonzero",
+    "payload_integrity",
+    "message_too_long",
+    "invalid_route",
+    "invalid_geometry",
+)
+
+
+class SphinxError(Exception):
+    """A packet, route or geometry was rejected. `.name` is a stable error name."""
+
+    def __init__(self, name: str, detail: str = ""):
+        if name not in ERROR_NAMES:
+            raise AssertionError("unknown error name %r" % (name,))
+        self.name = name
+        self.detail = detail
+        super().__init__(name + (": " + detail if detail else ""))
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+def _as_bytes(value, what: str) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError("%s must be bytes, not %s" % (what, type(value).__name__))
+
+
+def _fixed(value, length: int, what: str) -> bytes:
+    """A caller-supplied secret or key of a fixed size (not network input)."""
+    value = _as_bytes(value, what)
+    if len(value) != length:
+        raise ValueError("%s must be %d bytes, got %d" % (what, length, len(value)))
+    return value
+
+
+def xor(a: bytes, b: bytes) -> bytes:
+    """Bytewise XOR of two equal-length byte strings."""
+    if len(a) != len(b):
+        raise ValueError("xor of unequal lengths %d and %d" % (len(a), len(b)))
+    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(
+        len(a), "little"
+    )
+
+
+# ---------------------------------------------------------------------------
+# Primitives
+# ---------------------------------------------------------------------------
+
+def x25519(k: bytes, u: bytes) -> bytes:
+    """RFC 7748 X25519(k, u), scalar clamped. An all-zero result is a failure.
+
+    `cryptography` (OpenSSL) itself refuses to return an all-zero shared
+    secret and raises ValueError; both that and an all-zero output (should a
+    backend ever return one) are reported as low_order_point. All-zero happens
+    exactly when u is a point of small order (clamping makes the scalar a
+    multiple of the cofactor 8), so this matches libsodium, which refuses the
+    same inputs.
+    """
+    k = _fixed(k, KEY_LEN, "X25519 scalar")
+    u = _fixed(u, ALPHA_LEN, "X25519 point")
+    try:
+        out = X25519PrivateKey.from_private_bytes(k).exchange(
+            X25519PublicKey.from_public_bytes(u)
+        )
+    except ValueError:
+        raise SphinxError("low_order_point", "X25519 produced the all-zero value")
+    if out == bytes(KEY_LEN):
+        raise SphinxError("low_order_point", "X25519 produced the all-zero value")
+    return out
+
+
+def x25519_base(k: bytes) -> bytes:
+    """X25519(k, 9): the public key of scalar k (clamped)."""
+    k = _fixed(k, KEY_LEN, "X25519 scalar")
+    return X25519PrivateKey.from_private_bytes(k).public_key().public_bytes_raw()
+
+
+def kdf(s: bytes, subkey_id: int, n: int) -> bytes:
+    """KDF(s, id, n): keyed BLAKE2b as libsodium's crypto_kdf_derive_from_key.
+
+    key = s (32 bytes), output n bytes, empty message,
+    salt = id (8 bytes little-endian) || 8 zero bytes,
+    personalisation = "LOOPIXv1" || 8 zero bytes.
+    """
+    return kdf_with_context(s, subkey_id, n, KDF_CONTEXT)
+
+
+def kdf_with_context(s: bytes, subkey_id: int, n: int, context: bytes) -> bytes:
+    """KDF with an arbitrary 8-byte context (for known-answer tests)."""
+    s = _fixed(s, KEY_LEN, "KDF key")
+    context = _fixed(context, 8, "KDF context")
+    if not 16 <= n <= 64:
+        raise ValueError("KDF output length must be 16..64 bytes")
+    if not 0 <= subkey_id < 2 ** 64:
+        raise ValueError("KDF subkey id out of range")
+    salt = subkey_id.to_bytes(8, "little") + bytes(8)
+    person = context + bytes(8)
+    return hashlib.blake2b(b"", digest_size=n, key=s, salt=salt, person=person).digest()
+
+
+# cryptography's ChaCha20 takes a 16-byte "nonce" that is really the whole
+# last row of the ChaCha20 state (words 12..15): a 32-bit little-endian block
+# counter in word 12 followed by a 96-bit nonce (the RFC 8439 layout). The
+# original ChaCha20 that libsodium's crypto_stream_chacha20 implements uses
+# the same state with a 64-bit block counter in words 12..13 and a 64-bit
+# nonce in words 14..15. Our nonce is 8 zero bytes and the counter starts at
+# 0, so in both layouts words 12..15 all start at zero and the initial states
+# are identical. Block i then differs from block 0 only by the value i in word
+# 12, which is the same in both layouts for every i < 2^32; only at block 2^32
+# (256 GiB) could they differ, in how the counter carries into word 13. The
+# longest stream used here is P - 32 < 65536 bytes, i.e. at most 1024 blocks.
+_CHACHA_ZERO_STATE_ROW = bytes(16)
+
+
+def stream(k: bytes, n: int) -> bytes:
+    """STREAM(k, n): first n bytes of ChaCha20 (64-bit zero nonce, counter 0)."""
+    k = _fixed(k, KEY_LEN, "stream key")
+    if n < 0:
+        raise ValueError("negative stream length")
+    enc = Cipher(algorithms.ChaCha20(k, _CHACHA_ZERO_STATE_ROW), mode=None).encryptor()
+    return enc.update(bytes(n)) + enc.finalize()
+
+
+def mac(k: bytes, m: bytes) -> bytes:
+    """MAC(k, m): keyed BLAKE2b with a 16-byte digest (not a truncated 32)."""
+    k = _fixed(k, KEY_LEN, "MAC key")
+    return hashlib.blake2b(m, digest_size=MAC_LEN, key=k).digest()
+
+
+def h32(k: bytes, m: bytes) -> bytes:
+    """H32(k, m): keyed BLAKE2b with a 32-byte digest."""
+    k = _fixed(k, KEY_LEN, "hash key")
+    return hashlib.blake2b(m, digest_size=32, key=k).digest()
+
+
+# ---------------------------------------------------------------------------
+# Geometry
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Geometry:
+    """A network's packet geometry: H (max hops) and P (payload bytes)."""
+
+    hops: int = DEFAULT_HOPS
+    payload: int = DEFAULT_PAYLOAD
+
+    def __post_init__(self):
+        for name in ("hops", "payload"):
+            if type(getattr(self, name)) is not int:
+                raise SphinxError("invalid_geometry", "%s must be an int" % name)
+        if not MIN_HOPS <= self.hops <= MAX_HOPS:
+            raise SphinxError("invalid_geometry", "H must be in 1..16")
+        if not MIN_PAYLOAD <= self.payload <= MAX_PAYLOAD:
+            raise SphinxError("invalid_geometry", "P must be in 64..65536")
+
+    @property
+    def slot(self) -> int:
+        return SLOT_LEN
+
+    @property
+    def beta_len(self) -> int:
+        return self.hops * SLOT_LEN
+
+    @property
+    def header_len(self) -> int:
+        return 1 + ALPHA_LEN + self.beta_len + MAC_LEN
+
+    @property
+    def packet_len(self) -> int:
+        return self.header_len + self.payload
+
+    @property
+    def max_message(self) -> int:
+        return self.payload - PAYLOAD_OVERHEAD
+
+    @property
+    def surb_len(self) -> int:
+        return ADDRESS_LEN + self.header_len + SURB_KEY_LEN
+
+
+DEFAULT_GEOMETRY = Geometry(DEFAULT_HOPS, DEFAULT_PAYLOAD)
+
+
+# ---------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Command:
+    flag: int
+    delay_us: int
+    address: bytes
+
+
+def encode_command(
+    flag: int,
+    delay_us: int = 0,
+    address: bytes = bytes(ADDRESS_LEN),
+    reserved: bytes = bytes(RESERVED_LEN),
+    strict: bool = True,
+) -> bytes:
+    """flag(1) || delay_us(4, big-endian) || address(32) || reserved(11).
+
+    With strict=False any flag byte and any reserved bytes are accepted, so
+    that test vectors can carry commands a node must reject.
+    """
+    address = _fixed(address, ADDRESS_LEN, "command address")
+    reserved = _fixed(reserved, RESERVED_LEN, "command reserved bytes")
+    if not 0 <= flag <= 0xFF:
+        raise ValueError("flag must fit in one byte")
+    if not 0 <= delay_us <= 0xFFFFFFFF:
+        raise ValueError("delay_us must fit in 32 bits")
+    if strict:
+        if flag not in FLAG_NAMES:
+            raise SphinxError("unknown_flag", "flag 0x%02x" % flag)
+        if reserved != bytes(RESERVED_LEN):
+            raise SphinxError("reserved_nonzero")
+    return bytes([flag]) + delay_us.to_bytes(4, "big") + address + reserved
+
+
+def decode_command(command: bytes) -> Command:
+    """Parse and check a 48-byte command (unknown_flag, reserved_nonzero)."""
+    command = _as_bytes(command, "command")
+    if len(command) != COMMAND_LEN:
+        raise SphinxError("wrong_length", "a command is 48 bytes")
+    flag = command[0]
+    if flag not in FLAG_NAMES:
+        raise SphinxError("unknown_flag", "flag 0x%02x" % flag)
+    if command[37:48] != bytes(RESERVED_LEN):
+        raise SphinxError("reserved_nonzero")
+    return Command(flag, int.from_bytes(command[1:5], "big"), command[5:37])
+
+
+# ---------------------------------------------------------------------------
+# Per-hop keys
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HopKeys:
+    shared_secret: bytes
+    kh: bytes                       # header stream key
+    km: bytes                       # header MAC key
+    payload: Tuple[bytes, bytes, bytes, bytes]   # LIONESS K1..K4
+    blinding: bytes                 # b
+    tag: bytes                      # replay tag
+
+
+def derive_hop_keys(s: bytes) -> HopKeys:
+    return HopKeys(
+        shared_secret=s,
+        kh=kdf(s, KDF_ID_HEADER_STREAM, 32),
+        km=kdf(s, KDF_ID_HEADER_MAC, 32),
+        payload=tuple(kdf(s, i, 32) for i in KDF_ID_PAYLOAD),
+        blinding=kdf(s, KDF_ID_BLINDING, 32),
+        tag=kdf(s, KDF_ID_TAG, 32),
+    )
+
+
+# ---------------------------------------------------------------------------
+# LIONESS
+# ---------------------------------------------------------------------------
+
+def split_lioness_keys(keys) -> Tuple[bytes, bytes, bytes, bytes]:
+    """Accept either 128 bytes (kt) or a sequence of four 32-byte keys."""
+    if isinstance(keys, (bytes, bytearray, memoryview)):
+        keys = _fixed(keys, SURB_KEY_LEN, "LIONESS key")
+        return tuple(keys[i * KEY_LEN:(i + 1) * KEY_LEN] for i in range(4))
+    keys = tuple(keys)
+    if len(keys) != 4:
+        raise ValueError("LIONESS needs four keys")
+    return tuple(_fixed(k, KEY_LEN, "LIONESS subkey") for k in keys)
+
+
+def _lioness_split(block: bytes) -> Tuple[bytes, bytes]:
+    block = _as_bytes(block, "LIONESS block")
+    if len(block) < KEY_LEN + 1:
+        raise ValueError("LIONESS block too short")
+    return block[:KEY_LEN], block[KEY_LEN:]
+
+
+def lioness_enc(keys, block: bytes) -> bytes:
+    k1, k2, k3, k4 = split_lioness_keys(keys)
+    left, right = _lioness_split(block)
+    right = xor(right, stream(xor(left, k1), len(right)))
+    left = xor(left, h32(k2, right))
+    right = xor(right, stream(xor(left, k3), len(right)))
+    left = xor(left, h32(k4, right))
+    return left + right
+
+
+def lioness_dec(keys, block: bytes) -> bytes:
+    k1, k2, k3, k4 = split_lioness_keys(keys)
+    left, right = _lioness_split(block)
+    left = xor(left, h32(k4, right))
+    right = xor(right, stream(xor(left, k3), len(right)))
+    left = xor(left, h32(k2, right))
+    right = xor(right, stream(xor(left, k1), len(right)))
+    return left + right
+
+
+# ---------------------------------------------------------------------------
+# Payload plaintext
+# ---------------------------------------------------------------------------
+
+def encode_payload(geometry: Geometry, message: bytes) -> bytes:
+    """0^16 || len (2 bytes, big-endian) || message || zero padding, P bytes."""
+    message = _as_bytes(message, "message")
+    if len(message) > geometry.max_message:
+        raise SphinxError(
+            "message_too_long",
+            "%d bytes, at most %d" % (len(message), geometry.max_message),
+        )
+    pad = geometry.max_message - len(message)
+    return bytes(PAYLOAD_PREFIX_LEN) + len(message).to_bytes(2, "big") + message + bytes(pad)
+
+
+def decode_payload(geometry: Geometry, plaintext: bytes) -> Tuple[bool, Optional[bytes]]:
+    """The destination's check: (True, message) or (False, None).
+
+    The plaintext must start with 16 zero bytes and its length field must be
+    at most P - 18. The padding after the message is not examined.
+    """
+    plaintext = _as_bytes(plaintext, "payload")
+    if len(plaintext) != geometry.payload:
+        return False, None
+    if plaintext[:PAYLOAD_PREFIX_LEN] != bytes(PAYLOAD_PREFIX_LEN):
+        return False, None
+    length = int.from_bytes(plaintext[PAYLOAD_PREFIX_LEN:PAYLOAD_OVERHEAD], "big")
+    if length > geometry.max_message:
+        return False, None
+    return True, plaintext[PAYLOAD_OVERHEAD:PAYLOAD_OVERHEAD + length]
+
+
+def wrap_payload(payload_keys: Sequence, plaintext: bytes) -> bytes:
+    """Onion-encrypt a P-byte plaintext: LIONESS_ENC(K_i) for i = n-1 down to 0."""
+    block = _as_bytes(plaintext, "payload")
+    for keys in reversed(list(payload_keys)):
+        block = lioness_enc(keys, block)
+    return block
+
+
+# ---------------------------------------------------------------------------
+# Header creation
+# ---------------------------------------------------------------------------
+
+def _check_route(geometry: Geometry, public_keys, commands, check_commands: bool):
+    if not isinstance(geometry, Geometry):
+        raise TypeError("geometry must be a Geometry")
+    public_keys = list(public_keys)
+    commands = list(commands)
+    n = len(public_keys)
+    if not 1 <= n <= geometry.hops:
+        raise SphinxError("invalid_route", "route of %d hops, geometry allows 1..%d"
+                          % (n, geometry.hops))
+    if len(commands) != n:
+        raise SphinxError("invalid_route", "%d public keys but %d commands"
+                          % (n, len(commands)))
+    out_pks, out_cmds = [], []
+    for pk in public_keys:
+        pk = _as_bytes(pk, "public key")
+        if len(pk) != ALPHA_LEN:
+            raise SphinxError("invalid_route", "a public key is 32 bytes")
+        out_pks.append(pk)
+    for c in commands:
+        c = _as_bytes(c, "command")
+        if len(c) != COMMAND_LEN:
+            raise SphinxError("invalid_route", "a command is 48 bytes")
+        if check_commands:
+            decode_command(c)
+        out_cmds.append(c)
+    return out_pks, out_cmds
+
+
+def build_header(
+    geometry: Geometry,
+    public_keys: Sequence[bytes],
+    commands: Sequence[bytes],
+    ephemeral_secret: bytes,
+    check_commands: bool = True,
+) -> Tuple[bytes, List[HopKeys]]:
+    """Steps 1-5 of packet creation. Returns (header, per-hop keys).
+
+    With check_commands=False the commands are taken as raw 48-byte strings
+    without checking the flag or the reserved bytes (used only to build
+    packets that nodes must reject).
+    """
+    pks, cmds = _check_route(geometry, public_keys, commands, check_commands)
+    x = _fixed(ephemeral_secret, KEY_LEN, "ephemeral secret")
+    H, S = geometry.hops, SLOT_LEN
+    n = len(pks)
+
+    # Step 1: group elements, shared secrets, keys and header streams.
+    alphas: List[bytes] = [x25519_base(x)]
+    keys: List[HopKeys] = []
+    for i in range(n):
+        t = x25519(x, pks[i])
+        for j in range(i):
+            t = x25519(keys[j].blinding, t)
+        keys.append(derive_hop_keys(t))
+        if i + 1 < n:
+            alphas.append(x25519(keys[i].blinding, alphas[i]))
+    streams = [stream(k.kh, (H + 1) * S) for k in keys]
+
+    # Step 2: filler. phi_i has i*S bytes.
+    phi = b""
+    for i in range(1, n):
+        phi = xor(phi + bytes(S), streams[i - 1][(H - i + 1) * S:(H + 1) * S])
+    assert len(phi) == (n - 1) * S
+
+    # Step 3: the last hop's beta and gamma.
+    last = n - 1
+    plain = cmds[last] + bytes(MAC_LEN) + bytes((H - n) * S)
+    beta = xor(plain, streams[last][:(H - n + 1) * S]) + phi
+    assert len(beta) == H * S
+    gamma = mac(keys[last].km, bytes([VERSION]) + beta)
+
+    # Step 4: wrap outwards, from hop n-2 down to hop 0.
+    for i in range(n - 2, -1, -1):
+        plain = cmds[i] + gamma + beta[:(H - 1) * S]
+        beta = xor(plain, streams[i][:H * S])
+        gamma = mac(keys[i].km, bytes([VERSION]) + beta)
+
+    # Step 5.
+    header = bytes([VERSION]) + alphas[0] + beta + gamma
+    assert len(header) == geometry.header_len
+    return header, keys
+
+
+def create_forward(
+    geometry: Geometry,
+    public_keys: Sequence[bytes],
+    commands: Sequence[bytes],
+    message: bytes,
+    ephemeral_secret: bytes,
+    check_commands: bool = True,
+) -> bytes:
+    """Build a forward packet (header || onion-encrypted payload)."""
+    plaintext = encode_payload(geometry, message)   # message_too_long first
+    header, keys = build_header(geometry, public_keys, commands, ephemeral_secret,
+                                check_commands)
+    return header + wrap_payload([k.payload for k in keys], plaintext)
+
+
+# ---------------------------------------------------------------------------
+# Processing
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProcessResult:
+    tag: bytes
+    flag: int
+    delay_us: int
+    address: bytes
+    packet_out: bytes               # 0x01 || alpha' || beta' || gamma' || payload'
+    payload_ok: Optional[bool] = None   # FINAL only: did the 6.9 check pass
+    message: Optional[bytes] = None     # FINAL only, when payload_ok
+
+    @property
+    def command(self) -> Command:
+        return Command(self.flag, self.delay_us, self.address)
+
+
+def process(
+    geometry: Geometry,
+    private_key: bytes,
+    packet,
+    replay=None,
+    raise_on_bad_payload: bool = False,
+) -> ProcessResult:
+    """Process one packet as a node holding `private_key` (steps 6.1-6.9).
+
+    `replay` is an optional replay cache: any object with `in` and `.add()`
+    (a set will do). It is consulted before the MAC check and the new tag is
+    added only once the header has been authenticated and its command
+    accepted.
+
+    At FINAL the payload check of step 9 is reported in the result
+    (payload_ok, message); with raise_on_bad_payload=True a failed check
+    raises payload_integrity instead (the tag is already in the cache then).
+    """
+    if not isinstance(geometry, Geometry):
+        raise TypeError("geometry must be a Geometry")
+    sk = _fixed(private_key, KEY_LEN, "private key")
+    packet = _as_bytes(packet, "packet")
+    H, S = geometry.hops, SLOT_LEN
+
+    # Step 1: length, version, canonical alpha.
+    if len(packet) != geometry.packet_len:
+        raise SphinxError("wrong_length", "%d bytes, expected %d"
+                          % (len(packet), geometry.packet_len))
+    if packet[0] != VERSION:
+        raise SphinxError("bad_version", "version 0x%02x" % packet[0])
+    alpha = packet[1:1 + ALPHA_LEN]
+    if alpha[31] & 0x80:
+        raise SphinxError("noncanonical_alpha", "top bit of alpha is set")
+    beta_end = 1 + ALPHA_LEN + H * S
+    beta = packet[1 + ALPHA_LEN:beta_end]
+    gamma = packet[beta_end:beta_end + MAC_LEN]
+    payload = packet[geometry.header_len:]
+
+    # Step 2: shared secret.
+    s = x25519(sk, alpha)
+    keys = derive_hop_keys(s)
+
+    # Step 3: replay check, before the more expensive work below.
+    if replay is not None and keys.tag in replay:
+        raise SphinxError("replay")
+
+    # Step 4: header MAC, compared in constant time.
+    if not hmac.compare_digest(gamma, mac(keys.km, bytes([VERSION]) + beta)):
+        raise SphinxError("bad_mac")
+
+    # Step 5: decrypt beta and read this hop's slot.
+    B = xor(beta + bytes(S), stream(keys.kh, (H + 1) * S))
+    slot, beta_next = B[:S], B[S:]
+    gamma_next = slot[COMMAND_LEN:S]
+    command = decode_command(slot[:COMMAND_LEN])
+
+    # Step 6: remember the tag (only for authenticated, well-formed headers).
+    if replay is not None:
+        replay.add(keys.tag)
+
+    # Step 7: blind alpha for the next hop.
+    alpha_next = x25519(keys.blinding, alpha)
+
+    # Step 8: peel one LIONESS layer off the payload.
+    payload_next = lioness_dec(keys.payload, payload)
+
+    # Step 9.
+    packet_out = bytes([VERSION]) + alpha_next + beta_next + gamma_next + payload_next
+    payload_ok = message = None
+    if command.flag == FLAG_FINAL:
+        payload_ok, message = decode_payload(geometry, payload_next)
+        if not payload_ok and raise_on_bad_payload:
+            raise SphinxError("payload_integrity")
+    return ProcessResult(
+        tag=keys.tag,
+        flag=command.flag,
+        delay_us=command.delay_us,
+        address=command.address,
+        packet_out=packet_out,
+        payload_ok=payload_ok,
+        message=message,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Single-use reply blocks
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SurbSecret:
+    """What the creator of a reply block keeps, indexed by reply id."""
+
+    reply_id: bytes
+    reply_key: bytes                                  # kt, 128 bytes
+    payload_keys: Tuple[Tuple[bytes, bytes, bytes, bytes], ...]   # K_0..K_{n-1}
+
+
+def create_surb(
+    geometry: Geometry,
+    first_hop_id: bytes,
+    public_keys: Sequence[bytes],
+    commands: Sequence[bytes],
+    ephemeral_secret: bytes,
+    reply_key: bytes,
+) -> Tuple[bytes, SurbSecret]:
+    """Build a reply block. The last command must be FINAL; its address is the
+    reply id. Returns (surb, secret) with surb = first_hop_id || header || kt.
+    """
+    first_hop_id = _fixed(first_hop_id, ADDRESS_LEN, "first hop id")
+    kt = _fixed(reply_key, SURB_KEY_LEN, "reply key")
+    commands = list(commands)
+    header, keys = build_header(geometry, public_keys, commands, ephemeral_secret)
+    last = decode_command(commands[-1])
+    if last.flag != FLAG_FINAL:
+        raise SphinxError("invalid_route", "a reply block must end with FINAL")
+    secret = SurbSecret(
+        reply_id=last.address,
+        reply_key=kt,
+        payload_keys=tuple(k.payload for k in keys),
+    )
+    return first_hop_id + header + kt, secret
+
+
+def parse_surb(geometry: Geometry, surb) -> Tuple[bytes, bytes, bytes]:
+    """Split a reply block into (first_hop_id, header, kt)."""
+    surb = _as_bytes(surb, "reply block")
+    if len(surb) != geometry.surb_len:
+        raise SphinxError("wrong_length", "%d bytes, expected %d"
+                          % (len(surb), geometry.surb_len))
+    h_end = ADDRESS_LEN + geometry.header_len
+    return surb[:ADDRESS_LEN], surb[ADDRESS_LEN:h_end], surb[h_end:]
+
+
+def use_surb(geometry: Geometry, surb, message: bytes) -> Tuple[bytes, bytes]:
+    """The replier: returns (first_hop_id, packet to send to that hop)."""
+    first_hop_id, header, kt = parse_surb(geometry, surb)
+    return first_hop_id, header + lioness_enc(kt, encode_payload(geometry, message))
+
+
+def open_surb_reply(geometry: Geometry, secret: SurbSecret, payload: bytes) -> bytes:
+    """The creator, given the payload after its own step 8 at the FINAL hop.
+
+    Re-applies LIONESS_ENC(K_i) for i = n-1 down to 0, removes kt with
+    LIONESS_DEC and checks the plaintext; raises payload_integrity on failure.
+    """
+    payload = _as_bytes(payload, "payload")
+    if len(payload) != geometry.payload:
+        raise SphinxError("wrong_length", "payload of %d bytes" % len(payload))
+    y = wrap_payload(secret.payload_keys, payload)
+    ok, message = decode_payload(geometry, lioness_dec(secret.reply_key, y))
+    if not ok:
+        raise SphinxError("payload_integrity")
+    return message
+
+
+# ---------------------------------------------------------------------------
+# Dummy (cover) packets
+# ---------------------------------------------------------------------------
+
+def dummy_packet(
+    geometry: Geometry,
+    secret: Optional[bytes] = None,
+    filler: Optional[bytes] = None,
+    rng: Optional[Callable[[int], bytes]] = None,
+) -> bytes:
+    """0x01 || X25519_BASE(random) || random(H*S + 16 + P).
+
+    Alpha is a real public key, so its top bit is clear like any packet's.
+    `secret` and `filler` may be given for reproducible output; otherwise
+    they come from `rng` (default os.urandom).
+    """
+    if rng is None:
+        import os
+        rng = os.urandom
+    body_len = geometry.beta_len + MAC_LEN + geometry.payload
+    secret = _fixed(secret if secret is not None else rng(KEY_LEN), KEY_LEN, "dummy secret")
+    filler = _fixed(filler if filler is not None else rng(body_len), body_len, "dummy filler")
+    return bytes([VERSION]) + x25519_base(secret) + filler
+
+
