@@ -1,4 +1,5 @@
 // Path selection over the stratified topology: one node drawn uniformly from each layer.
+import LoopixSphinx
 
 extension Topology {
     /// The route of a loop packet of mix `origin`: a uniformly chosen mix from each later layer,

@@ -1,5 +1,6 @@
 // The network as every node and client sees it: who the nodes are, where they listen, and the
 // parameters they share. Plain Codable JSON; signing the document is a later layer on top.
+import LoopixSphinx
 
 /// What a node does in the network.
 public enum NodeRole: String, Sendable, Hashable, Codable {
@@ -16,10 +17,10 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
     public var layer: Int
     public var host: String
     public var port: Int
-    /// The node's X25519 public key (32 bytes).
-    public var publicKey: Bytes32
+    /// The node's X25519 Sphinx public key; hex in JSON.
+    public var publicKey: PublicKey
 
-    public init(id: NodeID, role: NodeRole, layer: Int, host: String, port: Int, publicKey: Bytes32) {
+    public init(id: NodeID, role: NodeRole, layer: Int, host: String, port: Int, publicKey: PublicKey) {
         self.id = id
         self.role = role
         self.layer = layer
@@ -27,13 +28,40 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
         self.port = port
         self.publicKey = publicKey
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, role, layer, host, port, publicKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(NodeID.self, forKey: .id)
+        role = try c.decode(NodeRole.self, forKey: .role)
+        layer = try c.decode(Int.self, forKey: .layer)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        let hex = try c.decode(String.self, forKey: .publicKey)
+        guard let bytes = [UInt8](hexString: hex), let key = try? PublicKey(bytes: bytes) else {
+            throw DecodingError.dataCorruptedError(forKey: .publicKey, in: c, debugDescription: "expected 64 hex digits")
+        }
+        publicKey = key
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(role, forKey: .role)
+        try c.encode(layer, forKey: .layer)
+        try c.encode(host, forKey: .host)
+        try c.encode(port, forKey: .port)
+        try c.encode(publicKey.bytes.hexString, forKey: .publicKey)
+    }
 }
 
 /// The shared parameters of the network.
 public struct NetworkParameters: Sendable, Hashable, Codable {
     /// Sphinx geometry: maximum route length and payload bytes (spec/sphinx-packet-v1.md).
-    public var hops: Int
-    public var payloadBytes: Int
+    public var geometry: Geometry
     /// Number of mix layers.
     public var layers: Int
     /// Rate µ of the per-hop delay distribution Exp(µ), per second (mean delay 1/µ).
@@ -44,15 +72,13 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
     public var loopReturnThreshold: Double
 
     public init(
-        hops: Int = 6,
-        payloadBytes: Int = 2048,
+        geometry: Geometry = .standard,
         layers: Int = 3,
         mixDelayRate: Double = 1000,
         mixLoopRate: Double = 1,
         loopReturnThreshold: Double = 0.8
     ) {
-        self.hops = hops
-        self.payloadBytes = payloadBytes
+        self.geometry = geometry
         self.layers = layers
         self.mixDelayRate = mixDelayRate
         self.mixLoopRate = mixLoopRate
@@ -107,8 +133,8 @@ public struct Topology: Sendable, Hashable, Codable {
             throw .emptyLayer(layer)
         }
         // A mix loop visits every layer once and a provider: layers + 1 hops.
-        guard parameters.hops >= parameters.layers + 1 else {
-            throw .badParameters("hops \(parameters.hops) cannot carry a loop over \(parameters.layers) layers and a provider")
+        guard parameters.geometry.hops >= parameters.layers + 1 else {
+            throw .badParameters("hops \(parameters.geometry.hops) cannot carry a loop over \(parameters.layers) layers and a provider")
         }
         guard parameters.mixDelayRate > 0, parameters.mixLoopRate >= 0,
             (0...1).contains(parameters.loopReturnThreshold)

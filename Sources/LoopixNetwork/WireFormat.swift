@@ -48,6 +48,8 @@ public enum WireProtocolError: Error, Hashable, Sendable {
     case unknownType(UInt8)
     /// A body whose size the type forbids (a packet not of packetBytes, a non-empty keep-alive).
     case badBodyLength(type: WireFrameType, length: Int)
+    /// The stream ended inside a frame.
+    case truncatedFrame(bytes: Int)
 
     /// The label under which the node counts this error (`cause` of the drop counters).
     public var cause: String {
@@ -57,6 +59,7 @@ public enum WireProtocolError: Error, Hashable, Sendable {
         case .unsupportedVersion: "bad_version"
         case .unknownType: "unknown_frame_type"
         case .badBodyLength: "bad_frame_length"
+        case .truncatedFrame: "truncated_frame"
         }
     }
 }

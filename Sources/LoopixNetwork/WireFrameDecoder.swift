@@ -26,8 +26,13 @@ public struct WireFrameDecoder: ByteToMessageDecoder, Sendable {
         buffer: inout ByteBuffer,
         seenEOF: Bool
     ) throws -> DecodingState {
-        // A partial frame left at EOF is simply discarded: the peer is gone.
         while try decode(context: context, buffer: &buffer) == .continue {}
+        // Bytes of an unfinished frame at EOF: the peer sent a truncated frame.
+        if buffer.readableBytes > 0 {
+            let pending = buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: pending)
+            throw WireProtocolError.truncatedFrame(bytes: pending)
+        }
         return .needMoreData
     }
 

@@ -1,4 +1,5 @@
 // Every reason the node throws away a packet, frame or connection, each with its metric label.
+import LoopixNetwork
 
 /// Why something was dropped; `rawValue` is the `cause` label of `loopix_packets_dropped_total`.
 public enum DropCause: String, Sendable, CaseIterable {
@@ -8,8 +9,11 @@ public enum DropCause: String, Sendable, CaseIterable {
     case badVersion = "bad_version"
     case unknownFrameType = "unknown_frame_type"
     case badFrameLength = "bad_frame_length"
+    case truncatedFrame = "truncated_frame"
     /// A peer did not complete a frame within the frame deadline (slow or stalled sender).
     case frameTimeout = "frame_timeout"
+    /// An inbound connection beyond the limit (closed at once).
+    case connectionLimit = "connection_limit"
     // Admission: refused before any crypto is spent.
     case aqm = "aqm"
     case queueFull = "queue_full"
@@ -27,28 +31,23 @@ public enum DropCause: String, Sendable, CaseIterable {
     case outboundQueueFull = "outbound_queue_full"
     case shutdown = "shutdown"
 
-    /// Index into dense per-cause arrays.
-    @inlinable var index: Int {
-        switch self {
-        case .frameTooLong: 0
-        case .frameTooShort: 1
-        case .badVersion: 2
-        case .unknownFrameType: 3
-        case .badFrameLength: 4
-        case .frameTimeout: 5
-        case .aqm: 6
-        case .queueFull: 7
-        case .noBuffer: 8
-        case .replay: 9
-        case .badMAC: 10
-        case .replayFilterFull: 11
-        case .malformed: 12
-        case .cryptoFailure: 13
-        case .unknownNextHop: 14
-        case .noDeliverySink: 15
-        case .unknownFinal: 16
-        case .outboundQueueFull: 17
-        case .shutdown: 18
+    /// Index into dense per-cause arrays (the position in `allCases`).
+    var index: Int { Self.indices[self]! }
+
+    private static let indices: [DropCause: Int] = Dictionary(
+        uniqueKeysWithValues: allCases.enumerated().map { ($0.element, $0.offset) })
+}
+
+extension DropCause {
+    /// The drop cause of a framing error.
+    init(_ error: WireProtocolError) {
+        switch error {
+        case .frameTooLong: self = .frameTooLong
+        case .frameTooShort: self = .frameTooShort
+        case .unsupportedVersion: self = .badVersion
+        case .unknownType: self = .unknownFrameType
+        case .badBodyLength: self = .badFrameLength
+        case .truncatedFrame: self = .truncatedFrame
         }
     }
 }
