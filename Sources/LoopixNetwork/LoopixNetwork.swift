@@ -1,2 +1,0 @@
-// LoopixNetwork: topology, node ids, path selection and wire framing.
-import LoopixSphinx

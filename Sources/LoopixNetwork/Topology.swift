@@ -1,0 +1,153 @@
+// The network as every node and client sees it: who the nodes are, where they listen, and the
+// parameters they share. Plain Codable JSON; signing the document is a later layer on top.
+import LoopixSphinx
+
+/// What a node does in the network.
+public enum NodeRole: String, Sendable, Hashable, Codable {
+    case mix
+    case provider
+}
+
+/// One node of the topology: identity, role and layer, address and Sphinx public key.
+public struct NodeDescriptor: Sendable, Hashable, Codable {
+    /// The id other nodes put in RELAY commands to reach this node.
+    public var id: NodeID
+    public var role: NodeRole
+    /// Mixes: 1 through `layers`. Providers: 0 (they are both the entry and the exit layer).
+    public var layer: Int
+    public var host: String
+    public var port: Int
+    /// The node's X25519 Sphinx public key; hex in JSON.
+    public var publicKey: PublicKey
+
+    public init(id: NodeID, role: NodeRole, layer: Int, host: String, port: Int, publicKey: PublicKey) {
+        self.id = id
+        self.role = role
+        self.layer = layer
+        self.host = host
+        self.port = port
+        self.publicKey = publicKey
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, role, layer, host, port, publicKey
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(NodeID.self, forKey: .id)
+        role = try c.decode(NodeRole.self, forKey: .role)
+        layer = try c.decode(Int.self, forKey: .layer)
+        host = try c.decode(String.self, forKey: .host)
+        port = try c.decode(Int.self, forKey: .port)
+        let hex = try c.decode(String.self, forKey: .publicKey)
+        guard let bytes = [UInt8](hexString: hex), let key = try? PublicKey(bytes: bytes) else {
+            throw DecodingError.dataCorruptedError(forKey: .publicKey, in: c, debugDescription: "expected 64 hex digits")
+        }
+        publicKey = key
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(role, forKey: .role)
+        try c.encode(layer, forKey: .layer)
+        try c.encode(host, forKey: .host)
+        try c.encode(port, forKey: .port)
+        try c.encode(publicKey.bytes.hexString, forKey: .publicKey)
+    }
+}
+
+/// The shared parameters of the network.
+public struct NetworkParameters: Sendable, Hashable, Codable {
+    /// Sphinx geometry: maximum route length and payload bytes (spec/sphinx-packet-v1.md).
+    public var geometry: Geometry
+    /// Number of mix layers.
+    public var layers: Int
+    /// Rate µ of the per-hop delay distribution Exp(µ), per second (mean delay 1/µ).
+    public var mixDelayRate: Double
+    /// Rate λM at which each mix sends loop packets, per second.
+    public var mixLoopRate: Double
+    /// The fraction r of a mix's loops that must come back; below it the mix raises an alarm.
+    public var loopReturnThreshold: Double
+
+    public init(
+        geometry: Geometry = .standard,
+        layers: Int = 3,
+        mixDelayRate: Double = 1000,
+        mixLoopRate: Double = 1,
+        loopReturnThreshold: Double = 0.8
+    ) {
+        self.geometry = geometry
+        self.layers = layers
+        self.mixDelayRate = mixDelayRate
+        self.mixLoopRate = mixLoopRate
+        self.loopReturnThreshold = loopReturnThreshold
+    }
+}
+
+/// The topology document: parameters and the list of nodes. Unknown JSON keys are ignored, so
+/// later versions can add fields (a signature, an epoch) without breaking older readers.
+public struct Topology: Sendable, Hashable, Codable {
+    public var parameters: NetworkParameters
+    public var nodes: [NodeDescriptor]
+
+    public init(parameters: NetworkParameters, nodes: [NodeDescriptor]) {
+        self.parameters = parameters
+        self.nodes = nodes
+    }
+
+    /// The node with this id, if listed.
+    public func node(_ id: NodeID) -> NodeDescriptor? {
+        nodes.first { $0.id == id }
+    }
+
+    /// The mixes of one layer, in document order.
+    public func mixes(inLayer layer: Int) -> [NodeDescriptor] {
+        nodes.filter { $0.role == .mix && $0.layer == layer }
+    }
+
+    /// The providers, in document order.
+    public var providers: [NodeDescriptor] {
+        nodes.filter { $0.role == .provider }
+    }
+
+    /// Checks what a node needs before it can run on this document: unique ids, mix layers in
+    /// 1...layers with at least one mix each, ports in range, a route that fits the geometry.
+    public func validate() throws(TopologyError) {
+        var seen = Set<NodeID>()
+        for node in nodes {
+            guard seen.insert(node.id).inserted else { throw .duplicateNode(node.id) }
+            guard (0...65535).contains(node.port) else { throw .badNode(node.id, "port \(node.port) out of range") }
+            switch node.role {
+            case .mix:
+                guard (1...parameters.layers).contains(node.layer) else {
+                    throw .badNode(node.id, "mix layer \(node.layer) outside 1...\(parameters.layers)")
+                }
+            case .provider:
+                guard node.layer == 0 else { throw .badNode(node.id, "provider layer must be 0") }
+            }
+        }
+        guard parameters.layers >= 1 else { throw .badParameters("layers must be at least 1") }
+        for layer in 1...parameters.layers where mixes(inLayer: layer).isEmpty {
+            throw .emptyLayer(layer)
+        }
+        // A mix loop visits every layer once and a provider: layers + 1 hops.
+        guard parameters.geometry.hops >= parameters.layers + 1 else {
+            throw .badParameters("hops \(parameters.geometry.hops) cannot carry a loop over \(parameters.layers) layers and a provider")
+        }
+        guard parameters.mixDelayRate > 0, parameters.mixLoopRate >= 0,
+            (0...1).contains(parameters.loopReturnThreshold)
+        else { throw .badParameters("rates must be positive and the loop threshold in 0...1") }
+    }
+}
+
+/// A topology document a node cannot run on.
+public enum TopologyError: Error, Hashable, Sendable {
+    case duplicateNode(NodeID)
+    case badNode(NodeID, String)
+    case emptyLayer(Int)
+    case badParameters(String)
+    case noProvider
+    case unknownNode(NodeID)
+}

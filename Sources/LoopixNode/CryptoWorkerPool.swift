@@ -1,0 +1,49 @@
+// The crypto stage: a Dispatch pool of at most `workers` drainers that empty the crypto queue
+// in batches. Event loops only enqueue; workers never touch a socket.
+import Dispatch
+import NIOConcurrencyHelpers
+
+/// Runs `PacketWorker` over the crypto queue on up to `workers` threads at once.
+final class CryptoWorkerPool: Sendable {
+    let queue: CryptoQueue
+    private let worker: PacketWorker
+    private let workers: Int
+    private let batchLimit: Int
+    private let dispatch = DispatchQueue(label: "loopix.crypto", qos: .userInitiated, attributes: .concurrent)
+    private let schedulers: Int
+    private let scratches: NIOLockedValueBox<[WorkerScratch]>
+
+    init(queue: CryptoQueue, worker: PacketWorker, workers: Int, batchLimit: Int, schedulers: Int) {
+        self.queue = queue
+        self.worker = worker
+        self.workers = workers
+        self.batchLimit = batchLimit
+        self.schedulers = schedulers
+        self.scratches = NIOLockedValueBox((0..<workers).map { _ in
+            WorkerScratch(schedulers: schedulers, batchLimit: batchLimit)
+        })
+    }
+
+    /// Enqueues a batch from an event loop and wakes idle workers; returns how many of the
+    /// batch (a prefix) were taken. The caller owns the slots of the rest.
+    func submit(_ batch: [QueuedPacket]) -> Int {
+        let (accepted, start) = queue.append(batch, maxWorkers: workers)
+        for _ in 0..<start {
+            dispatch.async { self.drain() }
+        }
+        return accepted
+    }
+
+    private func drain() {
+        // A worker that just stopped may not have put its scratch back yet: then make one.
+        let scratch = scratches.withLockedValue { $0.popLast() }
+            ?? WorkerScratch(schedulers: schedulers, batchLimit: batchLimit)
+        defer { scratches.withLockedValue { $0.append(scratch) } }
+        // Share the backlog among the workers rather than letting one take it all.
+        while true {
+            let share = max(1, min(batchLimit, queue.length.load(ordering: .relaxed) / workers))
+            guard queue.take(upTo: share, into: &scratch.batch) else { return }
+            worker.process(scratch)
+        }
+    }
+}

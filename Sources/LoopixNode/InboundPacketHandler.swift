@@ -1,0 +1,143 @@
+// The event-loop end of the pipeline: takes decoded frames, applies admission (AQM and limits)
+// before any crypto, copies admitted packets into slab buffers, and hands them to the workers
+// once per read burst. Also cuts peers that break the framing or send too slowly.
+import Atomics
+import LoopixNetwork
+import NIOCore
+
+/// What every inbound connection of a node shares.
+final class InboundContext: Sendable {
+    let pool: CryptoWorkerPool
+    let slab: PacketSlab
+    let metrics: NodeMetrics
+    let frameTimeout: UInt64
+    let maxConnections: Int
+    let openConnections = ManagedAtomic<Int>(0)
+
+    init(pool: CryptoWorkerPool, slab: PacketSlab, metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int) {
+        self.pool = pool
+        self.slab = slab
+        self.metrics = metrics
+        self.frameTimeout = UInt64(frameTimeout * 1e9)
+        self.maxConnections = maxConnections
+    }
+}
+
+/// One per inbound connection, after `WireFrameDecoder`.
+final class InboundPacketHandler: ChannelInboundHandler {
+    typealias InboundIn = WireFrame
+
+    private static let batchLimit = 64
+    private let shared: InboundContext
+    private var decider: DropDecider
+    private var batch: [QueuedPacket] = []
+    private var received = 0
+    private var lastFrame: UInt64 = 0
+    private var deadlineCheck: RepeatedTask?
+    private var counted = false
+
+    init(shared: InboundContext) {
+        self.shared = shared
+        self.decider = DropDecider(seed: UInt64.random(in: 1...UInt64.max))
+        batch.reserveCapacity(Self.batchLimit)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let open = shared.openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
+        counted = true
+        shared.metrics.connectionsOpen.record(open)
+        guard open <= shared.maxConnections else {
+            shared.metrics.drop(.connectionLimit)
+            context.close(promise: nil)
+            return
+        }
+        lastFrame = monotonicNanoseconds()
+        // A peer must complete a frame every frameTimeout; checked four times per timeout.
+        let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / 4, 1_000_000)))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkDeadline(context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        let now = monotonicNanoseconds()
+        lastFrame = now
+        guard frame.type == .packet else { return }
+        received += 1
+        if let cause = admissionRefusal() {
+            shared.metrics.drop(cause)
+            return
+        }
+        guard let slot = shared.slab.acquire() else {
+            shared.metrics.drop(.noBuffer)
+            return
+        }
+        let destination = shared.slab.buffer(slot)
+        frame.body.withUnsafeReadableBytes { destination.copyMemory(from: $0) }
+        batch.append(QueuedPacket(slot: slot, arrival: now))
+        if batch.count >= Self.batchLimit { handOff() }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        handOff()
+        context.fireChannelReadComplete()
+    }
+
+    /// Refuses an arrival before any crypto: the hard limit, then the AQM's probability.
+    @inline(__always)
+    private func admissionRefusal() -> DropCause? {
+        let queue = shared.pool.queue
+        let length = queue.length.load(ordering: .relaxed)
+        if length >= queue.admitLimit.load(ordering: .relaxed) { return .queueFull }
+        // As in PIE, never drop early while the queue is nearly empty.
+        if length >= 2 && decider.shouldDrop(probability: queue.dropProbability) { return .aqm }
+        return nil
+    }
+
+    private func handOff() {
+        if received > 0 {
+            shared.metrics.packetsIn.increment(by: received)
+            received = 0
+        }
+        guard !batch.isEmpty else { return }
+        let accepted = shared.pool.submit(batch)
+        if accepted < batch.count {
+            let rejected = batch[accepted...].map(\.slot)
+            shared.slab.release(rejected)
+            shared.metrics.drop(.queueFull, count: rejected.count)
+        }
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    private func checkDeadline(context: ChannelHandlerContext) {
+        guard monotonicNanoseconds() &- lastFrame > shared.frameTimeout else { return }
+        shared.metrics.drop(.frameTimeout)
+        deadlineCheck?.cancel()
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? WireProtocolError {
+            shared.metrics.drop(DropCause(error))
+        }
+        // Any error ends the connection: a peer that breaks the framing is not trusted again.
+        handOff()
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handOff()
+        deadlineCheck?.cancel()
+        deadlineCheck = nil
+        if counted {
+            counted = false
+            let open = shared.openConnections.wrappingDecrementThenLoad(ordering: .relaxed)
+            shared.metrics.connectionsOpen.record(open)
+        }
+        context.fireChannelInactive()
+    }
+}

@@ -1,0 +1,143 @@
+// A mix's own loop traffic: Poisson emission at rate λM (higher while the loop alarm is raised),
+// each loop through the other layers and a provider back to this mix.
+import Dispatch
+import Logging
+import LoopixNetwork
+import LoopixSphinx
+import NIOCore
+
+/// Emits loop packets and evaluates the loop monitor once a second; timers on one event loop,
+/// packet creation (crypto) on a Dispatch queue.
+///
+/// `@unchecked Sendable`: mutable fields are touched only on `eventLoop`.
+final class LoopSender: @unchecked Sendable {
+    private let me: NodeID
+    private let topology: Topology
+    private let monitor: LoopMonitor
+    private let routes: OutboundRoutes
+    private let slab: PacketSlab
+    private let metrics: NodeMetrics
+    private let logger: Logger
+    private let eventLoop: any EventLoop
+    private let alarmMultiplier: Double
+    private let crypto = DispatchQueue(label: "loopix.loops", qos: .utility)
+    private var nextLoop: Scheduled<Void>?
+    private var evaluation: RepeatedTask?
+    private var running = false
+    private var wasAlarmed = false
+
+    init(me: NodeID, topology: Topology, monitor: LoopMonitor, routes: OutboundRoutes, slab: PacketSlab,
+         metrics: NodeMetrics, logger: Logger, eventLoop: any EventLoop, alarmMultiplier: Double) {
+        self.me = me
+        self.topology = topology
+        self.monitor = monitor
+        self.routes = routes
+        self.slab = slab
+        self.metrics = metrics
+        self.logger = logger
+        self.eventLoop = eventLoop
+        self.alarmMultiplier = alarmMultiplier
+    }
+
+    func start() {
+        eventLoop.execute {
+            self.running = true
+            self.scheduleNext()
+            self.evaluation = self.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                self.evaluate()
+            }
+        }
+    }
+
+    func stop() {
+        eventLoop.execute {
+            self.running = false
+            self.nextLoop?.cancel()
+            self.evaluation?.cancel()
+        }
+    }
+
+    /// The current loop rate: λM, multiplied while the alarm is raised (the countermeasure).
+    private var rate: Double {
+        topology.parameters.mixLoopRate * (monitor.isAlarmed ? alarmMultiplier : 1)
+    }
+
+    private func scheduleNext() {
+        guard running, rate > 0 else { return }
+        let wait = exponential(rate: rate)
+        nextLoop = eventLoop.scheduleTask(in: .nanoseconds(Int64(wait * 1e9))) {
+            self.emit()
+            self.scheduleNext()
+        }
+    }
+
+    private func emit() {
+        var generator = SystemRandomNumberGenerator()
+        guard let path = try? topology.loopPath(from: me, using: &generator), path.count >= 2,
+            let firstHop = routes.index[path[0].id]
+        else { return }
+        let id = SphinxAddress.random()
+        let mu = topology.parameters.mixDelayRate
+        var route: [RouteHop] = []
+        for (position, node) in path.enumerated() {
+            let command: RoutingCommand =
+                position == path.count - 1
+                ? .final(messageID: id)
+                : .relay(next: path[position + 1].id, delayMicroseconds: UInt32(min(exponential(rate: mu) * 1e6, 4e9)))
+            route.append(RouteHop(publicKey: node.publicKey, command: command))
+        }
+        let geometry = topology.parameters.geometry
+        crypto.async { [route] in
+            guard let slot = self.slab.acquire() else {
+                self.metrics.drop(.noBuffer)
+                return
+            }
+            do {
+                try Sphinx.createPacket(geometry: geometry, route: route, message: [], into: self.slab.buffer(slot))
+            } catch {
+                self.slab.release(slot)
+                self.logger.error("cannot build a loop packet", metadata: ["error": "\(error)"])
+                return
+            }
+            self.monitor.recordSent(id, at: monotonicNanoseconds())
+            let connection = self.routes.connections[firstHop]
+            connection.eventLoop.execute {
+                connection.send(slot)
+                connection.flush()
+                self.metrics.loopsSent.increment()
+            }
+        }
+    }
+
+    private func evaluate() {
+        let verdict = monitor.evaluate(now: monotonicNanoseconds())
+        if let ratio = verdict.ratio { metrics.loopReturnRatio.record(ratio) }
+        metrics.loopAlarm.record(verdict.alarmed ? 1 : 0)
+        if verdict.alarmed != wasAlarmed {
+            wasAlarmed = verdict.alarmed
+            if verdict.alarmed {
+                metrics.loopAlarms.increment()
+                logger.warning("loop return ratio below threshold: raising cover traffic", metadata: [
+                    "ratio": "\(verdict.ratio ?? 0)", "threshold": "\(topology.parameters.loopReturnThreshold)",
+                    "loops": "\(verdict.judged)",
+                ])
+                // The rate change takes effect from the next emission; cut the current wait short.
+                nextLoop?.cancel()
+                scheduleNext()
+            } else {
+                logger.notice("loop return ratio back above threshold", metadata: ["ratio": "\(verdict.ratio ?? 0)"])
+            }
+        }
+    }
+}
+
+/// A draw from Exp(rate), in seconds.
+func exponential(rate: Double) -> Double {
+    -log(1 - Double.random(in: 0..<1)) / rate
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

@@ -1,2 +1,0 @@
-// LoopixNode: the mix and provider runtime.
-import LoopixSphinx

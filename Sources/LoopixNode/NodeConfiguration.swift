@@ -1,0 +1,54 @@
+// Everything an operator can tune on a node, with defaults for a small server.
+import NIOCore
+
+/// The run-time settings of one node (the network-wide parameters come from the topology).
+public struct NodeConfiguration: Sendable {
+    /// Address to listen on for packets; port 0 picks a free port (tests).
+    public var listenHost: String = "0.0.0.0"
+    public var listenPort: Int = 0
+    /// Address of the Prometheus endpoint; nil disables it.
+    public var metricsHost: String = "127.0.0.1"
+    public var metricsPort: Int? = nil
+
+    /// Crypto worker threads; default: one per core.
+    public var workers: Int = System.coreCount
+    /// Event loop threads for I/O; default: one per core.
+    public var eventLoops: Int = System.coreCount
+    /// Packets a worker takes from the queue at once; more amortises locks, fewer cuts latency.
+    public var workerBatch: Int = 16
+
+    public var aqm = AQMConfiguration()
+
+    /// Packet buffers, the node's whole packet memory: queue, delays and outbound queues share it.
+    public var packetBuffers: Int = 16384
+    /// Packets held per next hop while it is unreachable or slow; beyond, they are dropped.
+    public var outboundQueueLimit: Int = 1024
+    /// Reconnect backoff to a next hop: first wait and cap, in seconds, doubled per failure.
+    public var reconnectInitialBackoff: Double = 0.05
+    public var reconnectMaxBackoff: Double = 5
+    /// A peer must complete a frame this often or be cut off (slow senders), in seconds.
+    public var frameTimeout: Double = 10
+    /// Idle outbound links send a keep-alive this often, in seconds (below the peer's frame timeout).
+    public var keepAliveInterval: Double = 3
+    /// Inbound connections beyond this are closed at once.
+    public var maxInboundConnections: Int = 1024
+
+    /// Replay filter: tags it must hold per key epoch (expected packets per epoch), false-positive rate.
+    public var replayCapacity: UInt64 = 10_000_000
+    public var replayFalsePositiveRate: Double = 1e-6
+
+    /// Mix loops: the window over which the return ratio is judged and the slack allowed for
+    /// a loop to come back, in seconds; the alarm needs at least `loopMinimumSamples` loops.
+    public var loopWindow: Double = 60
+    public var loopGrace: Double = 2
+    public var loopMinimumSamples: Int = 10
+    /// Countermeasure while the alarm is raised: the loop (cover) rate is multiplied by this.
+    public var loopAlarmRateMultiplier: Double = 3
+    /// Whether this node sends loops at all (λM from the topology).
+    public var sendLoops: Bool = true
+
+    /// On shutdown, how long to wait for packets still in their delay, in seconds.
+    public var drainTimeout: Double = 2
+
+    public init() {}
+}

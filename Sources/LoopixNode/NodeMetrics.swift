@@ -1,0 +1,77 @@
+// Every counter, gauge and histogram of one node, in its own Prometheus registry so that several
+// nodes can share a process (tests, the testnet) and each exports only its own numbers.
+import CoreMetrics
+import Metrics
+import Prometheus
+
+/// The metric handles of one node; thread-safe.
+public final class NodeMetrics: Sendable {
+    /// The registry the node's HTTP endpoint renders.
+    public let registry: PrometheusCollectorRegistry
+
+    let packetsIn: CoreMetrics.Counter
+    let relayed: CoreMetrics.Counter
+    let delivered: CoreMetrics.Counter
+    let coverDropped: CoreMetrics.Counter
+    let loopsSent: CoreMetrics.Counter
+    let loopsReturned: CoreMetrics.Counter
+    let loopAlarms: CoreMetrics.Counter
+    private let dropped: [CoreMetrics.Counter]
+
+    let cryptoQueueLength: CoreMetrics.Gauge
+    let scheduledPackets: CoreMetrics.Gauge
+    let outboundQueued: CoreMetrics.Gauge
+    let buffersInUse: CoreMetrics.Gauge
+    let dropProbability: CoreMetrics.Gauge
+    let loopReturnRatio: CoreMetrics.Gauge
+    let loopAlarm: CoreMetrics.Gauge
+    let connectionsOpen: CoreMetrics.Gauge
+
+    let sojourn: Metrics.Timer
+    let schedulerLateness: Metrics.Timer
+    let hopOverhead: Metrics.Timer
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Sub-millisecond work: buckets from 10 µs to 1 s.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100),
+            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .seconds(1),
+        ]
+        packetsIn = CoreMetrics.Counter(label: "loopix_packets_in_total", factory: factory)
+        relayed = CoreMetrics.Counter(label: "loopix_packets_out_total", dimensions: [("kind", "relay")], factory: factory)
+        delivered = CoreMetrics.Counter(label: "loopix_packets_out_total", dimensions: [("kind", "deliver")], factory: factory)
+        coverDropped = CoreMetrics.Counter(label: "loopix_cover_discarded_total", factory: factory)
+        loopsSent = CoreMetrics.Counter(label: "loopix_loops_sent_total", factory: factory)
+        loopsReturned = CoreMetrics.Counter(label: "loopix_loops_returned_total", factory: factory)
+        loopAlarms = CoreMetrics.Counter(label: "loopix_loop_alarms_total", factory: factory)
+        dropped = DropCause.allCases.map {
+            CoreMetrics.Counter(label: "loopix_packets_dropped_total", dimensions: [("cause", $0.rawValue)], factory: factory)
+        }
+        cryptoQueueLength = CoreMetrics.Gauge(label: "loopix_crypto_queue_length", factory: factory)
+        scheduledPackets = CoreMetrics.Gauge(label: "loopix_scheduled_packets", factory: factory)
+        outboundQueued = CoreMetrics.Gauge(label: "loopix_outbound_queue_length", factory: factory)
+        buffersInUse = CoreMetrics.Gauge(label: "loopix_packet_buffers_in_use", factory: factory)
+        dropProbability = CoreMetrics.Gauge(label: "loopix_aqm_drop_probability", factory: factory)
+        loopReturnRatio = CoreMetrics.Gauge(label: "loopix_loop_return_ratio", factory: factory)
+        loopAlarm = CoreMetrics.Gauge(label: "loopix_loop_alarm", factory: factory)
+        connectionsOpen = CoreMetrics.Gauge(label: "loopix_inbound_connections", factory: factory)
+        sojourn = Metrics.Timer(label: "loopix_crypto_sojourn_seconds", factory: factory)
+        schedulerLateness = Metrics.Timer(label: "loopix_scheduler_lateness_seconds", factory: factory)
+        hopOverhead = Metrics.Timer(label: "loopix_hop_overhead_seconds", factory: factory)
+        for counter in dropped { counter.increment(by: 0) }
+    }
+
+    /// Counts `count` drops of one cause.
+    @inline(__always)
+    func drop(_ cause: DropCause, count: Int = 1) {
+        dropped[cause.index].increment(by: count)
+    }
+
+    /// The Prometheus text exposition of this node's metrics.
+    public func render() -> String {
+        registry.emitToString()
+    }
+}

@@ -1,0 +1,24 @@
+// A processed packet waiting for its delay: plain data, so the scheduler's heap never allocates.
+import LoopixSphinx
+
+/// One packet in the delay scheduler: when it is due, what to do, and the numbers for metrics.
+struct ScheduledPacket: Sendable {
+    enum Action: UInt8, Sendable {
+        /// Write to outbound connection `target`.
+        case relay
+        /// Hand to the delivery sink with `mailbox`.
+        case deliver
+    }
+
+    /// Monotonic nanoseconds at which the packet may leave.
+    var due: UInt64
+    /// Monotonic nanoseconds at which the packet was read from the wire.
+    var arrival: UInt64
+    /// Monotonic nanoseconds at which a worker finished with it.
+    var ready: UInt64
+    var slot: PacketSlot
+    var delayMicroseconds: UInt32
+    var target: UInt32
+    var action: Action
+    var mailbox: SphinxAddress
+}

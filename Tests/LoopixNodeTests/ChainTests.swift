@@ -1,0 +1,93 @@
+// Three real nodes in a chain on loopback forward real Sphinx packets, each holding every packet
+// for the delay its sender chose.
+import LoopixNetwork
+import LoopixNode
+import LoopixSphinx
+import NIOCore
+import NIOPosix
+import Testing
+
+@Suite("Three-node chain on loopback")
+struct ChainTests {
+    @Test("packets cross three mixes, each hop honours the requested delay, the message arrives intact")
+    func chainHonoursDelays() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let mixes = try (1...3).map { try Member(role: .mix, layer: $0) }
+        let sink = try Member(role: .provider, layer: 0)
+        var parameters = NetworkParameters()
+        parameters.mixLoopRate = 0
+        let topology = Topology(parameters: parameters, nodes: mixes.map(\.descriptor) + [sink.descriptor])
+        let geometry = parameters.geometry
+
+        let logs = mixes.map { _ in HopLog() }
+        let nodes = try zip(mixes, logs).map { member, log in
+            try MixNode(id: member.id, secretKey: member.secret, topology: topology,
+                        configuration: testConfiguration(port: member.port), hopObserver: log.observer,
+                        eventLoopGroup: group)
+        }
+        let frames = FrameSink()
+        try await frames.start(port: sink.port, packetBytes: geometry.packetBytes, group: group)
+        for node in nodes { try await node.start() }
+
+        // Delays from 0 to 30 ms, different at each hop, as a sender drawing from Exp(µ) would.
+        let count = 40
+        var sent: [SphinxAddress: [UInt32]] = [:]
+        let client = try await connect(to: mixes[0].port, group: group)
+        for index in 0..<count {
+            let delays = (0..<3).map { _ in UInt32.random(in: 0...30_000) }
+            let id = SphinxAddress.random()
+            sent[id] = delays
+            let route = [
+                RouteHop(publicKey: mixes[0].secret.publicKey, command: .relay(next: mixes[1].id, delayMicroseconds: delays[0])),
+                RouteHop(publicKey: mixes[1].secret.publicKey, command: .relay(next: mixes[2].id, delayMicroseconds: delays[1])),
+                RouteHop(publicKey: mixes[2].secret.publicKey, command: .relay(next: sink.id, delayMicroseconds: delays[2])),
+                RouteHop(publicKey: sink.secret.publicKey, command: .final(messageID: id)),
+            ]
+            let packet = try Sphinx.createPacket(geometry: geometry, route: route, message: Array("message \(index)".utf8))
+            try await client.writeAndFlush(packetFrame(packet))
+        }
+
+        #expect(await frames.wait(for: count, timeout: 15), "only \(frames.count) of \(count) arrived")
+
+        // The sink opens each packet with its own key: the route and the message survived.
+        let opener = try PacketProcessor(geometry: geometry, secretKey: sink.secret, replayFilter: nil)
+        for (_, packet) in frames.received.withLockedValue({ $0 }) {
+            let (output, processed) = try opener.process(packet)
+            guard case .final(let id) = processed.command else {
+                Issue.record("expected FINAL, got \(processed.command)")
+                continue
+            }
+            #expect(sent[id] != nil)
+            let range = try #require(processed.finalMessage)
+            #expect(String(decoding: output[range], as: UTF8.self).hasPrefix("message "))
+        }
+
+        // Per hop: held at least the requested delay, and not much longer.
+        for (hop, log) in logs.enumerated() {
+            let records = log.all
+            #expect(records.count == count)
+            #expect(records.map(\.requestedDelayMicroseconds).sorted() == sent.values.map { $0[hop] }.sorted())
+            var overheads: [Double] = []
+            for record in records {
+                let held = Double(record.sent - record.arrival) / 1e3
+                let requested = Double(record.requestedDelayMicroseconds)
+                #expect(held >= requested, "hop \(hop) sent early: held \(held) µs for \(requested) µs")
+                overheads.append(held - requested)
+            }
+            overheads.sort()
+            let median = overheads[overheads.count / 2]
+            let worst = overheads.last!
+            print("hop \(hop): overhead median \(Int(median)) µs, max \(Int(worst)) µs")
+            #expect(median < 2_000, "median per-hop overhead \(median) µs")
+            #expect(worst < 20_000, "worst per-hop overhead \(worst) µs")
+        }
+        let text = nodes[1].metrics.render()
+        #expect(value(of: "loopix_packets_in_total", in: text) == Double(count))
+        #expect(value(of: "loopix_packets_out_total", labels: "kind=\"relay\"", in: text) == Double(count))
+
+        try await client.close()
+        for node in nodes { await node.shutdown() }
+        await frames.stop()
+        try await group.shutdownGracefully()
+    }
+}

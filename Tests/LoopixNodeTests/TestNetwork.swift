@@ -1,0 +1,150 @@
+// Helpers for tests that run real nodes on loopback: keys and topology, a frame-recording sink
+// node, raw TCP clients, and reading numbers back from a node's Prometheus text.
+import Foundation
+import LoopixNetwork
+import LoopixNode
+import LoopixSphinx
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A node of a test topology: its keys and its entry.
+struct Member {
+    var secret: SecretKey
+    var descriptor: NodeDescriptor
+    var id: NodeID { descriptor.id }
+    var port: Int { descriptor.port }
+
+    init(role: NodeRole, layer: Int) throws {
+        secret = SecretKey.generate()
+        descriptor = NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
+                                    port: try freePort(), publicKey: secret.publicKey)
+    }
+}
+
+/// A port that was free a moment ago (bind to 0, read, close).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Node settings for tests: loopback, one loop and one worker, small memory.
+func testConfiguration(port: Int) -> NodeConfiguration {
+    var configuration = NodeConfiguration()
+    configuration.listenHost = "127.0.0.1"
+    configuration.listenPort = port
+    configuration.workers = 1
+    configuration.eventLoops = 1
+    configuration.packetBuffers = 2048
+    configuration.replayCapacity = 200_000
+    configuration.sendLoops = false
+    configuration.drainTimeout = 0.5
+    return configuration
+}
+
+/// A frame of one packet.
+func packetFrame(_ packet: [UInt8]) -> ByteBuffer {
+    var buffer = ByteBuffer()
+    buffer.writeWireFrameHeader(type: .packet, bodyBytes: packet.count)
+    buffer.writeBytes(packet)
+    return buffer
+}
+
+/// A raw TCP connection to a node, for writing whatever bytes a test wants.
+func connect(to port: Int, group: any EventLoopGroup) async throws -> any Channel {
+    try await ClientBootstrap(group: group)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .connect(host: "127.0.0.1", port: port).get()
+}
+
+/// A provider stand-in at the end of a route: accepts connections and records each packet frame
+/// with its arrival time.
+final class FrameSink: Sendable {
+    let received = NIOLockedValueBox<[(arrival: UInt64, packet: [UInt8])]>([])
+    private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
+
+    func start(port: Int, packetBytes: Int, group: any EventLoopGroup) async throws {
+        let received = self.received
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder(packetBytes: packetBytes)))
+                    try channel.pipeline.syncOperations.addHandler(Recorder(received: received))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        channel.withLockedValue { $0 = server }
+    }
+
+    var count: Int { received.withLockedValue { $0.count } }
+
+    /// Waits until `count` packets arrived or the timeout passed; returns whether they did.
+    func wait(for count: Int, timeout: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while self.count < count {
+            if ContinuousClock.now > deadline { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    func stop() async {
+        try? await channel.withLockedValue { $0 }?.close()
+    }
+
+    private final class Recorder: ChannelInboundHandler, Sendable {
+        typealias InboundIn = WireFrame
+        let received: NIOLockedValueBox<[(arrival: UInt64, packet: [UInt8])]>
+        init(received: NIOLockedValueBox<[(arrival: UInt64, packet: [UInt8])]>) { self.received = received }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            guard frame.type == .packet else { return }
+            let now = NIODeadline.now().uptimeNanoseconds
+            received.withLockedValue { $0.append((now, Array(frame.body.readableBytesView))) }
+        }
+    }
+}
+
+/// The value of one sample in Prometheus text, e.g. `value(of: "loopix_packets_dropped_total",
+/// labels: "cause=\"replay\"")`; 0 when absent.
+func value(of name: String, labels: String? = nil, in text: String) -> Double {
+    let key = labels.map { "\(name){\($0)}" } ?? name
+    for line in text.split(separator: "\n") where line.hasPrefix(key + " ") {
+        return Double(line.dropFirst(key.count + 1)) ?? 0
+    }
+    return 0
+}
+
+/// Drop count of one cause at a node.
+func drops(_ cause: String, at node: MixNode) -> Int {
+    Int(value(of: "loopix_packets_dropped_total", labels: "cause=\"\(cause)\"", in: node.metrics.render()))
+}
+
+/// Collects hop records from a node's observer.
+final class HopLog: Sendable {
+    let records = NIOLockedValueBox<[HopRecord]>([])
+    var observer: @Sendable (HopRecord) -> Void {
+        { record in self.records.withLockedValue { $0.append(record) } }
+    }
+    var all: [HopRecord] { records.withLockedValue { $0 } }
+}
+
+/// Resident memory of this process, in bytes.
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
