@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LoopixNode", targets: ["LoopixNode"]),
         .library(name: "LoopixSim", targets: ["LoopixSim"]),
         .library(name: "LoopixProvider", targets: ["LoopixProvider"]),
+        .library(name: "LoopixClient", targets: ["LoopixClient"]),
         .library(name: "CLoopixSphinx", targets: ["CLoopixSphinx"]),
         .executable(name: "loopix", targets: ["loopix"]),
     ],
@@ -75,6 +76,16 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(
+            name: "LoopixClient",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "LoopixSim"),
         .executableTarget(
             name: "loopix",
@@ -97,6 +108,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",
             .product(name: "NIOEmbedded", package: "swift-nio"),
