@@ -99,6 +99,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers shared by the tests that run real nodes.
+        .target(name: "LoopixTestSupport", path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
             "LoopixNetwork",
@@ -112,6 +114,8 @@ let package = Package(
         .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",
+            "LoopixClient",
+            "LoopixTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],
