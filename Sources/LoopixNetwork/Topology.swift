@@ -150,4 +150,5 @@ public enum TopologyError: Error, Hashable, Sendable {
     case badParameters(String)
     case noProvider
     case unknownNode(NodeID)
+    case badSignature(String)
 }
