@@ -4,5 +4,9 @@ import ArgumentParser
 extension LoopixCommand {
     static let allSubcommands: [any ParsableCommand.Type] = [
         DemoCommand.self,
+        KeygenCommand.self,
+        TopologyCommand.self,
+        ProviderCommand.self,
+        ClientCommand.self,
     ]
 }
