@@ -2,5 +2,5 @@
 import ArgumentParser
 
 extension LoopixCommand {
-    static let allSubcommands: [any ParsableCommand.Type] = []
+    static let allSubcommands: [any ParsableCommand.Type] = [SimulateCommand.self]
 }
