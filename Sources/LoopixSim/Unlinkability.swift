@@ -69,14 +69,28 @@ public enum UnlinkabilitySimulation {
         var p1: Double
     }
 
+    /// Per-mix adversary state and the event queue of one run.
+    struct State {
+        var count: [Int]
+        var m0: [Double]
+        var m1: [Double]
+        var heap: EventHeap<Departure>
+        let mu: Double
+
+        @inline(__always)
+        mutating func arrive(_ mix: Int, _ p0: Double, _ p1: Double, _ t: Double, _ rng: inout Xoshiro256) {
+            count[mix] += 1
+            m0[mix] += p0
+            m1[mix] += p1
+            heap.push(Departure(time: t + rng.exponential(rate: mu), mix: Int32(mix), p0: p0, p1: p1))
+        }
+    }
+
     public static func run(_ c: UnlinkabilityConfig, seed: UInt64) -> UnlinkabilityRun {
         precondition(c.users >= 2 && c.layers >= 1 && c.width >= 1 && c.mu > 0 && c.rate > 0)
         var rng = Xoshiro256(seed: seed)
         let nMix = c.mixes
         let w = c.width
-        var count = [Int](repeating: 0, count: nMix)
-        var m0 = [Double](repeating: 0, count: nMix)
-        var m1 = [Double](repeating: 0, count: nMix)
         var corrupt = [Bool](repeating: false, count: nMix)
         // Corrupt mixes: a uniformly random subset of the given size.
         var perm = Array(0..<nMix)
@@ -88,80 +102,77 @@ public enum UnlinkabilitySimulation {
         let finalMix = (c.layers - 1) * w + rng.index(w)
         let background = Double(c.users - 2) * c.rate
         let perMixRate = background / Double(w)
-        var heap = EventHeap<Departure>(capacity: Int(Double(nMix) * perMixRate / c.mu * 1.5) + 64)
-
-        @inline(__always)
-        func arrive(_ mix: Int, _ p0: Double, _ p1: Double, _ t: Double,
-                    _ rng: inout Xoshiro256, _ heap: inout EventHeap<Departure>) {
-            count[mix] += 1
-            m0[mix] += p0
-            m1[mix] += p1
-            heap.push(Departure(time: t + rng.exponential(rate: c.mu), mix: Int32(mix), p0: p0, p1: p1))
-        }
+        var st = State(count: Array(repeating: 0, count: nMix), m0: Array(repeating: 0, count: nMix),
+                       m1: Array(repeating: 0, count: nMix),
+                       heap: EventHeap(capacity: Int(Double(nMix) * perMixRate / c.mu * 1.5) + 64), mu: c.mu)
 
         if c.stationaryStart {
             for mix in 0..<nMix {
                 let n = rng.poisson(mean: perMixRate / c.mu)
-                for _ in 0..<n { arrive(mix, 0, 0, 0, &rng, &heap) }
+                for _ in 0..<n { st.arrive(mix, 0, 0, 0, &rng) }
             }
         }
 
         let start = c.burnIn
         let end = c.burnIn + c.window
         var tBackground = rng.exponential(rate: background)
-        var tChallenge = [start + rng.exponential(rate: c.rate), start + rng.exponential(rate: c.rate)]
-        var sent = [0, 0]
+        var tChallenge0 = start + rng.exponential(rate: c.rate)
+        var tChallenge1 = start + rng.exponential(rate: c.rate)
+        var sent0 = 0, sent1 = 0
         var events = 0
         var exitedMass = 0.0
+        let lastLayerStart = (c.layers - 1) * w
 
         while true {
-            let td = heap.minTime
-            let tc = min(tChallenge[0], tChallenge[1])
+            let td = st.heap.minTime
+            let tc = min(tChallenge0, tChallenge1)
             let t = min(td, tBackground, tc)
             if t > end { break }
             events += 1
             if t == td {
-                let d = heap.pop()!
+                let d = st.heap.pop()!
                 let mix = Int(d.mix)
-                let n = Double(count[mix])
-                var q0: Double, q1: Double
+                let n = Double(st.count[mix])
+                let q0: Double, q1: Double
                 if corrupt[mix] {
                     q0 = d.p0; q1 = d.p1
                 } else {
-                    q0 = m0[mix] / n; q1 = m1[mix] / n
+                    q0 = st.m0[mix] / n; q1 = st.m1[mix] / n
                 }
-                count[mix] -= 1
-                if count[mix] == 0 {
-                    m0[mix] = 0; m1[mix] = 0
+                st.count[mix] -= 1
+                if st.count[mix] == 0 {
+                    st.m0[mix] = 0; st.m1[mix] = 0
                 } else {
-                    m0[mix] = max(0, m0[mix] - q0)
-                    m1[mix] = max(0, m1[mix] - q1)
+                    st.m0[mix] = max(0, st.m0[mix] - q0)
+                    st.m1[mix] = max(0, st.m1[mix] - q1)
                 }
-                let layer = mix / w
-                if layer + 1 < c.layers {
-                    arrive((layer + 1) * w + rng.index(w), q0, q1, t, &rng, &heap)
+                if mix < lastLayerStart {
+                    st.arrive((mix / w + 1) * w + rng.index(w), q0, q1, t, &rng)
                 } else {
                     exitedMass += q0 + q1
                 }
             } else if t == tBackground {
-                arrive(rng.index(w), 0, 0, t, &rng, &heap)
+                st.arrive(rng.index(w), 0, 0, t, &rng)
                 tBackground = t + rng.exponential(rate: background)
             } else {
-                let s = tChallenge[0] <= tChallenge[1] ? 0 : 1
-                // Payload messages added to the buffer at start, start + 1/r, ...
+                // Payload messages are added to the buffer at start, start + 1/r, ...
                 let added = Int(((t - start) * c.challengePayloadRate).rounded(.down)) + 1
-                if added > sent[s] {
-                    sent[s] += 1
-                    arrive(rng.index(w), s == 0 ? 1 : 0, s == 1 ? 1 : 0, t, &rng, &heap)
+                if tChallenge0 <= tChallenge1 {
+                    let payload = added > sent0
+                    if payload { sent0 += 1 }
+                    st.arrive(rng.index(w), payload ? 1 : 0, 0, t, &rng)
+                    tChallenge0 = t + rng.exponential(rate: c.rate)
                 } else {
-                    arrive(rng.index(w), 0, 0, t, &rng, &heap)
+                    let payload = added > sent1
+                    if payload { sent1 += 1 }
+                    st.arrive(rng.index(w), 0, payload ? 1 : 0, t, &rng)
+                    tChallenge1 = t + rng.exponential(rate: c.rate)
                 }
-                tChallenge[s] = t + rng.exponential(rate: c.rate)
             }
         }
-        let n = Double(count[finalMix])
-        let p0 = n > 0 ? m0[finalMix] / n : 0
-        let p1 = n > 0 ? m1[finalMix] / n : 0
+        let n = Double(st.count[finalMix])
+        let p0 = n > 0 ? st.m0[finalMix] / n : 0
+        let p1 = n > 0 ? st.m1[finalMix] / n : 0
         let eps: Double
         if p0 == 0 && p1 == 0 {
             eps = .nan
@@ -170,9 +181,9 @@ public enum UnlinkabilitySimulation {
         } else {
             eps = abs(Foundation.log(p0 / p1))
         }
-        return UnlinkabilityRun(epsilon: eps, p0: p0, p1: p1, finalPool: count[finalMix],
-                                labelledSent: sent[0] + sent[1], events: events,
-                                labelMassAccounted: exitedMass + m0.reduce(0, +) + m1.reduce(0, +))
+        return UnlinkabilityRun(epsilon: eps, p0: p0, p1: p1, finalPool: st.count[finalMix],
+                                labelledSent: sent0 + sent1, events: events,
+                                labelMassAccounted: exitedMass + st.m0.reduce(0, +) + st.m1.reduce(0, +))
     }
 }
 
