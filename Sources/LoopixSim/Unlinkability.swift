@@ -35,7 +35,9 @@ public struct UnlinkabilityConfig: Sendable, Codable, Hashable {
     public var mu: Double = 1
     public var layers: Int = 3
     public var width: Int = 3
-    /// Fraction of all mixes that are (passively) corrupt, chosen at random per run.
+    /// Fraction of all mixes that are (passively) corrupt, chosen at random per
+    /// run: floor(f N) mixes, plus one more with probability frac(f N), so the
+    /// expected number is exactly f N even when f N is not an integer.
     public var corruptFraction: Double = 0
     public var burnIn: Double = 50
     public var window: Double = 100
@@ -45,7 +47,8 @@ public struct UnlinkabilityConfig: Sendable, Codable, Hashable {
     public init() {}
 
     public var mixes: Int { layers * width }
-    public var corruptMixes: Int { Int((corruptFraction * Double(mixes)).rounded()) }
+    /// Expected number of corrupt mixes.
+    public var corruptMixes: Double { corruptFraction * Double(mixes) }
 }
 
 public struct UnlinkabilityRun: Sendable, Codable {
@@ -94,7 +97,10 @@ public enum UnlinkabilitySimulation {
         var corrupt = [Bool](repeating: false, count: nMix)
         // Corrupt mixes: a uniformly random subset of the given size.
         var perm = Array(0..<nMix)
-        for i in 0..<c.corruptMixes {
+        let expected = min(max(c.corruptMixes, 0), Double(nMix))
+        var nCorrupt = Int(expected.rounded(.down))
+        if nCorrupt < nMix && rng.uniform() < expected - Double(nCorrupt) { nCorrupt += 1 }
+        for i in 0..<nCorrupt {
             let j = i + rng.index(nMix - i)
             perm.swapAt(i, j)
             corrupt[perm[i]] = true
