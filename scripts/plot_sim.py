@@ -151,6 +151,16 @@ def plot_advisor(rows, out):
         a.set_xscale("log")
         a.set_xlabel("per-user total sending rate (payload + cover)")
         a.grid(alpha=0.3)
+    try:
+        import json
+        with open(os.path.join(out, "advise.json")) as f:
+            inp = json.load(f)["input"]
+        if inp.get("targetEntropyBits") is not None:
+            a1.axhline(inp["targetEntropyBits"], ls="--", color="black", lw=0.8)
+        if have_eps and inp.get("targetEpsilon") is not None:
+            a2.axhline(inp["targetEpsilon"], ls="--", color="black", lw=0.8)
+    except (OSError, KeyError, ValueError):
+        pass
     a1.set_ylabel("per-mix entropy (bits)")
     a2.set_ylabel("epsilon (mean)")
     a1.legend(fontsize=7)
@@ -158,7 +168,7 @@ def plot_advisor(rows, out):
         a2.legend(fontsize=7)
     else:
         a2.set_title("epsilon not computed (no --target-epsilon)", fontsize=9)
-    fig.suptitle("Advisor trade-off: latency (mu) x bandwidth (rate) x anonymity", fontsize=10)
+    fig.suptitle("Advisor trade-off: latency (mu) x bandwidth (rate) x anonymity; dashed: target", fontsize=10)
     save(fig, out, "advise_tradeoff.png")
 
 

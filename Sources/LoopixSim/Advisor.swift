@@ -117,44 +117,53 @@ public enum Advisor {
         return Double(k) / input.latencyBudget
     }
 
-    /// Evaluates one (mu, user rate) point. `seed` is shared across points
-    /// (common random numbers).
-    public static func evaluate(_ input: AdvisorInput, mu: Double, userRate: Double, mixLoopRate: Double,
-                                epsilon wantEpsilon: Bool, seed: UInt64) -> AdvisorPoint {
+    /// Evaluates (mu, user rate) points, all simulation jobs at once on all
+    /// cores. Every point uses the same seeds (common random numbers), so
+    /// differences between points are not masked by independent noise.
+    public static func evaluate(_ input: AdvisorInput, points: [(mu: Double, userRate: Double)],
+                                mixLoopRate: Double, epsilon wantEpsilon: Bool, seed: UInt64) -> [AdvisorPoint] {
         let k = input.pathHops
-        let perMix = userRate * Double(input.users) / Double(input.width) + mixLoopRate * Double(input.layers)
-        let ent = PaperSweeps.entropy(
-            [MixEntropyConfig(lambda: perMix, mu: mu, loopRate: mixLoopRate, minMeasuredOutputs: 2000)],
-            reps: 4, seed: seed)[0]
-        var eps: EpsilonSummary? = nil
-        var upper: Double? = nil
-        if wantEpsilon {
-            var c = UnlinkabilityConfig()
-            c.users = input.users
-            c.rate = userRate
-            c.challengePayloadRate = min(input.payloadRate, userRate)
-            c.mu = mu
-            c.layers = input.layers
-            c.width = input.width
-            c.corruptFraction = input.corruptFraction
-            c.burnIn = 5 * Double(k) / mu
-            c.window = max(100 / input.payloadRate, 10 * Double(input.layers) / mu)
-            let r = PaperSweeps.epsilon([c], reps: input.reps, seed: seed, cap: input.epsCap)[0]
-            eps = r.summary
-            upper = r.summary.mean + 1.645 * r.summary.sd / Double(max(r.summary.defined, 1)).squareRoot()
+        let perMix = points.map {
+            $0.userRate * Double(input.users) / Double(input.width) + mixLoopRate * Double(input.layers)
         }
-        let meanLat = Double(k) / mu
-        let qLat = input.latencyQuantile.map { Erlang.quantile(k: k, q: $0) / mu } ?? meanLat
-        let budgetMeasure = input.latencyQuantile == nil ? meanLat : qLat
-        var meets = true
-        if let te = input.targetEpsilon, let u = upper { meets = meets && u <= te }
-        if let th = input.targetEntropyBits { meets = meets && ent.meanBits >= th }
-        let cover = userRate - input.payloadRate
-        return AdvisorPoint(mu: mu, userRate: userRate, coverRate: cover, coverFraction: cover / userRate,
-                            perMixRate: perMix, meanLatency: meanLat, quantileLatency: qLat,
-                            entropyBits: ent.meanBits, poolMean: ent.meanPoolSize, epsilon: eps,
-                            epsilonUpper95: upper, meetsLatency: budgetMeasure <= input.latencyBudget * (1 + 1e-9),
-                            meetsTarget: meets)
+        let ent = PaperSweeps.entropy(
+            zip(points, perMix).map { MixEntropyConfig(lambda: $1, mu: $0.mu, loopRate: mixLoopRate,
+                                                       minMeasuredOutputs: 2000) },
+            reps: 4, seed: seed, commonSeeds: true)
+        var eps = [EpsilonPointResult?](repeating: nil, count: points.count)
+        if wantEpsilon {
+            let configs = points.map { p -> UnlinkabilityConfig in
+                var c = UnlinkabilityConfig()
+                c.users = input.users
+                c.rate = p.userRate
+                c.challengePayloadRate = min(input.payloadRate, p.userRate)
+                c.mu = p.mu
+                c.layers = input.layers
+                c.width = input.width
+                c.corruptFraction = input.corruptFraction
+                c.burnIn = 5 * Double(k) / p.mu
+                c.window = max(100 / input.payloadRate, 10 * Double(input.layers) / p.mu)
+                return c
+            }
+            eps = PaperSweeps.epsilon(configs, reps: input.reps, seed: seed, cap: input.epsCap, commonSeeds: true)
+        }
+        return points.indices.map { i in
+            let mu = points[i].mu, userRate = points[i].userRate
+            let summary = eps[i]?.summary
+            let upper = summary.map { $0.mean + 1.645 * $0.sd / Double(max($0.defined, 1)).squareRoot() }
+            let meanLat = Double(k) / mu
+            let qLat = input.latencyQuantile.map { Erlang.quantile(k: k, q: $0) / mu } ?? meanLat
+            let budgetMeasure = input.latencyQuantile == nil ? meanLat : qLat
+            var meets = true
+            if let te = input.targetEpsilon, let u = upper { meets = meets && u <= te }
+            if let th = input.targetEntropyBits { meets = meets && ent[i].meanBits >= th }
+            let cover = userRate - input.payloadRate
+            return AdvisorPoint(mu: mu, userRate: userRate, coverRate: cover, coverFraction: cover / userRate,
+                                perMixRate: perMix[i], meanLatency: meanLat, quantileLatency: qLat,
+                                entropyBits: ent[i].meanBits, poolMean: ent[i].meanPoolSize, epsilon: summary,
+                                epsilonUpper95: upper,
+                                meetsLatency: budgetMeasure <= input.latencyBudget * (1 + 1e-9), meetsTarget: meets)
+        }
     }
 
     public static func advise(_ input: AdvisorInput, progress: (@Sendable (String) -> Void)? = nil) -> AdvisorReport {
@@ -177,8 +186,8 @@ public enum Advisor {
 
         // Search at mu*.
         progress?("evaluating \(rates.count) user rates at mu* = \(fmt(muStar, 4))")
-        let atStar = rates.map { evaluate(input, mu: muStar, userRate: $0, mixLoopRate: lambdaM,
-                                          epsilon: wantEps, seed: seed) }
+        let atStar = evaluate(input, points: rates.map { (muStar, $0) }, mixLoopRate: lambdaM,
+                              epsilon: wantEps, seed: seed)
         var recommended: AdvisorPoint? = nil
         if let first = atStar.firstIndex(where: \.meetsTarget) {
             if first == 0 {
@@ -188,7 +197,8 @@ public enum Advisor {
                 var best = atStar[first]
                 for _ in 0..<4 {
                     let mid = (lo * hi).squareRoot()
-                    let p = evaluate(input, mu: muStar, userRate: mid, mixLoopRate: lambdaM, epsilon: wantEps, seed: seed)
+                    let p = evaluate(input, points: [(muStar, mid)], mixLoopRate: lambdaM,
+                                     epsilon: wantEps, seed: seed)[0]
                     if p.meetsTarget { hi = mid; best = p } else { lo = mid }
                 }
                 recommended = best
@@ -199,14 +209,9 @@ public enum Advisor {
         }
 
         // Trade-off grid: multiples of mu* times the rate grid.
-        var grid = [AdvisorPoint]()
-        for f in input.gridMus where abs(f - 1) > 1e-9 {
-            progress?("trade-off: mu = \(fmt(muStar * f, 4))")
-            for r in rates {
-                grid.append(evaluate(input, mu: muStar * f, userRate: r, mixLoopRate: lambdaM,
-                                     epsilon: wantEps, seed: seed))
-            }
-        }
+        let others = input.gridMus.filter { abs($0 - 1) > 1e-9 }.flatMap { f in rates.map { (muStar * f, $0) } }
+        progress?("trade-off grid: \(others.count) more points")
+        var grid = evaluate(input, points: others, mixLoopRate: lambdaM, epsilon: wantEps, seed: seed)
         grid += atStar
         grid.sort { ($0.mu, $0.userRate) < ($1.mu, $1.userRate) }
 

@@ -41,9 +41,14 @@ public enum PaperSweeps {
     // Figure 8: epsilon versus the fraction of corrupt mixes (3 x 3, lambda = 2, mu = 1).
     public static let epsilonCorrupt: [Double] = stride(from: 0.0, through: 1.0001, by: 0.1).map { ($0 * 10).rounded() / 10 }
 
-    public static func entropy(_ points: [MixEntropyConfig], reps: Int, seed: UInt64) -> [EntropyPointResult] {
+    /// Runs every (point, repetition) job in parallel. With `commonSeeds`, repetition r
+    /// uses the same seed at every point (common random numbers, for comparing points);
+    /// otherwise each point has its own seeds.
+    public static func entropy(_ points: [MixEntropyConfig], reps: Int, seed: UInt64,
+                               commonSeeds: Bool = false) -> [EntropyPointResult] {
         let runs = Parallel.map(points.count * reps) { job in
-            PoissonMixEntropy.run(points[job / reps], seed: deriveSeed(seed, job / reps, job % reps))
+            PoissonMixEntropy.run(points[job / reps],
+                                  seed: deriveSeed(seed, commonSeeds ? 0 : job / reps, job % reps))
         }
         return points.enumerated().map { i, c in
             let rs = Array(runs[(i * reps)..<((i + 1) * reps)])
@@ -59,9 +64,10 @@ public enum PaperSweeps {
     }
 
     public static func epsilon(_ configs: [UnlinkabilityConfig], reps: Int, seed: UInt64,
-                               cap: Double) -> [EpsilonPointResult] {
+                               cap: Double, commonSeeds: Bool = false) -> [EpsilonPointResult] {
         let runs = Parallel.map(configs.count * reps) { job in
-            UnlinkabilitySimulation.run(configs[job / reps], seed: deriveSeed(seed, job / reps, job % reps))
+            UnlinkabilitySimulation.run(configs[job / reps],
+                                        seed: deriveSeed(seed, commonSeeds ? 0 : job / reps, job % reps))
         }
         return configs.enumerated().map { i, c in
             let rs = Array(runs[(i * reps)..<((i + 1) * reps)])
