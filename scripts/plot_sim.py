@@ -129,7 +129,7 @@ def eps_plot(rows, out, name, xkey, xlabel, title, xfmt=None):
 
 
 def plot_unlinkability(rows, out):
-    for key, label in (("mu", "delay parameter mu"), ("layers", "number of layers"),
+    for key, label in (("rate", "per-sender rate lambda"), ("mu", "delay parameter mu"), ("layers", "number of layers"),
                        ("corrupt_fraction", "fraction of corrupt mixes")):
         if len({r[key] for r in rows}) > 1:
             eps_plot(rows, out, "unlinkability.png", key, label, "Unlinkability epsilon")

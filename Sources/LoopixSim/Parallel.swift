@@ -4,8 +4,9 @@
 //
 // Worker threads pull job indices from a shared counter (dynamic load
 // balancing: sweep points differ a lot in cost). Plain threads are used rather
-// than DispatchQueue.concurrentPerform, which on this Linux toolchain ran the
-// iterations on a single thread when called from the main thread.
+// than DispatchQueue.concurrentPerform: in our measurements on Linux (Swift
+// 6.3.1, 2 cores) a sweep driven by concurrentPerform from the main thread ran
+// at 100 % CPU, with these threads at 197 %.
 import Foundation
 
 private final class JobBoard<T>: @unchecked Sendable {

@@ -159,7 +159,7 @@ struct SimUnlinkabilityCommand: ParsableCommand {
         commandName: "unlinkability",
         abstract: "End-to-end unlinkability epsilon = |ln(p0/p1)| (section 4.3, Figures 6-8).",
         discussion: """
-            Every combination of the comma-separated --mus, --layers and --corrupt values is a point; \
+            Every combination of the comma-separated --rates, --mus, --layers and --corrupt values is a point; \
             each point runs --reps independent repetitions in parallel. epsilon is summarised by its \
             mean and standard deviation (values capped at --eps-cap), median and quartiles, and the \
             number of runs where it is infinite.
@@ -170,8 +170,8 @@ struct SimUnlinkabilityCommand: ParsableCommand {
     @Option(help: "Number of senders U, including the two challenge senders.")
     var users: Int = 100
 
-    @Option(help: "Each sender's sending rate lambda (payload and cover).")
-    var rate: Double = 2
+    @Option(help: "Comma-separated per-sender sending rates lambda (payload and cover).")
+    var rates: String = "2"
 
     @Option(help: "Payload messages per time unit added to each challenge sender's buffer.")
     var payloadRate: Double = 1
@@ -208,13 +208,14 @@ struct SimUnlinkabilityCommand: ParsableCommand {
 
     mutating func run() throws {
         var configs = [UnlinkabilityConfig]()
+        for r in try parseDoubles(rates) {
         for m in try parseDoubles(mus) { for l in try parseInts(layers) { for f in try parseDoubles(corrupt) {
             var c = UnlinkabilityConfig()
-            c.users = users; c.rate = rate; c.challengePayloadRate = payloadRate
+            c.users = users; c.rate = r; c.challengePayloadRate = payloadRate
             c.mu = m; c.layers = l; c.width = width; c.corruptFraction = f
             c.burnIn = burnIn; c.window = window; c.stationaryStart = !emptyStart
             configs.append(c)
-        } } }
+        } } } }
         let (results, t) = timed {
             PaperSweeps.epsilon(configs, reps: reps, seed: deriveSeed(output.seed, 6), cap: epsCap)
         }
@@ -226,9 +227,9 @@ struct SimUnlinkabilityCommand: ParsableCommand {
 }
 
 func epsilonText(_ results: [EpsilonPointResult]) -> String {
-    textTable(["mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "sd", "median", "inf", "undef"],
+    textTable(["lambda", "mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "sd", "median", "inf", "undef"],
               results.map { r in
-                  [fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
+                  [fmt(r.config.rate), fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
                    fmt(r.config.width), fmt(r.config.corruptFraction), fmt(r.summary.mean, 3),
                    fmt(r.summary.sd, 3), fmt(r.summary.median, 3), fmt(r.summary.infinite),
                    fmt(r.summary.reps - r.summary.defined)]
