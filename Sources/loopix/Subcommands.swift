@@ -8,5 +8,6 @@ extension LoopixCommand {
         TopologyCommand.self,
         ProviderCommand.self,
         ClientCommand.self,
+        SimulateCommand.self,
     ]
 }
