@@ -105,7 +105,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by the tests that run real nodes.
-        .target(name: "LoopixTestSupport", path: "Tests/LoopixTestSupport"),
+        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork"], path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
             "LoopixNetwork",

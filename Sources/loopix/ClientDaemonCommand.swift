@@ -30,6 +30,7 @@ extension ClientCommand {
 
         func run() async throws {
             let session = try ClientCommand.Session(options.config)
+            watchParentProcess()
             let client = session.client
             let me = client.address.description
             let peerAddresses = try peers.map {

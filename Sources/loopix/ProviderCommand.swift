@@ -52,6 +52,7 @@ struct ProviderCommand: AsyncParsableCommand {
         func run() async throws {
             let file = try NodeConfigurationFile.load(config)
             bootstrapLogging(file.logLevel)
+            watchParentProcess()
             let (node, _, logger) = try ProviderCommand.make(config)
             let group = ServiceGroup(configuration: .init(services: [.init(service: node)],
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -37,3 +37,15 @@ private final class SignalOnce: @unchecked Sendable {
 
 /// Flushes standard output (lines written with print may sit in its buffer when piped).
 func flushOutput() { fflush(nil) }
+
+/// When started by `loopix testnet` (LOOPIX_PARENT_PID set), terminate gracefully if that parent
+/// goes away, so that no node or client outlives the testnet even if the testnet is killed.
+func watchParentProcess() {
+    guard let text = ProcessInfo.processInfo.environment["LOOPIX_PARENT_PID"], let parent = Int32(text) else { return }
+    Thread.detachNewThread {
+        while getppid() == parent { Thread.sleep(forTimeInterval: 0.5) }
+        kill(getpid(), SIGTERM)
+        Thread.sleep(forTimeInterval: 10)
+        exit(1)
+    }
+}

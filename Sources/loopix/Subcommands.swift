@@ -8,6 +8,7 @@ extension LoopixCommand {
         TopologyCommand.self,
         ProviderCommand.self,
         ClientCommand.self,
+        TestnetCommand.self,
         SimulateCommand.self,
     ]
 }

@@ -1,0 +1,127 @@
+// The files of a local testnet: keys, the signed topology, and one configuration per process.
+import Foundation
+import LoopixClient
+import LoopixNetwork
+import LoopixSphinx
+
+/// One process of the testnet and how to start it.
+struct TestnetProcessSpec {
+    enum Kind: String, Codable { case mix, provider, client }
+    let name: String
+    let kind: Kind
+    let layer: Int
+    let arguments: [String]
+    let metricsPort: Int?
+    let statusFile: String?
+}
+
+/// Everything `loopix testnet` writes into its working directory before it starts anything.
+struct TestnetLayout {
+    let directory: URL
+    let topology: Topology
+    let processes: [TestnetProcessSpec]
+
+    struct Options {
+        var layers: Int
+        var mixesPerLayer: Int
+        var providers: Int
+        var clients: Int
+        var meanDelayMs: Double
+        var payloadRate: Double
+        var loopRate: Double
+        var dropRate: Double
+        var mixLoopRate: Double
+        var pullSize: Int
+        var pullInterval: Double
+        var demoInterval: Double
+        var workers: Int
+    }
+
+    static func create(in directory: URL, options o: Options) throws -> TestnetLayout {
+        let fm = FileManager.default
+        for sub in ["keys", "config", "data", "logs", "status"] {
+            try fm.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+        func path(_ sub: String) -> String { directory.appendingPathComponent(sub).path }
+        func writeJSON<T: Encodable>(_ value: T, _ sub: String) throws {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(value).write(to: URL(fileURLWithPath: path(sub)), options: .atomic)
+        }
+
+        let authority = KeyFile.generate()
+        try authority.write(to: path("keys/authority.key"))
+
+        // Nodes: providers first, then the mixes layer by layer.
+        struct Planned { var name: String; var descriptor: NodeDescriptor; var keyFile: String; var metricsPort: Int }
+        var planned: [Planned] = []
+        func plan(_ name: String, _ role: NodeRole, _ layer: Int) throws {
+            let keys = KeyFile.generate()
+            let keyFile = "keys/\(name).key"
+            try keys.write(to: path(keyFile))
+            let descriptor = NodeDescriptor(
+                id: .random(), role: role, layer: layer, host: "127.0.0.1", port: try freeLoopbackPort(),
+                publicKey: keys.sphinxKey.publicKey, signingKey: keys.signingKey.verifyingKey,
+                clientPort: role == .provider ? try freeLoopbackPort() : nil)
+            planned.append(Planned(name: name, descriptor: descriptor, keyFile: keyFile, metricsPort: try freeLoopbackPort()))
+        }
+        for p in 1...o.providers { try plan("provider-\(p)", .provider, 0) }
+        for l in 1...o.layers { for m in 1...o.mixesPerLayer { try plan("mix-\(l)-\(m)", .mix, l) } }
+
+        let parameters = NetworkParameters(
+            geometry: .standard, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
+            loopReturnThreshold: 0.8, clientPayloadRate: o.payloadRate, clientLoopRate: o.loopRate,
+            clientDropRate: o.dropRate, pullSize: o.pullSize, pullInterval: o.pullInterval)
+        let topology = Topology(parameters: parameters, nodes: planned.map(\.descriptor))
+        try SignedTopology.sign(topology, with: authority.signingKey).write(to: path("topology.json"))
+        let authorityHex = authority.signingKey.verifyingKey.hex
+
+        // Clients, spread over the providers in turn.
+        struct PlannedClient { var name: String; var provider: Int; var mailbox: SphinxAddress; var keys: KeyFile }
+        let clients = (1...max(1, o.clients)).map { i in
+            PlannedClient(name: "client-\(i)", provider: (i - 1) % o.providers, mailbox: .random(), keys: .generate())
+        }.prefix(o.clients)
+        var addresses: [String] = []
+        for c in clients {
+            try c.keys.write(to: path("keys/\(c.name).key"))
+            addresses.append(RecipientAddress(provider: planned[c.provider].descriptor.id, mailbox: c.mailbox,
+                                              publicKey: c.keys.sphinxKey.publicKey).description)
+        }
+        try (addresses.joined(separator: "\n") + "\n").write(toFile: path("peers.txt"), atomically: true, encoding: .utf8)
+
+        var processes: [TestnetProcessSpec] = []
+        for (index, node) in planned.enumerated() {
+            let isProvider = node.descriptor.role == .provider
+            let config = NodeConfigurationFile(
+                topology: "../topology.json", authority: authorityHex, key: "../\(node.keyFile)", listenHost: "127.0.0.1",
+                port: nil, metricsHost: "127.0.0.1", metricsPort: node.metricsPort, workers: o.workers, eventLoops: 1,
+                packetBuffers: 4096, aqmTargetMs: nil, aqmQueueLimit: nil, replayCapacity: 2_000_000, sendLoops: nil,
+                logLevel: "notice",
+                mailboxes: isProvider ? "../data/\(node.name).sqlite" : nil, quotaPerMailbox: nil,
+                durability: isProvider ? "full" : nil, pullHost: isProvider ? "127.0.0.1" : nil, pullPort: nil,
+                clients: isProvider
+                    ? clients.filter { $0.provider == index }.map {
+                        .init(mailbox: $0.mailbox.hex, signingKey: $0.keys.signingKey.verifyingKey.hex)
+                    } : nil)
+            try writeJSON(config, "config/\(node.name).json")
+            processes.append(TestnetProcessSpec(
+                name: node.name, kind: isProvider ? .provider : .mix, layer: node.descriptor.layer,
+                arguments: [isProvider ? "provider" : "mix", "--config", path("config/\(node.name).json")],
+                metricsPort: node.metricsPort, statusFile: nil))
+        }
+        for c in clients {
+            let config = ClientConfigurationFile(
+                topology: "../topology.json", authority: authorityHex, key: "../keys/\(c.name).key", mailbox: c.mailbox.hex,
+                provider: planned[c.provider].descriptor.id.hex, payloadRate: nil, loopRate: nil, dropRate: nil,
+                pullInterval: nil, sendBuffer: nil, logLevel: "notice")
+            try writeJSON(config, "config/\(c.name).json")
+            let status = path("status/\(c.name).json")
+            processes.append(TestnetProcessSpec(
+                name: c.name, kind: .client, layer: -1,
+                arguments: ["client", "daemon", "--config", path("config/\(c.name).json"), "--status-file", status,
+                            "--peers", path("peers.txt"), "--demo-interval", "\(o.demoInterval)", "--name", c.name],
+                metricsPort: nil, statusFile: status))
+        }
+        return TestnetLayout(directory: directory, topology: topology, processes: processes)
+    }
+}
