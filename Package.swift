@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "LoopixNetwork", targets: ["LoopixNetwork"]),
         .library(name: "LoopixNode", targets: ["LoopixNode"]),
         .library(name: "LoopixSim", targets: ["LoopixSim"]),
+        .library(name: "LoopixProvider", targets: ["LoopixProvider"]),
         .library(name: "CLoopixSphinx", targets: ["CLoopixSphinx"]),
         .executable(name: "loopix", targets: ["loopix"]),
     ],
@@ -56,6 +57,24 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "LoopixProvider",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                "LoopixNode",
+                "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         .target(name: "LoopixSim"),
         .executableTarget(
             name: "loopix",
@@ -78,6 +97,10 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+        .testTarget(name: "LoopixProviderTests", dependencies: [
+            "LoopixProvider",
+            .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -27,6 +27,7 @@ const char *lsx_error_name(int code) {
     case LSX_ERR_BACKEND: return "backend_failure";
     case LSX_ERR_NOT_INITIALIZED: return "not_initialized";
     case LSX_ERR_NO_MEMORY: return "no_memory";
+    case LSX_ERR_SIGNATURE: return "bad_signature";
     default: return "unknown_error";
     }
 }

@@ -2,7 +2,9 @@
  * This is the only file that knows about more than one backend. */
 #include "lsx_internal.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -45,8 +47,25 @@ static int lsx_evp_derive(EVP_PKEY *private_key, uint8_t out[32], const uint8_t 
     return rc;
 }
 
+/* A private key object for a one-off scalar. EVP_PKEY_new_raw_private_key
+ * would compute the matching public key, a whole base-point multiplication
+ * that X25519 derivation never reads; importing the scalar together with a
+ * placeholder public key (the peer's point) skips it. */
+static EVP_PKEY *lsx_evp_scalar_key(const uint8_t scalar[32], const uint8_t placeholder_public[32]) {
+    EVP_PKEY *key = NULL;
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)scalar, 32);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)placeholder_public, 32);
+    params[2] = OSSL_PARAM_construct_end();
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
+        key = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    return key;
+}
+
 static int lsx_evp_x25519(uint8_t out[32], const uint8_t scalar[32], const uint8_t point[32]) {
-    EVP_PKEY *key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, scalar, 32);
+    EVP_PKEY *key = lsx_evp_scalar_key(scalar, point);
     if (key == NULL) return LSX_ERR_BACKEND;
     int rc = lsx_evp_derive(key, out, point);
     EVP_PKEY_free(key); /* OpenSSL clears private key material when it frees it */

@@ -445,6 +445,24 @@ static void test_dummy(void) {
     free(p);
 }
 
+static void test_signatures(void) {
+    current_test = "Ed25519 signatures";
+    uint8_t pk[32], sk[64], pk2[32], sk2[64], sig[64], seed[32] = {7};
+    const uint8_t msg[] = "topology v1";
+    CHECK_RC(lsx_sign_keypair(pk, sk, NULL), LSX_OK);
+    CHECK_RC(lsx_sign(sig, msg, sizeof msg, sk), LSX_OK);
+    CHECK_RC(lsx_verify(sig, msg, sizeof msg, pk), LSX_OK);
+    CHECK_RC(lsx_verify(sig, msg, sizeof msg - 1, pk), LSX_ERR_SIGNATURE);
+    sig[10] ^= 1;
+    CHECK_RC(lsx_verify(sig, msg, sizeof msg, pk), LSX_ERR_SIGNATURE);
+    CHECK_RC(lsx_sign_keypair(pk, sk, seed), LSX_OK);
+    CHECK_RC(lsx_sign_keypair(pk2, sk2, seed), LSX_OK);
+    CHECK(memcmp(pk, pk2, 32) == 0);
+    CHECK_RC(lsx_sign(sig, NULL, 0, sk), LSX_OK);
+    CHECK_RC(lsx_verify(sig, NULL, 0, pk), LSX_OK);
+    CHECK(strcmp(lsx_error_name(LSX_ERR_SIGNATURE), "bad_signature") == 0);
+}
+
 /* ---- test vectors ---- */
 
 static int check_hex_equal(const json *o, const char *key, const uint8_t *actual, size_t n) {
@@ -585,6 +603,7 @@ int main(int argc, char **argv) {
     test_surb();
     test_backends_agree();
     test_dummy();
+    test_signatures();
     int cases = argc > 1 ? test_vectors(argv[1]) : 0;
     printf("  vector cases checked: %d\n", cases);
     if (argc > 1 && cases == 0) {

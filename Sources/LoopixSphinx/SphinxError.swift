@@ -20,6 +20,7 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
     case backendFailure
     case notInitialized
     case noMemory
+    case badSignature
     case unknown(code: Int32)
 
     init(code: Int32) {
@@ -41,6 +42,7 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
         case LSX_ERR_BACKEND.rawValue: self = .backendFailure
         case LSX_ERR_NOT_INITIALIZED.rawValue: self = .notInitialized
         case LSX_ERR_NO_MEMORY.rawValue: self = .noMemory
+        case LSX_ERR_SIGNATURE.rawValue: self = .badSignature
         default: self = .unknown(code: code)
         }
     }
@@ -65,6 +67,7 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
         case .backendFailure: "backend_failure"
         case .notInitialized: "not_initialized"
         case .noMemory: "no_memory"
+        case .badSignature: "bad_signature"
         case .unknown: "unknown_error"
         }
     }

@@ -2,5 +2,7 @@
 import ArgumentParser
 
 extension LoopixCommand {
-    static let allSubcommands: [any ParsableCommand.Type] = []
+    static let allSubcommands: [any ParsableCommand.Type] = [
+        DemoCommand.self,
+    ]
 }

@@ -75,7 +75,8 @@ typedef enum lsx_error {
     LSX_ERR_REPLAY_FULL = -14,      /* replay filter saturated: refusing (fail closed) */
     LSX_ERR_BACKEND = -15,          /* the crypto backend failed or is unavailable */
     LSX_ERR_NOT_INITIALIZED = -16,  /* lsx_init() was not called or failed */
-    LSX_ERR_NO_MEMORY = -17         /* allocation failed (set-up functions only) */
+    LSX_ERR_NO_MEMORY = -17,        /* allocation failed (set-up functions only) */
+    LSX_ERR_SIGNATURE = -18         /* an Ed25519 signature does not verify */
 } lsx_error;
 
 /* The stable lower-case name of an error code ("bad_mac", ...); never NULL. */
@@ -234,7 +235,7 @@ LSX_EXPORT LSX_MUST_USE int lsx_surb_use(const lsx_geometry *geometry, const uin
 /* Opens a reply: `payload` is the payload part (geometry->payload bytes) of
  * the creator's own FINAL output; decrypted in place. On success the message
  * is payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does
- * not open under this secret. */
+ * not open under this secret; the payload is then wiped. */
 LSX_EXPORT LSX_MUST_USE int lsx_surb_open(const lsx_geometry *geometry, const uint8_t *surb_secret, size_t surb_secret_len,
                                           uint8_t *payload, size_t payload_len,
                                           size_t *message_offset, size_t *message_len);
@@ -266,6 +267,25 @@ LSX_EXPORT uint64_t lsx_replay_filter_capacity(const lsx_replay_filter *filter);
 LSX_EXPORT size_t lsx_replay_filter_memory_bytes(const lsx_replay_filter *filter);
 /* The false-positive rate the filter has when full (computed for its size). */
 LSX_EXPORT double lsx_replay_filter_false_positive_rate(const lsx_replay_filter *filter);
+
+/* ---- Signatures (Ed25519) ----------------------------------------------
+ * For what the network signs: the topology document (by its authority) and
+ * a client's pull requests (by the client). */
+
+#define LSX_SIGN_PUBLIC_KEY_BYTES 32
+#define LSX_SIGN_SECRET_KEY_BYTES 64  /* seed || public key, as libsodium keeps it */
+#define LSX_SIGN_SEED_BYTES 32
+#define LSX_SIGNATURE_BYTES 64
+
+/* A signing key pair; from `seed` if not NULL (deterministic), else random. */
+LSX_EXPORT LSX_MUST_USE int lsx_sign_keypair(uint8_t public_key[LSX_SIGN_PUBLIC_KEY_BYTES],
+                                             uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES],
+                                             const uint8_t seed[LSX_SIGN_SEED_BYTES]);
+LSX_EXPORT LSX_MUST_USE int lsx_sign(uint8_t signature[LSX_SIGNATURE_BYTES], const uint8_t *message, size_t message_len,
+                                     const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]);
+/* LSX_OK, or LSX_ERR_SIGNATURE when the signature does not verify. */
+LSX_EXPORT LSX_MUST_USE int lsx_verify(const uint8_t signature[LSX_SIGNATURE_BYTES], const uint8_t *message,
+                                       size_t message_len, const uint8_t public_key[LSX_SIGN_PUBLIC_KEY_BYTES]);
 
 #ifdef __cplusplus
 }

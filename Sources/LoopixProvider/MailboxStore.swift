@@ -1,0 +1,197 @@
+// The provider's mailboxes: registered clients and their stored packets, in one SQLite file.
+import Foundation
+import LoopixSphinx
+
+/// A packet waiting in a mailbox; `sequence` orders a mailbox oldest first and names it for removal.
+public struct StoredPacket: Sendable, Hashable {
+    public let sequence: Int64
+    public let packet: [UInt8]
+}
+
+/// What happened to a packet handed to the store.
+public enum StoreOutcome: String, Sendable, Hashable {
+    /// Committed to disk.
+    case stored
+    /// The mailbox holds its quota already; the new packet is refused and what is stored stays.
+    case mailboxFull = "mailbox_full"
+    /// No client is registered under this mailbox id.
+    case unknownMailbox = "unknown_mailbox"
+}
+
+/// Registered clients and their mailboxes in SQLite (WAL). A packet counts as stored only once
+/// its transaction has committed, and it leaves only when `remove` is called for it, so a
+/// crash between a pull and its acknowledgement loses nothing. Thread-safe; calls block on disk
+/// I/O, so keep them off event loops.
+public final class MailboxStore: @unchecked Sendable {
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable, Codable {
+        /// fsync on every commit: a committed packet survives a power loss.
+        case full
+        /// fsync at WAL checkpoints only: survives a crash of the process, not of the machine.
+        case normal
+    }
+
+    public struct Configuration: Sendable {
+        public var path: String
+        public var quotaPerMailbox: Int
+        public var durability: Durability
+
+        public init(path: String, quotaPerMailbox: Int = 10_000, durability: Durability = .full) {
+            self.path = path
+            self.quotaPerMailbox = quotaPerMailbox
+            self.durability = durability
+        }
+    }
+
+    public let configuration: Configuration
+    public let geometry: Geometry
+    // Safe to share: every use of the connection and statements happens under `lock`.
+    private let lock = NSLock()
+    private let db: SQLiteDatabase
+    private let insertPacket: Statement
+    private let claimSlot: Statement
+    private let mailboxExists: Statement
+    private let selectOldest: Statement
+    private let deletePacket: Statement
+    private let releaseSlots: Statement
+    private let countPackets: Statement
+    private let selectKey: Statement
+    private let upsertClient: Statement
+
+    /// Opens (creating if needed) the store at `configuration.path` for packets of `geometry`;
+    /// refuses a file made for another geometry.
+    public init(configuration: Configuration, geometry: Geometry) throws {
+        guard configuration.quotaPerMailbox > 0 else {
+            throw SQLiteError(code: -1, message: "quotaPerMailbox must be positive")
+        }
+        self.configuration = configuration
+        self.geometry = geometry
+        db = try SQLiteDatabase(path: configuration.path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=\(configuration.durability == .full ? "FULL" : "NORMAL")")
+        try db.execute("PRAGMA foreign_keys=ON")
+        try db.execute("""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS mailboxes (
+                id BLOB PRIMARY KEY, verifying_key BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS packets (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                mailbox BLOB NOT NULL REFERENCES mailboxes(id),
+                packet BLOB NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS packets_by_mailbox ON packets(mailbox, seq);
+            """)
+        let geometryText = "\(geometry.hops)/\(geometry.payload)"
+        var recorded: String? = nil
+        try db.prepare("SELECT value FROM meta WHERE key = 'geometry'").forEachRow { recorded = $0.text(0) }
+        if let recorded, recorded != geometryText {
+            throw SQLiteError(code: -1, message: "the mailbox store was made for geometry \(recorded), not \(geometryText)")
+        }
+        try db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES ('geometry', ?)").bind([geometryText]).run()
+
+        insertPacket = try db.prepare("INSERT INTO packets (mailbox, packet) VALUES (?, ?)")
+        claimSlot = try db.prepare("UPDATE mailboxes SET stored = stored + 1 WHERE id = ? AND stored < ?")
+        mailboxExists = try db.prepare("SELECT 1 FROM mailboxes WHERE id = ?")
+        selectOldest = try db.prepare("SELECT seq, packet FROM packets WHERE mailbox = ? ORDER BY seq LIMIT ?")
+        deletePacket = try db.prepare("DELETE FROM packets WHERE mailbox = ? AND seq = ?")
+        releaseSlots = try db.prepare("UPDATE mailboxes SET stored = stored - ? WHERE id = ?")
+        countPackets = try db.prepare("SELECT stored FROM mailboxes WHERE id = ?")
+        selectKey = try db.prepare("SELECT verifying_key FROM mailboxes WHERE id = ?")
+        upsertClient = try db.prepare("""
+            INSERT INTO mailboxes (id, verifying_key) VALUES (?, ?)
+            ON CONFLICT(id) DO UPDATE SET verifying_key = excluded.verifying_key
+            """)
+    }
+
+    private func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    // MARK: clients
+
+    /// Registers (or re-keys) the client owning `mailbox`; its pulls must be signed by `verifyingKey`.
+    public func register(mailbox: SphinxAddress, verifyingKey: VerifyingKey) throws {
+        try locked { try upsertClient.bind([mailbox.bytes, verifyingKey.bytes]).run() }
+    }
+
+    /// The key that signs pulls for `mailbox`, or nil if no such client is registered.
+    public func verifyingKey(for mailbox: SphinxAddress) throws -> VerifyingKey? {
+        try locked {
+            var key: VerifyingKey? = nil
+            try selectKey.bind([mailbox.bytes]).forEachRow { key = try VerifyingKey(bytes: $0.blob(0)) }
+            return key
+        }
+    }
+
+    // MARK: packets
+
+    /// Stores packets in one transaction (one disk flush for the batch); each outcome matches its item.
+    public func store(_ items: [(mailbox: SphinxAddress, packet: [UInt8])]) throws -> [StoreOutcome] {
+        try locked {
+            try db.transaction {
+                var outcomes: [StoreOutcome] = []
+                outcomes.reserveCapacity(items.count)
+                for item in items {
+                    precondition(item.packet.count == geometry.packetBytes, "the node hands over whole packets only")
+                    let id = item.mailbox.bytes
+                    try claimSlot.bind([id, configuration.quotaPerMailbox]).run()
+                    if db.changes == 1 {
+                        try insertPacket.bind([id, item.packet]).run()
+                        outcomes.append(.stored)
+                    } else {
+                        var exists = false
+                        try mailboxExists.bind([id]).forEachRow { _ in exists = true }
+                        outcomes.append(exists ? .mailboxFull : .unknownMailbox)
+                    }
+                }
+                return outcomes
+            }
+        }
+    }
+
+    /// Stores one packet (its own transaction).
+    public func store(mailbox: SphinxAddress, packet: [UInt8]) throws -> StoreOutcome {
+        try store([(mailbox, packet)])[0]
+    }
+
+    /// Up to `limit` packets of `mailbox`, oldest first. They stay until removed.
+    public func oldest(mailbox: SphinxAddress, limit: Int) throws -> [StoredPacket] {
+        try locked {
+            var out: [StoredPacket] = []
+            try selectOldest.bind([mailbox.bytes, limit]).forEachRow {
+                out.append(StoredPacket(sequence: $0.int64(0), packet: $0.blob(1)))
+            }
+            return out
+        }
+    }
+
+    /// Removes the packets of `mailbox` with these sequence numbers (others' packets are never touched);
+    /// returns how many were there.
+    @discardableResult
+    public func remove(mailbox: SphinxAddress, sequences: [Int64]) throws -> Int {
+        try locked {
+            try db.transaction {
+                var removed = 0
+                let id = mailbox.bytes
+                for seq in sequences {
+                    try deletePacket.bind([id, seq]).run()
+                    removed += db.changes
+                }
+                if removed > 0 { try releaseSlots.bind([removed, id]).run() }
+                return removed
+            }
+        }
+    }
+
+    /// Packets waiting in `mailbox`.
+    public func count(mailbox: SphinxAddress) throws -> Int {
+        try locked {
+            var n = 0
+            try countPackets.bind([mailbox.bytes]).forEachRow { n = Int($0.int64(0)) }
+            return n
+        }
+    }
+}

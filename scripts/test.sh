@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every test: C core (unit, vectors, valgrind), Python reference and ctypes example,
+# bounded fuzzing, and the Swift test suite. Prints one summary line at the end.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --deps || exit 1
+
+passed=0
+failed=0
+failures=()
+stage() {
+    local name="$1"
+    shift
+    echo "==> $name"
+    local start=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "<== $name: ok ($((SECONDS - start)) s)"
+    else
+        failed=$((failed + 1))
+        failures+=("$name")
+        echo "<== $name: FAILED ($((SECONDS - start)) s)"
+    fi
+}
+skip() { echo "==> $1: skipped ($2)"; }
+
+stage "C core: unit tests and vectors" make -s -C CSources test
+if command -v valgrind >/dev/null; then
+    stage "C core: unit tests under valgrind" make -s -C CSources valgrind
+else
+    skip "C core under valgrind" "valgrind not installed"
+fi
+stage "Python reference implementation" python3 -m pytest -q tools
+stage "Test vectors reproduce from the generator" python3 tools/gen_vectors.py --check
+if [ -f examples/python/check_vectors.py ]; then
+    stage "C library through ctypes (examples/python)" python3 examples/python/check_vectors.py
+fi
+if grep -q '^fuzz-smoke:' CSources/Makefile; then
+    stage "Fuzzing (bounded)" make -s -C CSources fuzz-smoke
+fi
+stage "Swift tests" swift test
+
+echo
+[ ${#failures[@]} -gt 0 ] && echo "failed stages: ${failures[*]}"
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
