@@ -4,5 +4,6 @@ import ArgumentParser
 extension LoopixCommand {
     static let allSubcommands: [any ParsableCommand.Type] = [
         DemoCommand.self,
+        MixCommand.self,
     ]
 }
