@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LoopixNode", targets: ["LoopixNode"]),
         .library(name: "LoopixSim", targets: ["LoopixSim"]),
         .library(name: "LoopixProvider", targets: ["LoopixProvider"]),
+        .library(name: "LoopixClient", targets: ["LoopixClient"]),
         .library(name: "CLoopixSphinx", targets: ["CLoopixSphinx"]),
         .executable(name: "loopix", targets: ["loopix"]),
     ],
@@ -75,6 +76,17 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        .target(
+            name: "LoopixClient",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "LoopixSim"),
         .executableTarget(
             name: "loopix",
@@ -87,6 +99,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Helpers shared by the tests that run real nodes.
+        .target(name: "LoopixTestSupport", path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
             "LoopixNetwork",
@@ -97,8 +111,11 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",
+            "LoopixClient",
+            "LoopixTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
     ],

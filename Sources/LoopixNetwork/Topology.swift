@@ -19,18 +19,25 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
     public var port: Int
     /// The node's X25519 Sphinx public key; hex in JSON.
     public var publicKey: PublicKey
+    /// The node's Ed25519 key (operator identity; optional).
+    public var signingKey: VerifyingKey?
+    /// Providers: the port clients pull from (on `host`).
+    public var clientPort: Int?
 
-    public init(id: NodeID, role: NodeRole, layer: Int, host: String, port: Int, publicKey: PublicKey) {
+    public init(id: NodeID, role: NodeRole, layer: Int, host: String, port: Int, publicKey: PublicKey,
+                signingKey: VerifyingKey? = nil, clientPort: Int? = nil) {
         self.id = id
         self.role = role
         self.layer = layer
         self.host = host
         self.port = port
         self.publicKey = publicKey
+        self.signingKey = signingKey
+        self.clientPort = clientPort
     }
 
     private enum CodingKeys: String, CodingKey {
-        case id, role, layer, host, port, publicKey
+        case id, role, layer, host, port, publicKey, signingKey, clientPort
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +52,8 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
             throw DecodingError.dataCorruptedError(forKey: .publicKey, in: c, debugDescription: "expected 64 hex digits")
         }
         publicKey = key
+        signingKey = try c.decodeIfPresent(VerifyingKey.self, forKey: .signingKey)
+        clientPort = try c.decodeIfPresent(Int.self, forKey: .clientPort)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -55,6 +64,8 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
         try c.encode(host, forKey: .host)
         try c.encode(port, forKey: .port)
         try c.encode(publicKey.bytes.hexString, forKey: .publicKey)
+        try c.encodeIfPresent(signingKey, forKey: .signingKey)
+        try c.encodeIfPresent(clientPort, forKey: .clientPort)
     }
 }
 
@@ -70,19 +81,61 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
     public var mixLoopRate: Double
     /// The fraction r of a mix's loops that must come back; below it the mix raises an alarm.
     public var loopReturnThreshold: Double
+    /// λP: rate of a client's payload stream (a real message, or drop cover when none waits), per second.
+    public var clientPayloadRate: Double
+    /// λL: rate of a client's loops, per second.
+    public var clientLoopRate: Double
+    /// λD: rate of a client's extra drop cover, per second.
+    public var clientDropRate: Double
+    /// K: packets in every pull answer.
+    public var pullSize: Int
+    /// Seconds between a client's pulls.
+    public var pullInterval: Double
 
     public init(
         geometry: Geometry = .standard,
         layers: Int = 3,
         mixDelayRate: Double = 1000,
         mixLoopRate: Double = 1,
-        loopReturnThreshold: Double = 0.8
+        loopReturnThreshold: Double = 0.8,
+        clientPayloadRate: Double = 2,
+        clientLoopRate: Double = 1,
+        clientDropRate: Double = 1,
+        pullSize: Int = 8,
+        pullInterval: Double = 1
     ) {
         self.geometry = geometry
         self.layers = layers
         self.mixDelayRate = mixDelayRate
         self.mixLoopRate = mixLoopRate
         self.loopReturnThreshold = loopReturnThreshold
+        self.clientPayloadRate = clientPayloadRate
+        self.clientLoopRate = clientLoopRate
+        self.clientDropRate = clientDropRate
+        self.pullSize = pullSize
+        self.pullInterval = pullInterval
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case geometry, layers, mixDelayRate, mixLoopRate, loopReturnThreshold
+        case clientPayloadRate, clientLoopRate, clientDropRate, pullSize, pullInterval
+    }
+
+    /// Reads a document; fields added after the first version take their defaults when absent.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = NetworkParameters()
+        self.init(
+            geometry: try c.decode(Geometry.self, forKey: .geometry),
+            layers: try c.decode(Int.self, forKey: .layers),
+            mixDelayRate: try c.decode(Double.self, forKey: .mixDelayRate),
+            mixLoopRate: try c.decode(Double.self, forKey: .mixLoopRate),
+            loopReturnThreshold: try c.decode(Double.self, forKey: .loopReturnThreshold),
+            clientPayloadRate: try c.decodeIfPresent(Double.self, forKey: .clientPayloadRate) ?? d.clientPayloadRate,
+            clientLoopRate: try c.decodeIfPresent(Double.self, forKey: .clientLoopRate) ?? d.clientLoopRate,
+            clientDropRate: try c.decodeIfPresent(Double.self, forKey: .clientDropRate) ?? d.clientDropRate,
+            pullSize: try c.decodeIfPresent(Int.self, forKey: .pullSize) ?? d.pullSize,
+            pullInterval: try c.decodeIfPresent(Double.self, forKey: .pullInterval) ?? d.pullInterval)
     }
 }
 
@@ -139,6 +192,12 @@ public struct Topology: Sendable, Hashable, Codable {
         guard parameters.mixDelayRate > 0, parameters.mixLoopRate >= 0,
             (0...1).contains(parameters.loopReturnThreshold)
         else { throw .badParameters("rates must be positive and the loop threshold in 0...1") }
+        guard parameters.clientPayloadRate >= 0, parameters.clientLoopRate >= 0, parameters.clientDropRate >= 0,
+            parameters.pullInterval > 0, (1...1024).contains(parameters.pullSize)
+        else { throw .badParameters("client rates must not be negative, the pull interval must be positive, the pull size 1...1024") }
+        for node in nodes where node.role == .provider {
+            if let p = node.clientPort, !(0...65535).contains(p) { throw .badNode(node.id, "client port \(p) out of range") }
+        }
     }
 }
 
@@ -150,4 +209,5 @@ public enum TopologyError: Error, Hashable, Sendable {
     case badParameters(String)
     case noProvider
     case unknownNode(NodeID)
+    case badSignature(String)
 }

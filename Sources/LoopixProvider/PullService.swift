@@ -26,6 +26,9 @@ public final class PullService: Sendable {
 
         /// A session with a fresh challenge, to send to the client first.
         public init() { challenge = PullService.randomBytes(PullFormat.challengeBytes) }
+
+        /// Real packets in the last answer that await acknowledgement.
+        public var outstandingCount: Int { outstanding.count }
     }
 
     static func randomBytes(_ n: Int) -> [UInt8] { SphinxAddress.random().bytes.prefix(n).map { $0 } }

@@ -1,0 +1,211 @@
+// A client's packet logic without I/O: building real, drop and loop packets, and reading what arrives.
+import Foundation
+import LoopixNetwork
+import LoopixSphinx
+
+/// A packet ready to go to the client's own provider.
+public struct OutgoingPacket: Sendable {
+    public enum Kind: String, Sendable { case real, drop, loop, reply }
+    public let kind: Kind
+    public let packet: [UInt8]
+}
+
+/// A message handed to the application.
+public struct ReceivedMessage: Sendable {
+    public let body: [UInt8]
+    /// A reply block the sender attached: answer with `LoopixClient.reply(_:using:)`.
+    public let replyBlock: ReplyBlock?
+    /// Set when this is the answer to one of our reply blocks: the block's reply id.
+    public let inReplyTo: SphinxAddress?
+}
+
+/// What one received packet turned out to be.
+public enum ClientEvent: Sendable {
+    case message(ReceivedMessage)
+    case loopReturned(roundTrip: Double)
+    /// Padding of a pull answer (or noise): it does not unwrap under our key.
+    case dummy
+    /// A packet seen before (for example re-sent after the provider restarted before our acknowledgement).
+    case duplicate
+    /// It unwrapped but is not a message for us (tampered payload, unknown reply id, foreign format).
+    case undecodable
+}
+
+/// Builds a client's packets over the topology and reads the packets it pulls. Thread-safe.
+public final class ClientCore: @unchecked Sendable {
+    public let identity: ClientIdentity
+    public let topology: Topology
+    public let geometry: Geometry
+    private let processor: PacketProcessor
+    private let ownProvider: NodeDescriptor
+    // Safe to share: the dictionaries below are only touched under `lock`.
+    private let lock = NSLock()
+    private var pendingLoops: [SphinxAddress: Double] = [:]
+    private var replySecrets: [SphinxAddress: ReplyBlockSecret] = [:]
+    private var replyOrder: [SphinxAddress] = []
+    /// At most this many reply blocks are remembered; the oldest is forgotten first.
+    public let maxReplyBlocks: Int
+    /// Loops older than this (seconds) count as lost and are forgotten.
+    public let loopTimeout: Double
+
+    public init(identity: ClientIdentity, topology: Topology, maxReplyBlocks: Int = 1024, loopTimeout: Double = 600) throws(ClientError) {
+        guard let provider = topology.node(identity.provider), provider.role == .provider else {
+            throw .unknownNode(identity.provider)
+        }
+        let layers = topology.parameters.layers
+        guard topology.parameters.geometry.hops >= layers + 3 else {
+            throw .topology("a client's route needs \(layers + 3) hops (provider, \(layers) layers, provider, client); the geometry has \(topology.parameters.geometry.hops)")
+        }
+        self.identity = identity
+        self.topology = topology
+        self.geometry = topology.parameters.geometry
+        self.ownProvider = provider
+        self.maxReplyBlocks = maxReplyBlocks
+        self.loopTimeout = loopTimeout
+        do {
+            processor = try PacketProcessor(geometry: geometry, secretKey: identity.sphinxKey,
+                                            replayFilter: ReplayFilter(capacity: 1_000_000))
+        } catch { throw .sphinx(error) }
+    }
+
+    /// The longest message body, with or without an attached reply block.
+    public func maxMessageBytes(withReplyBlock: Bool) -> Int {
+        MessageEnvelope.maxBody(geometry: geometry, withReplyBlock: withReplyBlock)
+    }
+
+    // MARK: building
+
+    /// A per-hop delay drawn from Exp(µ), in microseconds.
+    func drawDelay() -> UInt32 {
+        let u = Double.random(in: Double.leastNonzeroMagnitude..<1)
+        return UInt32(min(-log(u) / topology.parameters.mixDelayRate * 1e6, Double(UInt32.max)))
+    }
+
+    /// RELAY commands from our provider through one mix per layer, ending with a RELAY to `exit`.
+    private func hopsThroughMixes(to exit: NodeDescriptor) throws(ClientError) -> [RouteHop] {
+        var generator = SystemRandomNumberGenerator()
+        let mixes: [NodeDescriptor]
+        do { mixes = try (1...topology.parameters.layers).map { l throws(TopologyError) in try topology.mix(inLayer: l, using: &generator) } }
+        catch { throw .topology("\(error)") }
+        let path = [ownProvider] + mixes
+        return path.indices.map { i in
+            let next = i + 1 < path.count ? path[i + 1].id : exit.id
+            return RouteHop(publicKey: path[i].publicKey, command: .relay(next: next, delayMicroseconds: drawDelay()))
+        }
+    }
+
+    /// The route to a recipient: our provider, the mixes, their provider (DELIVER), them (FINAL).
+    private func route(to recipient: RecipientAddress, final id: SphinxAddress) throws(ClientError) -> [RouteHop] {
+        guard let exit = topology.node(recipient.provider), exit.role == .provider else {
+            throw .unknownNode(recipient.provider)
+        }
+        return try hopsThroughMixes(to: exit) + [
+            RouteHop(publicKey: exit.publicKey, command: .deliver(mailbox: recipient.mailbox, delayMicroseconds: drawDelay())),
+            RouteHop(publicKey: recipient.publicKey, command: .final(messageID: id)),
+        ]
+    }
+
+    private func create(_ route: [RouteHop], _ message: [UInt8]) throws(ClientError) -> [UInt8] {
+        do { return try Sphinx.createPacket(geometry: geometry, route: route, message: message) } catch { throw .sphinx(error) }
+    }
+
+    /// A real message to `recipient`; with `attachReplyBlock`, it carries a block the recipient can answer with.
+    public func makeMessage(_ body: [UInt8], to recipient: RecipientAddress, attachReplyBlock: Bool = false)
+        throws(ClientError) -> OutgoingPacket
+    {
+        let max = maxMessageBytes(withReplyBlock: attachReplyBlock)
+        guard body.count <= max else { throw .messageTooLong(bytes: body.count, max: max) }
+        let block = attachReplyBlock ? try makeReplyBlock(for: recipient) : nil
+        let route = try route(to: recipient, final: .random())
+        return OutgoingPacket(kind: .real, packet: try create(route, MessageEnvelope.encode(body: body, replyBlock: block)))
+    }
+
+    /// A reply block back to us, for `recipient` to use: it starts at their provider, because
+    /// clients hand packets only to their own provider.
+    public func makeReplyBlock(for recipient: RecipientAddress) throws(ClientError) -> ReplyBlock {
+        guard let start = topology.node(recipient.provider), start.role == .provider else {
+            throw .unknownNode(recipient.provider)
+        }
+        let replyID = SphinxAddress.random()
+        var generator = SystemRandomNumberGenerator()
+        var path = [start]
+        do {
+            for l in 1...topology.parameters.layers { path.append(try topology.mix(inLayer: l, using: &generator)) }
+        } catch { throw .topology("\(error)") }
+        var route = path.indices.map { i in
+            RouteHop(publicKey: path[i].publicKey,
+                     command: .relay(next: i + 1 < path.count ? path[i + 1].id : ownProvider.id, delayMicroseconds: drawDelay()))
+        }
+        route.append(RouteHop(publicKey: ownProvider.publicKey,
+                              command: .deliver(mailbox: identity.mailbox, delayMicroseconds: drawDelay())))
+        route.append(RouteHop(publicKey: identity.sphinxKey.publicKey, command: .final(messageID: replyID)))
+        let made: (block: ReplyBlock, secret: ReplyBlockSecret)
+        do { made = try Sphinx.createReplyBlock(geometry: geometry, route: route, firstHop: start.id) } catch { throw .sphinx(error) }
+        lock.withLock {
+            replySecrets[replyID] = made.secret
+            replyOrder.append(replyID)
+            while replyOrder.count > maxReplyBlocks { replySecrets[replyOrder.removeFirst()] = nil }
+        }
+        return made.block
+    }
+
+    /// The reply packet for a block someone sent us.
+    public func makeReply(_ body: [UInt8], using block: ReplyBlock) throws(ClientError) -> OutgoingPacket {
+        let max = maxMessageBytes(withReplyBlock: false)
+        guard body.count <= max else { throw .messageTooLong(bytes: body.count, max: max) }
+        guard block.firstHop == identity.provider else { throw .replyBlockForAnotherProvider(block.firstHop) }
+        do {
+            return OutgoingPacket(kind: .reply, packet: try block.makeReply(message: MessageEnvelope.encode(body: body, replyBlock: nil)))
+        } catch { throw .sphinx(error) }
+    }
+
+    /// Drop cover traffic: through the mixes to a random provider, which discards it.
+    public func makeDrop() throws(ClientError) -> OutgoingPacket {
+        var generator = SystemRandomNumberGenerator()
+        guard let exit = topology.providers.randomElement(using: &generator) else { throw .topology("no provider") }
+        let route = try hopsThroughMixes(to: exit) + [RouteHop(publicKey: exit.publicKey, command: .drop(delayMicroseconds: drawDelay()))]
+        return OutgoingPacket(kind: .drop, packet: try create(route, []))
+    }
+
+    /// A loop: through the mixes back to our own mailbox, recognised by its id when pulled.
+    public func makeLoop(now: Double) throws(ClientError) -> OutgoingPacket {
+        let id = SphinxAddress.random()
+        let packet = try create(route(to: identity.address, final: id), [])
+        lock.withLock {
+            pendingLoops = pendingLoops.filter { now - $0.value < loopTimeout }
+            pendingLoops[id] = now
+        }
+        return OutgoingPacket(kind: .loop, packet: packet)
+    }
+
+    // MARK: receiving
+
+    /// Reads one packet pulled from our mailbox.
+    public func receive(_ packet: [UInt8], now: Double) -> ClientEvent {
+        let unwrapped: (packet: [UInt8], processed: ProcessedPacket)
+        do {
+            unwrapped = try processor.process(packet)
+        } catch .replay {
+            return .duplicate
+        } catch {
+            return .dummy
+        }
+        guard case .final(let id) = unwrapped.processed.command else { return .undecodable }
+        if let sent = lock.withLock({ pendingLoops.removeValue(forKey: id) }) {
+            return .loopReturned(roundTrip: now - sent)
+        }
+        if let secret = lock.withLock({ replySecrets.removeValue(forKey: id) }) {
+            guard let opened = try? secret.open(packet: unwrapped.packet),
+                let (body, block) = MessageEnvelope.decode(opened, geometry: geometry)
+            else { return .undecodable }
+            return .message(ReceivedMessage(body: body, replyBlock: block, inReplyTo: id))
+        }
+        guard let range = unwrapped.processed.finalMessage,
+            let (body, block) = MessageEnvelope.decode(Array(unwrapped.packet[range]), geometry: geometry)
+        else { return .undecodable }
+        return .message(ReceivedMessage(body: body, replyBlock: block, inReplyTo: nil))
+    }
+
+    /// Loops sent and not yet back.
+    public var outstandingLoops: Int { lock.withLock { pendingLoops.count } }
+}

@@ -1,0 +1,203 @@
+// The client as an application uses it: send, reply, and read messages, while the cover traffic runs itself.
+import Foundation
+import Logging
+import LoopixNetwork
+import LoopixSphinx
+import NIOConcurrencyHelpers
+
+/// Counters of what a client did and saw.
+public struct ClientStatistics: Sendable, Hashable, Codable {
+    public var sentReal = 0
+    public var sentDrop = 0
+    public var sentLoop = 0
+    public var sendFailures = 0
+    public var pulls = 0
+    public var pullFailures = 0
+    public var messagesReceived = 0
+    public var loopsReturned = 0
+    public var dummiesReceived = 0
+    public var duplicatesReceived = 0
+    public var undecodable = 0
+    /// Round trips of returned loops, seconds (the most recent 1024).
+    public var loopRoundTrips: [Double] = []
+}
+
+/// A running Loopix client: the application calls `send` and reads `messages`; three Poisson streams
+/// (λP from the send buffer or drop cover, λL loops, λD drops) and the pull timer run on their own.
+public final class LoopixClient: Sendable {
+    public let core: ClientCore
+    public let rates: ClientRates
+    public let bufferCapacity: Int
+    private let transport: any ClientTransport
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+    /// Messages for the application, in arrival order.
+    public let messages: AsyncStream<ReceivedMessage>
+    private let continuation: AsyncStream<ReceivedMessage>.Continuation
+    /// Called with each packet's kind and send time (seconds since start), for tests and status views.
+    private let sendObserver: (@Sendable (OutgoingPacket.Kind, Double) -> Void)?
+
+    private struct State {
+        var buffer: [OutgoingPacket] = []
+        var statistics = ClientStatistics()
+        var tasks: [Task<Void, Never>] = []
+        var stopped = false
+    }
+
+    private let clock = ContinuousClock()
+    private let started: ContinuousClock.Instant
+
+    public init(core: ClientCore, rates: ClientRates, transport: any ClientTransport, bufferCapacity: Int = 1000,
+                logger: Logger = Logger(label: "loopix.client"),
+                sendObserver: (@Sendable (OutgoingPacket.Kind, Double) -> Void)? = nil) {
+        self.core = core
+        self.rates = rates
+        self.transport = transport
+        self.bufferCapacity = bufferCapacity
+        self.logger = logger
+        self.sendObserver = sendObserver
+        (messages, continuation) = AsyncStream.makeStream(of: ReceivedMessage.self, bufferingPolicy: .unbounded)
+        started = clock.now
+    }
+
+    /// Seconds since the client was made.
+    public var now: Double {
+        let d = clock.now - started
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    public var statistics: ClientStatistics { state.withLockedValue { $0.statistics } }
+    public var address: RecipientAddress { core.identity.address }
+
+    /// Queues a message for `recipient`; it leaves on the next λP tick. Fails at once if it cannot fit one packet.
+    public func send(_ body: [UInt8], to recipient: RecipientAddress, attachReplyBlock: Bool = false) throws(ClientError) {
+        let packet = try core.makeMessage(body, to: recipient, attachReplyBlock: attachReplyBlock)
+        try enqueue(packet)
+    }
+
+    /// Queues a reply through a reply block received with a message.
+    public func reply(_ body: [UInt8], using block: ReplyBlock) throws(ClientError) {
+        try enqueue(try core.makeReply(body, using: block))
+    }
+
+    private func enqueue(_ packet: OutgoingPacket) throws(ClientError) {
+        let result: ClientError? = state.withLockedValue { s in
+            if s.stopped { return .stopped }
+            guard s.buffer.count < bufferCapacity else { return .sendBufferFull(capacity: bufferCapacity) }
+            s.buffer.append(packet)
+            return nil
+        }
+        if let result { throw result }
+    }
+
+    /// Messages waiting in the send buffer.
+    public var pendingMessages: Int { state.withLockedValue { $0.buffer.count } }
+
+    /// Starts the Poisson streams and the pull timer.
+    public func start() {
+        var tasks: [Task<Void, Never>] = []
+        let t0 = now
+        if rates.payload > 0 {
+            tasks.append(stream(rate: rates.payload, start: t0) { [self] () throws(ClientError) in try nextPayload() })
+        }
+        if rates.loop > 0 {
+            tasks.append(stream(rate: rates.loop, start: t0) { [self] () throws(ClientError) in try core.makeLoop(now: now) })
+        }
+        if rates.drop > 0 {
+            tasks.append(stream(rate: rates.drop, start: t0) { [core] () throws(ClientError) in try core.makeDrop() })
+        }
+        if rates.pullInterval > 0 { tasks.append(pullLoop()) }
+        state.withLockedValue { $0.tasks = tasks }
+    }
+
+    /// Stops every stream and the pulls, closes the link and finishes `messages`.
+    public func stop() async {
+        let tasks = state.withLockedValue { s -> [Task<Void, Never>] in
+            s.stopped = true
+            return s.tasks
+        }
+        for t in tasks { t.cancel() }
+        for t in tasks { await t.value }
+        await transport.close()
+        continuation.finish()
+    }
+
+    /// The head of the send buffer, or a drop cover packet when it is empty.
+    private func nextPayload() throws(ClientError) -> OutgoingPacket {
+        if let head = state.withLockedValue({ $0.buffer.isEmpty ? nil : $0.buffer.removeFirst() }) { return head }
+        return try core.makeDrop()
+    }
+
+    /// One Poisson stream: at each event, build a packet and hand it to the transport.
+    private func stream(rate: Double, start: Double, make: @escaping @Sendable () throws(ClientError) -> OutgoingPacket)
+        -> Task<Void, Never>
+    {
+        Task { [self] in
+            var events = PoissonStream(rate: rate, start: start)
+            while !Task.isCancelled {
+                let wait = events.nextEvent - now
+                if wait > 0 {
+                    do { try await Task.sleep(for: .seconds(wait)) } catch { return }
+                }
+                events.advance()
+                let packet: OutgoingPacket
+                do { packet = try make() } catch {
+                    logger.warning("could not build a packet: \(error)")
+                    continue
+                }
+                sendObserver?(packet.kind, now)
+                do {
+                    try await transport.send(packet.packet)
+                    state.withLockedValue { s in
+                        switch packet.kind {
+                        case .real, .reply: s.statistics.sentReal += 1
+                        case .drop: s.statistics.sentDrop += 1
+                        case .loop: s.statistics.sentLoop += 1
+                        }
+                    }
+                } catch {
+                    state.withLockedValue { $0.statistics.sendFailures += 1 }
+                }
+            }
+        }
+    }
+
+    private func pullLoop() -> Task<Void, Never> {
+        Task { [self] in
+            while !Task.isCancelled {
+                await pullOnce()
+                do { try await Task.sleep(for: .seconds(rates.pullInterval)) } catch { return }
+            }
+        }
+    }
+
+    /// Pulls the mailbox once and reads what came; exposed for tests and the interactive CLI.
+    public func pullOnce() async {
+        do {
+            try await transport.pull { [self] packets in
+                for p in packets { handle(core.receive(p, now: now)) }
+            }
+            state.withLockedValue { $0.statistics.pulls += 1 }
+        } catch {
+            state.withLockedValue { $0.statistics.pullFailures += 1 }
+            logger.debug("pull failed: \(error)")
+        }
+    }
+
+    private func handle(_ event: ClientEvent) {
+        switch event {
+        case .message(let m):
+            state.withLockedValue { $0.statistics.messagesReceived += 1 }
+            continuation.yield(m)
+        case .loopReturned(let rtt):
+            state.withLockedValue { s in
+                s.statistics.loopsReturned += 1
+                s.statistics.loopRoundTrips.append(rtt)
+                if s.statistics.loopRoundTrips.count > 1024 { s.statistics.loopRoundTrips.removeFirst() }
+            }
+        case .dummy: state.withLockedValue { $0.statistics.dummiesReceived += 1 }
+        case .duplicate: state.withLockedValue { $0.statistics.duplicatesReceived += 1 }
+        case .undecodable: state.withLockedValue { $0.statistics.undecodable += 1 }
+        }
+    }
+}

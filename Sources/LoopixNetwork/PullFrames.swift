@@ -1,0 +1,107 @@
+// Framing of the client–provider pull connection: the node framing's layout with its own frame types.
+import NIOCore
+
+/// The frame types of a pull connection (docs/pull-protocol.md).
+public enum PullFrameType: UInt8, Sendable, CaseIterable {
+    /// Provider → client: 32 random bytes the next request must sign.
+    case challenge = 0x10
+    /// Client → provider: mailbox id and signature.
+    case request = 0x11
+    /// Provider → client: exactly K slots.
+    case response = 0x12
+    /// Client → provider: the handles received.
+    case acknowledgement = 0x13
+    /// Provider → client: a refusal code, then the provider closes.
+    case refusal = 0x14
+}
+
+/// One frame of a pull connection.
+public struct PullFrame: Sendable, Equatable {
+    public var type: PullFrameType
+    public var body: ByteBuffer
+
+    public init(type: PullFrameType, body: ByteBuffer) {
+        self.type = type
+        self.body = body
+    }
+
+    public init(type: PullFrameType, bytes: [UInt8]) {
+        self.init(type: type, body: ByteBuffer(bytes: bytes))
+    }
+}
+
+/// Decodes the frames one side of a pull connection may receive, each no longer than its limit;
+/// judges the length prefix and the type before buffering a body, like the node framing.
+public struct PullFrameDecoder: ByteToMessageDecoder, Sendable {
+    public typealias InboundOut = PullFrame
+    private let limits: [PullFrameType: Int]
+    private let maxFrameLength: Int
+
+    /// `limits`: the accepted types and the largest body of each.
+    public init(limits: [PullFrameType: Int]) {
+        self.limits = limits
+        self.maxFrameLength = WireFormat.frameHeaderBytes + (limits.values.max() ?? 0)
+    }
+
+    /// What a provider accepts from clients pulling `pullSize` packets.
+    public static func provider(pullSize: Int) -> PullFrameDecoder {
+        PullFrameDecoder(limits: [.request: PullRequest.bytes, .acknowledgement: PullAcknowledgement.maxBytes(pullSize: pullSize)])
+    }
+
+    /// What a client accepts from a provider answering with `pullSize` packets of `packetBytes`.
+    public static func client(pullSize: Int, packetBytes: Int) -> PullFrameDecoder {
+        PullFrameDecoder(limits: [.challenge: PullFormat.challengeBytes, .refusal: 1,
+                                  .response: PullResponse.bytes(pullSize: pullSize, packetBytes: packetBytes)])
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let frame = try decodeFrame(from: &buffer) else { return .needMoreData }
+        context.fireChannelRead(Self.wrapInboundOut(frame))
+        return .continue
+    }
+
+    public mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws
+        -> DecodingState
+    {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        if buffer.readableBytes > 0 {
+            let pending = buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: pending)
+            throw WireProtocolError.truncatedFrame(bytes: pending)
+        }
+        return .needMoreData
+    }
+
+    /// Reads one frame, nil if more bytes are needed.
+    public func decodeFrame(from buffer: inout ByteBuffer) throws(WireProtocolError) -> PullFrame? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else { return nil }
+        guard length <= maxFrameLength else { throw .frameTooLong(length: length) }
+        guard length >= WireFormat.frameHeaderBytes else { throw .frameTooShort(length: length) }
+        let headerStart = buffer.readerIndex + WireFormat.lengthPrefixBytes
+        if let version = buffer.getInteger(at: headerStart, as: UInt8.self), version != WireFormat.version {
+            throw .unsupportedVersion(version)
+        }
+        guard let rawType = buffer.getInteger(at: headerStart + 1, as: UInt8.self) else { return nil }
+        guard let type = PullFrameType(rawValue: rawType), let limit = limits[type] else { throw .unknownType(rawType) }
+        let bodyBytes = Int(length) - WireFormat.frameHeaderBytes
+        guard bodyBytes <= limit else { throw .frameTooLong(length: length) }
+        guard buffer.readableBytes >= WireFormat.lengthPrefixBytes + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes)
+        return PullFrame(type: type, body: buffer.readSlice(length: bodyBytes)!)
+    }
+}
+
+/// Encodes pull frames as length prefix, version, type and body.
+public struct PullFrameEncoder: MessageToByteEncoder, Sendable {
+    public typealias OutboundIn = PullFrame
+
+    public init() {}
+
+    public func encode(data: PullFrame, out: inout ByteBuffer) throws {
+        out.writeInteger(UInt32(WireFormat.frameHeaderBytes + data.body.readableBytes), endianness: .big, as: UInt32.self)
+        out.writeInteger(WireFormat.version)
+        out.writeInteger(data.type.rawValue)
+        var body = data.body
+        out.writeBuffer(&body)
+    }
+}

@@ -1,0 +1,77 @@
+// The running client: messages arrive as an AsyncSequence, loops return, and the send times form a Poisson process.
+import Foundation
+import LoopixClient
+import LoopixNetwork
+import LoopixSphinx
+import NIOConcurrencyHelpers
+import Testing
+
+@Suite("Client runtime")
+struct LoopixClientTests {
+    @Test("A's messages reach B's AsyncSequence in order; loops return; drop cover is sent when idle")
+    func messagesAndLoops() async throws {
+        let net = try MemoryNetwork()
+        let office = MemoryPostOffice(network: net)
+        let ia = ClientIdentity.generate(provider: net.topology.providers[0].id)
+        let ib = ClientIdentity.generate(provider: net.topology.providers[1].id)
+        let rates = ClientRates(payload: 50, loop: 20, drop: 10, pullInterval: 0.05)
+        let a = LoopixClient(core: try ClientCore(identity: ia, topology: net.topology), rates: rates,
+                             transport: MemoryTransport(office: office, identity: ia))
+        let b = LoopixClient(core: try ClientCore(identity: ib, topology: net.topology), rates: rates,
+                             transport: MemoryTransport(office: office, identity: ib))
+        for i in 0..<5 { try a.send(Array("message \(i)".utf8), to: b.address) }
+        a.start()
+        b.start()
+        var received: [String] = []
+        for await m in b.messages {
+            received.append(String(decoding: m.body, as: UTF8.self))
+            if received.count == 5 { break }
+        }
+        #expect(received == (0..<5).map { "message \($0)" })
+        try await Task.sleep(for: .milliseconds(500))
+        await a.stop()
+        await b.stop()
+        let s = a.statistics
+        #expect(s.sentReal == 5)
+        #expect(s.sentDrop > 0 && s.sentLoop > 0)
+        #expect(s.loopsReturned > 0, "loops must come back through the network")
+        #expect(s.loopRoundTrips.allSatisfy { $0 >= 0 && $0 < 5 })
+        #expect(s.dummiesReceived > 0, "pull answers are padded")
+        #expect(throws: ClientError.stopped) { try a.send([1], to: b.address) }
+    }
+
+    @Test("the intervals between outgoing packets are exponential with the total rate, sending or not",
+          arguments: [false, true])
+    func poissonIntervals(applicationSends: Bool) async throws {
+        let net = try MemoryNetwork()
+        let office = MemoryPostOffice(network: net)
+        let identity = ClientIdentity.generate(provider: net.topology.providers[0].id)
+        let rates = ClientRates(payload: 40, loop: 20, drop: 20, pullInterval: 0)
+        let times = NIOLockedValueBox([Double]())
+        let client = LoopixClient(core: try ClientCore(identity: identity, topology: net.topology), rates: rates,
+                                  transport: MemoryTransport(office: office, identity: identity),
+                                  sendObserver: { _, t in times.withLockedValue { $0.append(t) } })
+        if applicationSends {
+            for i in 0..<60 { try client.send(Array("m\(i)".utf8), to: identity.address) }
+        }
+        client.start()
+        try await Task.sleep(for: .seconds(4))
+        await client.stop()
+        let sorted = times.withLockedValue { $0 }.sorted()
+        let intervals = zip(sorted.dropFirst(), sorted).map { $0 - $1 }
+        #expect(intervals.count > 150)
+        let (d, p) = ksExponential(intervals, rate: rates.total)
+        // A constant-rate or bursty sender fails this; a true Poisson sender fails it 0.1 % of the time.
+        #expect(p > 0.001, "KS D = \(d), p = \(p) over \(intervals.count) intervals")
+        if applicationSends { #expect(client.statistics.sentReal > 0) }
+    }
+
+    @Test("the KS check itself rejects non-exponential intervals")
+    func ksRejectsConstantRate() {
+        let constant = [Double](repeating: 1.0 / 80, count: 300)
+        #expect(ksExponential(constant, rate: 80).p < 0.001)
+        var g = SystemRandomNumberGenerator()
+        let exponential = (0..<300).map { _ in PoissonStream.exponential(rate: 80, using: &g) }
+        #expect(ksExponential(exponential, rate: 80).d < 0.15)
+    }
+}
