@@ -94,8 +94,13 @@ let package = Package(
                 "LoopixSphinx",
                 "LoopixNetwork",
                 "LoopixNode",
+                "LoopixProvider",
+                "LoopixClient",
                 "LoopixSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

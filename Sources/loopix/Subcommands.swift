@@ -4,6 +4,11 @@ import ArgumentParser
 extension LoopixCommand {
     static let allSubcommands: [any ParsableCommand.Type] = [
         DemoCommand.self,
+        KeygenCommand.self,
+        TopologyCommand.self,
         MixCommand.self,
+        ProviderCommand.self,
+        ClientCommand.self,
+        SimulateCommand.self,
     ]
 }

@@ -34,16 +34,23 @@ struct MixProcessTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let topologyFile = directory.appendingPathComponent("topology.json")
         let keyFile = directory.appendingPathComponent("mix.key")
-        try JSONEncoder().encode(topology).write(to: topologyFile)
-        try Data(mix.secret.exportedBytes.hexString.utf8).write(to: keyFile)
+        let configFile = directory.appendingPathComponent("mix.json")
+        let authority = SigningKey()
+        try SignedTopology.sign(topology, with: authority).write(to: topologyFile.path)
+        try KeyFile(sphinxKey: mix.secret, signingKey: SigningKey()).write(to: keyFile.path)
         let metricsPort = try freePort()
+        let config: [String: Any] = [
+            "topology": "topology.json", "key": "mix.key", "authority": authority.verifyingKey.hex,
+            "listenHost": "127.0.0.1", "metricsPort": metricsPort, "workers": 1, "packetBuffers": 256,
+            "logLevel": "warning",
+        ]
+        try JSONSerialization.data(withJSONObject: config).write(to: configFile)
 
         let frames = FrameSink()
         try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
         let process = Process()
         process.executableURL = Self.binary!
-        process.arguments = ["mix", "--topology", topologyFile.path, "--key", keyFile.path, "--listen", "127.0.0.1",
-                             "--metrics-port", String(metricsPort), "--workers", "1", "--buffers", "256"]
+        process.arguments = ["mix", "--config", configFile.path]
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { if process.isRunning { process.terminate() } }

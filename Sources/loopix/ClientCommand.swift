@@ -1,0 +1,207 @@
+// `loopix client`: a client from its configuration file, interactive or scripted (send, receive).
+import ArgumentParser
+import Foundation
+import Logging
+import LoopixClient
+import LoopixNetwork
+import LoopixSphinx
+import NIOPosix
+
+struct ClientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Run a client: interactively, or to send or receive from a script.",
+        subcommands: [Interactive.self, Send.self, Receive.self, Address.self, Daemon.self],
+        defaultSubcommand: Interactive.self)
+
+    struct Options: ParsableArguments {
+        @Option(help: "The client's configuration file (JSON).") var config: String
+    }
+
+    /// A client built from a configuration file, with its event loops.
+    struct Session {
+        let client: LoopixClient
+        let group: MultiThreadedEventLoopGroup
+
+        init(_ path: String, quiet: Bool = false) throws {
+            let file = try ClientConfigurationFile.load(path)
+            if !quiet { bootstrapLogging(file.logLevel) }
+            let topology = try loadTopology(file.topology, authority: file.authority)
+            let keys = try KeyFile.load(path: file.key)
+            let providerID = try NodeID(hex: file.provider)
+            guard let provider = topology.node(providerID), provider.role == .provider else {
+                throw ConfigurationError(file: path, field: "provider", problem: "not a provider of the topology")
+            }
+            guard let pullPort = provider.clientPort else {
+                throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no clientPort")
+            }
+            let identity = ClientIdentity(sphinxKey: keys.sphinxKey, signingKey: keys.signingKey,
+                                          mailbox: try SphinxAddress(hex: file.mailbox), provider: providerID)
+            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let transport = TCPClientTransport(
+                packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
+                identity: identity, geometry: topology.parameters.geometry, pullSize: topology.parameters.pullSize, group: group)
+            client = LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: file.rates(topology.parameters),
+                                  transport: transport, bufferCapacity: file.sendBuffer ?? 1000)
+        }
+
+        func stop() async {
+            await client.stop()
+            try? await group.shutdownGracefully()
+        }
+    }
+
+    struct Address: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print this client's address (what others send to).")
+        @OptionGroup var options: Options
+        func run() throws {
+            let file = try ClientConfigurationFile.load(options.config)
+            let keys = try KeyFile.load(path: file.key)
+            print(RecipientAddress(provider: try NodeID(hex: file.provider), mailbox: try SphinxAddress(hex: file.mailbox),
+                                   publicKey: keys.sphinxKey.publicKey))
+        }
+    }
+
+    struct Send: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Send one message and exit once it has left.")
+        @OptionGroup var options: Options
+        @Option(help: "The recipient's address (loopix1:…).") var to: String
+        @Option(help: "The message text.") var message: String
+        @Flag(help: "Attach a reply block so that the recipient can answer.") var replyBlock = false
+        @Option(help: "Give up after this many seconds.") var timeout = 60.0
+
+        func run() async throws {
+            guard let recipient = RecipientAddress(to) else { throw ValidationError("--to is not a loopix1 address") }
+            let session = try Session(options.config)
+            do {
+                try session.client.send(Array(message.utf8), to: recipient, attachReplyBlock: replyBlock)
+            } catch {
+                await session.stop()
+                throw ValidationError("\(error)")
+            }
+            session.client.start()
+            let deadline = Date().addingTimeInterval(timeout)
+            while session.client.statistics.sentReal == 0 && Date() < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let sent = session.client.statistics.sentReal > 0
+            await session.stop()
+            guard sent else { throw ValidationError("the message did not leave within \(timeout) s (is the provider up?)") }
+            print("sent")
+        }
+    }
+
+    struct Receive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print messages as they arrive (one per line).")
+        @OptionGroup var options: Options
+        @Option(help: "Exit after this many messages.") var count: Int?
+        @Option(help: "Exit after this many seconds (failing if --count was not reached).") var timeout: Double?
+        @Flag(help: "One JSON object per message.") var json = false
+
+        func run() async throws {
+            let session = try Session(options.config)
+            session.client.start()
+            let client = session.client
+            let reader = Task {
+                var n = 0
+                for await m in client.messages {
+                    n += 1
+                    let text = String(decoding: m.body, as: UTF8.self)
+                    if json {
+                        let object: [String: Any] = ["body": text, "replyBlock": m.replyBlock != nil, "isReply": m.inReplyTo != nil]
+                        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                        print(String(decoding: data, as: UTF8.self))
+                    } else {
+                        print(text)
+                    }
+                    flushOutput()
+                    if let count, n >= count { break }
+                }
+                return n
+            }
+            var received = 0
+            if let timeout {
+                let timer = Task {
+                    try? await Task.sleep(for: .seconds(timeout))
+                    reader.cancel()
+                }
+                received = await reader.value
+                timer.cancel()
+            } else {
+                received = await reader.value
+            }
+            await session.stop()
+            if let count, received < count { throw ExitCode(1) }
+        }
+    }
+
+    struct Interactive: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read commands from the terminal: send ADDRESS TEXT, reply N TEXT, address, stats, quit.")
+        @OptionGroup var options: Options
+
+        func run() async throws {
+            let session = try Session(options.config, quiet: true)
+            let client = session.client
+            client.start()
+            print("address: \(client.address)")
+            print("commands: send ADDRESS TEXT | send+ ADDRESS TEXT (with a reply block) | reply N TEXT | address | stats | quit")
+            let inbox = InboxPrinter()
+            let printer = Task {
+                for await m in client.messages {
+                    let n = inbox.add(m)
+                    let tag = m.replyLabel
+                    print("\n[\(n)]\(tag) \(String(decoding: m.body, as: UTF8.self))\(m.replyBlock != nil ? "  (reply with: reply \(n) TEXT)" : "")")
+                    print("> ", terminator: "")
+                    flushOutput()
+                }
+            }
+            print("> ", terminator: "")
+            flushOutput()
+            while let line = readLine() {
+                let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+                switch parts.first ?? "" {
+                case "send", "send+":
+                    guard parts.count == 3, let to = RecipientAddress(parts[1]) else {
+                        print("usage: send ADDRESS TEXT")
+                        break
+                    }
+                    do {
+                        try client.send(Array(parts[2].utf8), to: to, attachReplyBlock: parts[0] == "send+")
+                        print("queued (\(client.pendingMessages) waiting)")
+                    } catch { print("error: \(error)") }
+                case "reply":
+                    guard parts.count == 3, let n = Int(parts[1]), let block = inbox.replyBlock(n) else {
+                        print("usage: reply N TEXT (N: a received message with a reply block)")
+                        break
+                    }
+                    do { try client.reply(Array(parts[2].utf8), using: block); print("queued") } catch { print("error: \(error)") }
+                case "address": print(client.address)
+                case "stats":
+                    let s = client.statistics
+                    print("sent real \(s.sentReal) drop \(s.sentDrop) loop \(s.sentLoop); received \(s.messagesReceived), loops back \(s.loopsReturned), pulls \(s.pulls) (failed \(s.pullFailures))")
+                case "quit", "exit": printer.cancel(); await session.stop(); return
+                case "": break
+                default: print("unknown command")
+                }
+                print("> ", terminator: "")
+                flushOutput()
+            }
+            printer.cancel()
+            await session.stop()
+        }
+    }
+}
+
+extension ReceivedMessage {
+    fileprivate var replyLabel: String { inReplyTo != nil ? " (reply)" : "" }
+}
+
+/// The messages shown in an interactive session, numbered from 1.
+private final class InboxPrinter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var messages: [ReceivedMessage] = []
+
+    func add(_ m: ReceivedMessage) -> Int { lock.withLock { messages.append(m); return messages.count } }
+    func replyBlock(_ n: Int) -> ReplyBlock? { lock.withLock { (1...messages.count).contains(n) ? messages[n - 1].replyBlock : nil } }
+}

@@ -1,0 +1,544 @@
+// `loopix simulate …`: the anonymity evaluation of the Loopix paper (entropy of
+// a Poisson mix, end-to-end unlinkability epsilon, checks of Theorems 1 and 2)
+// and a parameter advisor. Writes CSV and JSON; plots come from
+// scripts/plot_sim.py.
+import ArgumentParser
+import Foundation
+import LoopixSim
+
+struct SimulateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Anonymity evaluation of the Loopix model (paper sections 4.1.3 and 4.3) and a parameter advisor.",
+        discussion: """
+            Time is in abstract time units and rates are per time unit; entropies are in bits and \
+            epsilon = |ln(p0/p1)| in nats. Results go to --out as CSV and JSON; \
+            `python3 scripts/plot_sim.py DIR` turns them into PNG plots.
+            """,
+        subcommands: [
+            SimEntropyCommand.self, SimUnlinkabilityCommand.self, SimTheoremsCommand.self,
+            SimSweepCommand.self, SimAdviseCommand.self,
+        ]
+    )
+}
+
+struct SimOutputOptions: ParsableArguments {
+    @Option(help: "Output directory for CSV and JSON.")
+    var out: String = "results/sim"
+
+    @Option(help: "Base seed; every (point, repetition) job derives its own seed from it.")
+    var seed: UInt64 = 2017
+
+    func directory() throws -> URL {
+        let url = URL(fileURLWithPath: out, isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    func write(_ table: CSVTable, _ name: String) throws {
+        let url = try directory().appendingPathComponent(name)
+        try table.write(to: url)
+        print("wrote \(url.path)")
+    }
+
+    func writeJSON<T: Encodable>(_ value: T, _ name: String) throws {
+        let url = try directory().appendingPathComponent(name)
+        try JSONOutput.write(value, to: url)
+        print("wrote \(url.path)")
+    }
+
+    func plotHint() {
+        print("plots: python3 scripts/plot_sim.py \(out)")
+    }
+}
+
+func parseDoubles(_ s: String) throws -> [Double] {
+    try s.split(separator: ",").map {
+        guard let v = Double($0.trimmingCharacters(in: .whitespaces)) else {
+            throw ValidationError("not a number: \($0)")
+        }
+        return v
+    }
+}
+
+func parseInts(_ s: String) throws -> [Int] {
+    try s.split(separator: ",").flatMap { part -> [Int] in
+        let p = part.trimmingCharacters(in: .whitespaces)
+        if let r = p.range(of: "-"), let a = Int(p[..<r.lowerBound]), let b = Int(p[r.upperBound...]), a <= b {
+            return Array(a...b)
+        }
+        guard let v = Int(p) else { throw ValidationError("not an integer: \(p)") }
+        return [v]
+    }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+/// Runs `body`, returning its result and the wall-clock seconds it took.
+func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let r = try body()
+    return (r, seconds(clock.now - start))
+}
+
+// MARK: - entropy
+
+struct SimEntropyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "entropy",
+        abstract: "Single Poisson mix: mean entropy of outgoing messages over lambda x mu x lambda_M (Figure 5).",
+        discussion: """
+            Event-driven simulation of one mix with Poisson(lambda) input and Exp(mu) delays; the \
+            adversary's entropy for each outgoing message is computed incrementally (Appendix A.1). \
+            With --loop-rates, the mix also emits its own loops (Theorem 2). --n-minus-one adds the \
+            (n-1) attack table (target alone in the mix with loops).
+            """)
+
+    @OptionGroup var output: SimOutputOptions
+
+    @Option(help: "Comma-separated input rates lambda.")
+    var lambdas: String = "100,150,200,250,300,350,400,450,500"
+
+    @Option(help: "Comma-separated delay parameters mu (mean delay 1/mu).")
+    var mus: String = "200,20,2,0.2,0.02"
+
+    @Option(help: "Comma-separated mix loop rates lambda_M.")
+    var loopRates: String = "0"
+
+    @Option(help: "Repetitions per point (the paper averages 50).")
+    var reps: Int = 50
+
+    @Option(help: "Warm-up, in mean delays 1/mu.")
+    var warmupDelays: Double = 8
+
+    @Option(help: "Measurement window, in mean delays 1/mu.")
+    var measureDelays: Double = 4
+
+    @Flag(help: "Also simulate the (n-1) attack with loops for each mu and lambda_M > 0.")
+    var nMinusOne = false
+
+    @Option(help: "Trials per (n-1) point.")
+    var trials: Int = 20000
+
+    mutating func run() throws {
+        let ls = try parseDoubles(lambdas), ms = try parseDoubles(mus), lms = try parseDoubles(loopRates)
+        var points = [MixEntropyConfig]()
+        for m in ms { for lm in lms { for l in ls {
+            points.append(MixEntropyConfig(lambda: l, mu: m, loopRate: lm,
+                                           warmupDelays: warmupDelays, measureDelays: measureDelays))
+        } } }
+        let (results, t) = timed { PaperSweeps.entropy(points, reps: reps, seed: deriveSeed(output.seed, 5)) }
+        print(textTable(["lambda", "mu", "lambda_M", "lambda/mu", "H mean (bits)", "sd", "approx", "link prob"],
+                        results.map { [fmt($0.config.lambda), fmt($0.config.mu), fmt($0.config.loopRate),
+                                       fmt($0.config.lambda / $0.config.mu, 4), fmt($0.meanBits, 4),
+                                       fmt($0.sdBits, 2), fmt($0.largePoolApproxBits, 4),
+                                       fmt($0.meanLinkProbability, 4)] }))
+        print("time: \(fmt(t, 3)) s for \(points.count) points x \(reps) reps")
+        try output.write(PaperSweeps.entropyTable(results), "entropy.csv")
+        if nMinusOne {
+            var rows = [NMinusOneResult]()
+            for m in ms {
+                rows += PaperSweeps.nMinusOne(mu: m, loopRates: lms.filter { $0 > 0 }, trials: trials,
+                                              seed: deriveSeed(output.seed, 51))
+            }
+            let table = PaperSweeps.nMinusOneTable(rows)
+            print(textTable(table.header, table.rows))
+            try output.write(table, "n_minus_one.csv")
+        }
+        output.plotHint()
+    }
+}
+
+// MARK: - unlinkability
+
+struct SimUnlinkabilityCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlinkability",
+        abstract: "End-to-end unlinkability epsilon = |ln(p0/p1)| (section 4.3, Figures 6-8).",
+        discussion: """
+            Every combination of the comma-separated --rates, --mus, --layers and --corrupt values is a point; \
+            each point runs --reps independent repetitions in parallel. epsilon is summarised by its \
+            mean and standard deviation (values capped at --eps-cap), median and quartiles, and the \
+            number of runs where it is infinite.
+            """)
+
+    @OptionGroup var output: SimOutputOptions
+
+    @Option(help: "Number of senders U, including the two challenge senders.")
+    var users: Int = 100
+
+    @Option(help: "Comma-separated per-sender sending rates lambda (payload and cover).")
+    var rates: String = "2"
+
+    @Option(help: "Payload messages per time unit added to each challenge sender's buffer.")
+    var payloadRate: Double = 1
+
+    @Option(help: "Comma-separated delay parameters mu.")
+    var mus: String = "1"
+
+    @Option(help: "Comma-separated numbers of layers (ranges like 1-19 allowed).")
+    var layers: String = "3"
+
+    @Option(help: "Mixes per layer.")
+    var width: Int = 3
+
+    @Option(help: "Comma-separated fractions of corrupt mixes (0..1).")
+    var corrupt: String = "0"
+
+    @Option(help: "Burn-in time before the challenge senders start (the paper uses 2500).")
+    var burnIn: Double = 50
+
+    @Option(help: "Time the challenge senders send before epsilon is measured.")
+    var window: Double = 100
+
+    @Flag(help: "Start from empty mixes instead of the stationary state.")
+    var emptyStart = false
+
+    @Option(help: "Repetitions per point (the paper uses 100).")
+    var reps: Int = 100
+
+    @Option(help: "Cap (nats) applied to epsilon before averaging.")
+    var epsCap: Double = 10
+
+    @Option(help: "Output file name.")
+    var file: String = "unlinkability.csv"
+
+    mutating func run() throws {
+        var configs = [UnlinkabilityConfig]()
+        for r in try parseDoubles(rates) {
+        for m in try parseDoubles(mus) { for l in try parseInts(layers) { for f in try parseDoubles(corrupt) {
+            var c = UnlinkabilityConfig()
+            c.users = users; c.rate = r; c.challengePayloadRate = payloadRate
+            c.mu = m; c.layers = l; c.width = width; c.corruptFraction = f
+            c.burnIn = burnIn; c.window = window; c.stationaryStart = !emptyStart
+            configs.append(c)
+        } } } }
+        let (results, t) = timed {
+            PaperSweeps.epsilon(configs, reps: reps, seed: deriveSeed(output.seed, 6), cap: epsCap)
+        }
+        print(epsilonText(results))
+        print("time: \(fmt(t, 3)) s for \(configs.count) points x \(reps) reps")
+        try output.write(PaperSweeps.epsilonTable(results), file)
+        output.plotHint()
+    }
+}
+
+func epsilonText(_ results: [EpsilonPointResult]) -> String {
+    textTable(["lambda", "mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "sd", "median", "inf", "undef"],
+              results.map { r in
+                  [fmt(r.config.rate), fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
+                   fmt(r.config.width), fmt(r.config.corruptFraction), fmt(r.summary.mean, 3),
+                   fmt(r.summary.sd, 3), fmt(r.summary.median, 3), fmt(r.summary.infinite),
+                   fmt(r.summary.reps - r.summary.defined)]
+              })
+}
+
+// MARK: - theorems
+
+struct SimTheoremsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "theorems",
+        abstract: "Numerical checks of Theorems 1 and 2 with real exponential delays and identities.")
+
+    @OptionGroup var output: SimOutputOptions
+
+    @Option(help: "Accepted trials per o_{n,k,l} scenario.")
+    var trials: Int = 200_000
+
+    @Option(help: "Trials per (n-1) attack point.")
+    var nMinusOneTrials: Int = 100_000
+
+    @Option(help: "Departures observed for the pool-calibration check.")
+    var departures: Int = 200_000
+
+    mutating func run() throws {
+        let (table, t1) = timed {
+            PaperSweeps.theoremTable(PaperSweeps.theoremScenarios, accepted: trials, seed: deriveSeed(output.seed, 1))
+        }
+        print("Theorems 1 and 2, observation o_{n,k,l} (frequencies of the next output vs the formulas):")
+        print(textTable(table.header, table.rows))
+        try output.write(table, "theorems.csv")
+
+        let (n1, t2) = timed {
+            PaperSweeps.nMinusOne(mu: PaperSweeps.nMinusOneMu, loopRates: PaperSweeps.nMinusOneLoopRates,
+                                  trials: nMinusOneTrials, seed: deriveSeed(output.seed, 2))
+        }
+        let n1t = PaperSweeps.nMinusOneTable(n1)
+        print("\n(n-1) attack with mix loops (Theorem 2 with n = k = 1, l = 0):")
+        print(textTable(n1t.header, n1t.rows))
+        try output.write(n1t, "n_minus_one.csv")
+
+        let (cal, t3) = timed {
+            PoolCalibrationCheck.run(lambda: 5, mu: 1, departures: departures, seed: deriveSeed(output.seed, 3))
+        }
+        var ct = CSVTable(header: ["band_low", "band_high", "observed_hits", "predicted_hits", "sd"])
+        for b in 0..<cal.observed.count {
+            ct.append([fmt(cal.bandEdges[b]), fmt(min(cal.bandEdges[b + 1], 1)), fmt(cal.observed[b]),
+                       fmt(cal.predicted[b], 7), fmt(cal.variance[b].squareRoot(), 4)])
+        }
+        print("\nPool-model calibration over a trace (lambda = 5, mu = 1, \(cal.departures) departures):")
+        print("mean w_true - sum w^2 = \(fmt(cal.meanDifference, 3)) (s.e. \(fmt(cal.standardErrorOfMeanDifference, 3)))")
+        print(textTable(ct.header, ct.rows))
+        try output.write(ct, "pool_calibration.csv")
+        print("time: \(fmt(t1 + t2 + t3, 3)) s")
+    }
+}
+
+// MARK: - sweep
+
+struct SweepSummary: Codable {
+    var seed: UInt64
+    var threads: Int
+    var seconds: [String: Double]
+    var entropyReps: Int
+    var epsilonReps: Int
+    var epsCap: Double
+    var burnIn: Double
+    var window: Double
+    var headline: [String: [String: String]]
+}
+
+struct SimSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "All sweeps of the paper's Figures 5-8 (plus the Theorem 2 extensions) with the paper's parameters.",
+        discussion: """
+            Writes fig5_entropy.csv, fig5_loops.csv, fig5_n_minus_one.csv, fig6_eps_mu.csv, \
+            fig7_eps_layers.csv, fig8_eps_corrupt.csv and summary.json (timings and headline numbers).
+            """)
+
+    @OptionGroup var output: SimOutputOptions
+
+    @Option(help: "Repetitions per entropy point (paper: 50).")
+    var entropyReps: Int = 50
+
+    @Option(help: "Repetitions per epsilon point (paper: 100).")
+    var reps: Int = 100
+
+    @Option(help: "Trials per (n-1) attack point.")
+    var nMinusOneTrials: Int = 100_000
+
+    @Option(help: "Cap (nats) applied to epsilon before averaging.")
+    var epsCap: Double = 10
+
+    @Option(help: "Burn-in before the challenge senders start (paper: 2500; stationary start makes 50 enough).")
+    var burnIn: Double = 50
+
+    @Option(help: "Challenge window (paper: 100).")
+    var window: Double = 100
+
+    @Option(help: "Comma-separated subset of fig5,fig6,fig7,fig8.")
+    var only: String = "fig5,fig6,fig7,fig8"
+
+    @Flag(help: "Quick run: 10 entropy and 30 epsilon repetitions.")
+    var quick = false
+
+    mutating func run() throws {
+        if quick { entropyReps = min(entropyReps, 10); reps = min(reps, 30); nMinusOneTrials = min(nMinusOneTrials, 20000) }
+        let figs = Set(only.split(separator: ",").map { String($0) })
+        var secs = [String: Double]()
+        var headline = [String: [String: String]]()
+        let base = output.seed
+        func eps(_ mutate: (inout UnlinkabilityConfig) -> Void) -> UnlinkabilityConfig {
+            var c = UnlinkabilityConfig()
+            c.burnIn = burnIn; c.window = window
+            mutate(&c)
+            return c
+        }
+
+        if figs.contains("fig5") {
+            var points = [MixEntropyConfig]()
+            for m in PaperSweeps.entropyMus { for l in PaperSweeps.entropyLambdas {
+                points.append(MixEntropyConfig(lambda: l, mu: m))
+            } }
+            let (r, t) = timed { PaperSweeps.entropy(points, reps: entropyReps, seed: deriveSeed(base, 5)) }
+            secs["fig5_entropy"] = t
+            try output.write(PaperSweeps.entropyTable(r), "fig5_entropy.csv")
+            print("Figure 5: mean entropy (bits) of an outgoing message, rows lambda, columns mu (\(fmt(t, 3)) s)")
+            let header = ["lambda"] + PaperSweeps.entropyMus.map { "mu=\(fmt($0))" }
+            let rows = PaperSweeps.entropyLambdas.map { l in
+                [fmt(l)] + PaperSweeps.entropyMus.map { m in
+                    fmt(r.first { $0.config.lambda == l && $0.config.mu == m }!.meanBits, 4)
+                }
+            }
+            print(textTable(header, rows))
+            var h = [String: String]()
+            for x in r where x.config.lambda == 100 || x.config.lambda == 500 {
+                h["lambda=\(fmt(x.config.lambda)),mu=\(fmt(x.config.mu))"] = fmt(x.meanBits, 4)
+            }
+            headline["fig5_entropy_bits"] = h
+
+            let loopPoints = PaperSweeps.loopSweepRates.map {
+                MixEntropyConfig(lambda: PaperSweeps.loopSweepLambda, mu: PaperSweeps.loopSweepMu, loopRate: $0)
+            }
+            let (lr, t2) = timed { PaperSweeps.entropy(loopPoints, reps: entropyReps, seed: deriveSeed(base, 55)) }
+            secs["fig5_loops"] = t2
+            try output.write(PaperSweeps.entropyTable(lr), "fig5_loops.csv")
+            print("\nEntropy with mix loops (lambda = 100, mu = 2) (\(fmt(t2, 3)) s)")
+            print(textTable(["lambda_M", "H all outputs", "H real outputs", "link prob (real)", "anonymity set"],
+                            lr.map { [fmt($0.config.loopRate), fmt($0.meanBits, 4), fmt($0.meanRealBits, 4),
+                                      fmt($0.meanLinkProbability, 4), fmt(1 / $0.meanLinkProbability, 4)] }))
+            headline["fig5_loops"] = Dictionary(uniqueKeysWithValues: lr.map {
+                ("lambda_M=\(fmt($0.config.loopRate))",
+                 "H \(fmt($0.meanBits, 4)) bits, link prob \(fmt($0.meanLinkProbability, 4))")
+            })
+
+            let (n1, t3) = timed {
+                PaperSweeps.nMinusOne(mu: PaperSweeps.nMinusOneMu, loopRates: PaperSweeps.nMinusOneLoopRates,
+                                      trials: nMinusOneTrials, seed: deriveSeed(base, 2))
+            }
+            secs["fig5_n_minus_one"] = t3
+            let n1t = PaperSweeps.nMinusOneTable(n1)
+            try output.write(n1t, "fig5_n_minus_one.csv")
+            print("\n(n-1) attack with loops, mu = 1 (\(fmt(t3, 3)) s)")
+            print(textTable(n1t.header, n1t.rows))
+        }
+        if figs.contains("fig6") {
+            let cs = PaperSweeps.epsilonMus.map { m in eps { $0.mu = m } }
+            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 6), cap: epsCap) }
+            secs["fig6_eps_mu"] = t
+            try output.write(PaperSweeps.epsilonTable(r), "fig6_eps_mu.csv")
+            print("\nFigure 6: epsilon vs mu (lambda = 2, 3 x 3, no corruption) (\(fmt(t, 3)) s)")
+            print(epsilonText(r))
+            headline["fig6_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
+                ("mu=\(fmt($0.config.mu))", "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2))")
+            })
+        }
+        if figs.contains("fig7") {
+            let cs = PaperSweeps.epsilonLayers.map { l in eps { $0.layers = l } }
+            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 7), cap: epsCap) }
+            secs["fig7_eps_layers"] = t
+            try output.write(PaperSweeps.epsilonTable(r), "fig7_eps_layers.csv")
+            print("\nFigure 7: epsilon vs layers (3 per layer, lambda = 2, mu = 1) (\(fmt(t, 3)) s)")
+            print(epsilonText(r))
+            headline["fig7_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
+                ("layers=\($0.config.layers)", "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2))")
+            })
+        }
+        if figs.contains("fig8") {
+            let cs = PaperSweeps.epsilonCorrupt.map { f in eps { $0.corruptFraction = f } }
+            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 8), cap: epsCap) }
+            secs["fig8_eps_corrupt"] = t
+            try output.write(PaperSweeps.epsilonTable(r), "fig8_eps_corrupt.csv")
+            print("\nFigure 8: epsilon vs corrupt fraction (3 x 3, lambda = 2, mu = 1) (\(fmt(t, 3)) s)")
+            print(epsilonText(r))
+            headline["fig8_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
+                ("corrupt=\(fmt($0.config.corruptFraction))",
+                 "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2)) (inf \($0.summary.infinite)/\($0.summary.reps))")
+            })
+        }
+        let total = secs.values.reduce(0, +)
+        secs["total"] = total
+        print("\ntimes (s): " + secs.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value, 3))" }.joined(separator: ", "))
+        try output.writeJSON(SweepSummary(seed: base, threads: ProcessInfo.processInfo.activeProcessorCount,
+                                          seconds: secs, entropyReps: entropyReps, epsilonReps: reps, epsCap: epsCap,
+                                          burnIn: burnIn, window: window, headline: headline), "summary.json")
+        output.plotHint()
+    }
+}
+
+// MARK: - advise
+
+struct SimAdviseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "advise",
+        abstract: "Propose mu and cover-traffic rates for a latency budget and an anonymity target.",
+        discussion: """
+            mu is the smallest delay parameter whose end-to-end mixing delay (Erlang over --hops hops) \
+            fits --latency-budget at --latency-quantile; the per-user cover rate is the smallest that \
+            meets --target-epsilon (network simulation, 95% upper bound of the mean) and/or \
+            --target-entropy (per-mix entropy, single-mix simulation). Writes advise.json and \
+            advise_tradeoff.csv.
+            """)
+
+    @OptionGroup var output: SimOutputOptions
+
+    @Option(help: "Expected number of online users.")
+    var users: Int = 1000
+
+    @Option(help: "Per-user payload rate lambda_P (messages per time unit).")
+    var payloadRate: Double = 1
+
+    @Option(help: "Minimum per-user loop rate lambda_L already in use.")
+    var loopRate: Double = 0
+
+    @Option(help: "Minimum per-user drop rate lambda_D already in use.")
+    var dropRate: Double = 0
+
+    @Option(help: "Maximum total per-user rate (bandwidth budget).")
+    var maxUserRate: Double = 20
+
+    @Option(help: "Mix loop rate lambda_M (default: chosen from --max-n-minus-one-link).")
+    var mixLoopRate: Double?
+
+    @Option(help: "Largest acceptable probability that an (n-1) attack links the first output.")
+    var maxNMinusOneLink: Double = 0.5
+
+    @Option(help: "Mix layers.")
+    var layers: Int = 3
+
+    @Option(help: "Mixes per layer.")
+    var width: Int = 3
+
+    @Option(help: "Delaying hops per path (default: layers).")
+    var hops: Int?
+
+    @Option(help: "End-to-end mixing delay budget (time units).")
+    var latencyBudget: Double = 5
+
+    @Option(help: "Quantile of the end-to-end delay held to the budget; 0 means the mean.")
+    var latencyQuantile: Double = 0.95
+
+    @Option(help: "Target epsilon (nats).")
+    var targetEpsilon: Double?
+
+    @Option(help: "Target per-mix entropy (bits).")
+    var targetEntropy: Double?
+
+    @Option(help: "Fraction of corrupt mixes assumed.")
+    var corrupt: Double = 0
+
+    @Option(help: "Repetitions per epsilon evaluation.")
+    var reps: Int = 40
+
+    @Option(help: "Cap (nats) applied to epsilon before averaging.")
+    var epsCap: Double = 10
+
+    mutating func run() throws {
+        var input = AdvisorInput()
+        input.users = users; input.payloadRate = payloadRate
+        input.minLoopRate = loopRate; input.minDropRate = dropRate; input.maxUserRate = maxUserRate
+        input.mixLoopRate = mixLoopRate; input.maxNMinusOneLink = maxNMinusOneLink
+        input.layers = layers; input.width = width; input.hops = hops
+        input.latencyBudget = latencyBudget
+        input.latencyQuantile = latencyQuantile > 0 ? latencyQuantile : nil
+        input.targetEpsilon = targetEpsilon; input.targetEntropyBits = targetEntropy
+        input.corruptFraction = corrupt; input.reps = reps; input.epsCap = epsCap; input.seed = output.seed
+        let (report, t) = timed { Advisor.advise(input) { print($0) } }
+        let table = Advisor.tradeoffTable(report.tradeoff)
+        print(textTable(["mu", "mean lat", "q lat", "user rate", "cover %", "pool", "H bits", "eps", "eps95", "ok"],
+                        report.tradeoff.map { p in
+                            [fmt(p.mu, 4), fmt(p.meanLatency, 3), fmt(p.quantileLatency, 3), fmt(p.userRate, 3),
+                             fmt(100 * p.coverFraction, 3), fmt(p.poolMean, 4), fmt(p.entropyBits, 3),
+                             fmt(p.epsilon?.mean ?? .nan, 3), fmt(p.epsilonUpper95 ?? .nan, 3),
+                             (p.meetsLatency && p.meetsTarget) ? "yes" : ""]
+                        }))
+        print("")
+        print("mu* (largest mean delay within the budget) = \(fmt(report.muStar, 4)); mean delay per hop \(fmt(1 / report.muStar, 4))")
+        print("mix loop rate lambda_M = \(fmt(report.mixLoopRate, 4)); (n-1) attack: first-output link probability \(fmt(report.nMinusOneLinkProbability, 3)), position entropy \(fmt(report.nMinusOneEntropyBits, 3)) bits")
+        if let r = report.recommended {
+            print("recommended: mu = \(fmt(r.mu, 4)), per-user total rate \(fmt(r.userRate, 4)) = payload \(fmt(payloadRate, 4)) + loops \(fmt(report.proposedLoopRate!, 4)) + drops \(fmt(report.proposedDropRate!, 4)) (cover \(fmt(100 * r.coverFraction, 3))%)")
+            print("  gives: per-mix entropy \(fmt(r.entropyBits, 4)) bits, epsilon \(r.epsilon.map { "\(fmt($0.mean, 3)) ± \(fmt($0.sd, 2))" } ?? "not computed"), latency mean \(fmt(r.meanLatency, 3)), quantile \(fmt(r.quantileLatency, 3))")
+        } else {
+            print("no recommendation within the limits")
+        }
+        for n in report.notes { print("note: \(n)") }
+        print("time: \(fmt(t, 3)) s")
+        try output.writeJSON(report, "advise.json")
+        try output.write(table, "advise_tradeoff.csv")
+        output.plotHint()
+    }
+}

@@ -1,0 +1,100 @@
+// The end-to-end unlinkability simulation and the advisor.
+import Foundation
+import Testing
+@testable import LoopixSim
+
+private func smallConfig(mu: Double = 1, layers: Int = 2, corrupt: Double = 0) -> UnlinkabilityConfig {
+    var c = UnlinkabilityConfig()
+    c.users = 20
+    c.mu = mu
+    c.layers = layers
+    c.width = 2
+    c.corruptFraction = corrupt
+    c.burnIn = 20
+    c.window = 40
+    return c
+}
+
+@Suite("Unlinkability epsilon")
+struct UnlinkabilityTests {
+    @Test("Label mass is conserved through honest and corrupt mixes")
+    func massConservation() {
+        for f in [0.0, 0.5, 1.0] {
+            let r = UnlinkabilitySimulation.run(smallConfig(corrupt: f), seed: 51)
+            #expect(r.labelledSent > 0)
+            #expect(abs(r.labelMassAccounted - Double(r.labelledSent)) < 1e-6,
+                    "corrupt \(f): \(r.labelMassAccounted) vs \(r.labelledSent)")
+        }
+    }
+
+    @Test("With every mix corrupt the final pool's label masses are message counts")
+    func allCorrupt() {
+        for seed in UInt64(52)..<UInt64(60) {
+            let r = UnlinkabilitySimulation.run(smallConfig(corrupt: 1), seed: seed)
+            let n0 = r.p0 * Double(r.finalPool), n1 = r.p1 * Double(r.finalPool)
+            #expect(abs(n0 - n0.rounded()) < 1e-9 && abs(n1 - n1.rounded()) < 1e-9)
+        }
+    }
+
+    @Test("epsilon falls as lambda/mu grows (the paper's Figure 6 trend)")
+    func delayTrend() {
+        let r = PaperSweeps.epsilon([smallConfig(mu: 2), smallConfig(mu: 0.25)], reps: 24, seed: 53, cap: 10)
+        let short = r[0].summary, long = r[1].summary
+        #expect(long.mean < short.mean, "mu 2: \(short.mean), mu 0.25: \(long.mean)")
+        // Separation well beyond the standard errors of the two means.
+        let se = (short.sd * short.sd / 24 + long.sd * long.sd / 24).squareRoot()
+        #expect(short.mean - long.mean > 3 * se)
+    }
+
+    @Test("Corrupt mixes raise epsilon (the paper's Figure 8 trend)")
+    func corruptionTrend() {
+        let r = PaperSweeps.epsilon([smallConfig(), smallConfig(corrupt: 0.75)], reps: 24, seed: 54, cap: 10)
+        #expect(r[1].summary.mean > r[0].summary.mean)
+    }
+
+    @Test("Reproducible for a fixed seed, independent of threads")
+    func deterministic() {
+        let c = smallConfig()
+        let a = PaperSweeps.epsilon([c], reps: 6, seed: 55, cap: 10)[0]
+        let direct = (0..<6).map { UnlinkabilitySimulation.run(c, seed: deriveSeed(55, 0, $0)).epsilon }
+        #expect(a.summary.mean == EpsilonSummary(direct, cap: 10).mean)
+    }
+
+    @Test("EpsilonSummary counts infinite and undefined runs")
+    func summary() {
+        let s = EpsilonSummary([0.5, .infinity, .nan, 1.5], cap: 10)
+        #expect(s.reps == 4 && s.defined == 3 && s.infinite == 1)
+        #expect(abs(s.mean - 4) < 1e-12)       // (0.5 + 10 + 1.5) / 3
+        #expect(s.median == 1.5)
+        #expect(s.meanFinite == 1.0)
+    }
+}
+
+@Suite("Advisor")
+struct AdvisorTests {
+    @Test("mu* fits the latency budget and the recommended rate is the smallest meeting an entropy target")
+    func entropyTarget() {
+        var input = AdvisorInput()
+        input.users = 100
+        input.payloadRate = 0.5
+        input.maxUserRate = 8
+        input.layers = 3
+        input.width = 2
+        input.latencyBudget = 6
+        input.latencyQuantile = 0.95
+        input.targetEntropyBits = 9
+        input.gridRates = 4
+        input.gridMus = [1]
+        let report = Advisor.advise(input)
+        let k = Erlang.quantile(k: 3, q: 0.95)
+        #expect(abs(report.muStar - k / 6) < 1e-9)
+        #expect(report.tradeoff.allSatisfy { $0.meetsLatency })
+        let rec = try! #require(report.recommended)
+        #expect(rec.entropyBits >= 9)
+        #expect(rec.userRate > input.payloadRate && rec.userRate <= input.maxUserRate)
+        // The next lower grid rate misses the target.
+        let lower = report.tradeoff.filter { $0.userRate < rec.userRate }
+        #expect(lower.allSatisfy { !$0.meetsTarget })
+        #expect(abs(report.nMinusOneLinkProbability - 0.5) < 1e-12)
+    }
+}
