@@ -35,6 +35,9 @@ final class InboundPacketHandler: ChannelInboundHandler {
     private var lastFrame: UInt64 = 0
     private var deadlineCheck: RepeatedTask?
     private var counted = false
+    /// Set once this side decided to close: errors after that (an unfinished frame flushed out
+    /// by the close) belong to the cause already counted.
+    private var closing = false
 
     init(shared: InboundContext) {
         self.shared = shared
@@ -48,6 +51,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
         shared.metrics.connectionsOpen.record(open)
         guard open <= shared.maxConnections else {
             shared.metrics.drop(.connectionLimit)
+            closing = true
             context.close(promise: nil)
             return
         }
@@ -117,15 +121,17 @@ final class InboundPacketHandler: ChannelInboundHandler {
         guard monotonicNanoseconds() &- lastFrame > shared.frameTimeout else { return }
         shared.metrics.drop(.frameTimeout)
         deadlineCheck?.cancel()
+        closing = true
         context.close(promise: nil)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? WireProtocolError {
+        if let error = error as? WireProtocolError, !closing {
             shared.metrics.drop(DropCause(error))
         }
         // Any error ends the connection: a peer that breaks the framing is not trusted again.
         handOff()
+        closing = true
         context.close(promise: nil)
     }
 

@@ -208,3 +208,10 @@ public final class MixNode: Service, Sendable {
         await shutdown()
     }
 }
+
+extension MixNode {
+    /// Starts a new replay epoch (with a new key epoch): forgets every recorded tag.
+    public func rotateReplayFilter(toEpoch epoch: UInt64) {
+        processor.replayFilter?.rotate(toEpoch: epoch)
+    }
+}

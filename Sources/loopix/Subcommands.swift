@@ -6,6 +6,7 @@ extension LoopixCommand {
         DemoCommand.self,
         KeygenCommand.self,
         TopologyCommand.self,
+        MixCommand.self,
         ProviderCommand.self,
         ClientCommand.self,
         TestnetCommand.self,

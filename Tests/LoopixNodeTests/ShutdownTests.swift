@@ -1,0 +1,50 @@
+// Graceful shutdown: the node stops accepting, forwards what is due within the drain time, and
+// counts what it had to give up.
+import LoopixNetwork
+import LoopixNode
+import LoopixSphinx
+import NIOCore
+import NIOPosix
+import Testing
+
+@Suite("Graceful shutdown")
+struct ShutdownTests {
+    @Test("short delays are forwarded, long ones counted as dropped, new connections refused")
+    func drainsAndCounts() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let mix = try Member(role: .mix, layer: 1)
+        let sink = try Member(role: .provider, layer: 0)
+        var parameters = NetworkParameters()
+        parameters.layers = 1
+        parameters.mixLoopRate = 0
+        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+        var configuration = testConfiguration(port: mix.port)
+        configuration.drainTimeout = 0.3
+        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, configuration: configuration,
+                               eventLoopGroup: group)
+        let frames = FrameSink()
+        try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
+        try await node.start()
+
+        let client = try await connect(to: mix.port, group: group)
+        for delay in [UInt32(50_000), 100_000, 10_000_000, 20_000_000] {
+            let packet = try Sphinx.createPacket(geometry: parameters.geometry, route: [
+                RouteHop(publicKey: mix.secret.publicKey, command: .relay(next: sink.id, delayMicroseconds: delay)),
+                RouteHop(publicKey: sink.secret.publicKey, command: .final(messageID: .random())),
+            ], message: [])
+            try await client.writeAndFlush(packetFrame(packet))
+        }
+        #expect(await eventually { value(of: "loopix_packets_in_total", in: node.metrics.render()) == 4 })
+        #expect(await eventually { value(of: "loopix_crypto_queue_length", in: node.metrics.render()) == 0 })
+
+        await node.shutdown()
+        #expect(frames.count == 2, "the two short delays end within the drain time")
+        #expect(drops("shutdown", at: node) == 2, "the two long delays are counted")
+        let clientClosed = await closes(client, within: 1)
+        #expect(clientClosed)
+        await #expect(throws: (any Error).self) { _ = try await connect(to: mix.port, group: group) }
+
+        await frames.stop()
+        try await group.shutdownGracefully()
+    }
+}
