@@ -4,6 +4,7 @@ import Logging
 import LoopixNetwork
 import LoopixSphinx
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Counters of what a client did and saw.
 public struct ClientStatistics: Sendable, Hashable, Codable {
@@ -24,11 +25,14 @@ public struct ClientStatistics: Sendable, Hashable, Codable {
 
 /// A running Loopix client: the application calls `send` and reads `messages`; three Poisson streams
 /// (λP from the send buffer or drop cover, λL loops, λD drops) and the pull timer run on their own.
+/// The streams fire from timers on one event loop at absolute deadlines, so neither a busy
+/// task pool nor timer overshoot bends them away from Poisson.
 public final class LoopixClient: Sendable {
     public let core: ClientCore
     public let rates: ClientRates
     public let bufferCapacity: Int
     private let transport: any ClientTransport
+    private let eventLoop: any EventLoop
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
     /// Messages for the application, in arrival order.
@@ -41,30 +45,29 @@ public final class LoopixClient: Sendable {
         var buffer: [OutgoingPacket] = []
         var statistics = ClientStatistics()
         var tasks: [Task<Void, Never>] = []
+        var timers: [Int: Scheduled<Void>] = [:]
         var stopped = false
     }
 
-    private let clock = ContinuousClock()
-    private let started: ContinuousClock.Instant
+    private let started: NIODeadline
 
-    public init(core: ClientCore, rates: ClientRates, transport: any ClientTransport, bufferCapacity: Int = 1000,
-                logger: Logger = Logger(label: "loopix.client"),
+    /// `eventLoop` runs the streams' timers and builds their packets (a few hundred microseconds each).
+    public init(core: ClientCore, rates: ClientRates, transport: any ClientTransport, eventLoop: any EventLoop,
+                bufferCapacity: Int = 1000, logger: Logger = Logger(label: "loopix.client"),
                 sendObserver: (@Sendable (OutgoingPacket.Kind, Double) -> Void)? = nil) {
         self.core = core
         self.rates = rates
         self.transport = transport
+        self.eventLoop = eventLoop
         self.bufferCapacity = bufferCapacity
         self.logger = logger
         self.sendObserver = sendObserver
         (messages, continuation) = AsyncStream.makeStream(of: ReceivedMessage.self, bufferingPolicy: .unbounded)
-        started = clock.now
+        started = .now()
     }
 
     /// Seconds since the client was made.
-    public var now: Double {
-        let d = clock.now - started
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-    }
+    public var now: Double { Double((NIODeadline.now() - started).nanoseconds) / 1e9 }
 
     public var statistics: ClientStatistics { state.withLockedValue { $0.statistics } }
     public var address: RecipientAddress { core.identity.address }
@@ -95,19 +98,16 @@ public final class LoopixClient: Sendable {
 
     /// Starts the Poisson streams and the pull timer.
     public func start() {
-        var tasks: [Task<Void, Never>] = []
         let t0 = now
-        if rates.payload > 0 {
-            tasks.append(stream(rate: rates.payload, start: t0) { [self] () throws(ClientError) in try nextPayload() })
+        let streams: [(Int, Double, @Sendable () throws(ClientError) -> OutgoingPacket)] = [
+            (0, rates.payload, { [self] () throws(ClientError) in try nextPayload() }),
+            (1, rates.loop, { [self] () throws(ClientError) in try core.makeLoop(now: now) }),
+            (2, rates.drop, { [core] () throws(ClientError) in try core.makeDrop() }),
+        ]
+        for (id, rate, make) in streams where rate > 0 {
+            eventLoop.execute { [self] in schedule(stream: id, events: PoissonStream(rate: rate, start: t0), make: make) }
         }
-        if rates.loop > 0 {
-            tasks.append(stream(rate: rates.loop, start: t0) { [self] () throws(ClientError) in try core.makeLoop(now: now) })
-        }
-        if rates.drop > 0 {
-            tasks.append(stream(rate: rates.drop, start: t0) { [core] () throws(ClientError) in try core.makeDrop() })
-        }
-        if rates.pullInterval > 0 { tasks.append(pullLoop()) }
-        state.withLockedValue { $0.tasks = tasks }
+        if rates.pullInterval > 0 { state.withLockedValue { $0.tasks.append(pullLoop()) } }
     }
 
     /// Stops every stream and the pulls, closes the link and finishes `messages`.
@@ -116,6 +116,12 @@ public final class LoopixClient: Sendable {
             s.stopped = true
             return s.tasks
         }
+        try? await eventLoop.submit { [state] in
+            state.withLockedValue { s in
+                for timer in s.timers.values { timer.cancel() }
+                s.timers = [:]
+            }
+        }.get()
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         await transport.close()
@@ -128,36 +134,42 @@ public final class LoopixClient: Sendable {
         return try core.makeDrop()
     }
 
-    /// One Poisson stream: at each event, build a packet and hand it to the transport.
-    private func stream(rate: Double, start: Double, make: @escaping @Sendable () throws(ClientError) -> OutgoingPacket)
-        -> Task<Void, Never>
-    {
+    /// Arms the timer of one Poisson stream for its next event (on the event loop).
+    private func schedule(stream id: Int, events: PoissonStream,
+                          make: @escaping @Sendable () throws(ClientError) -> OutgoingPacket) {
+        let deadline = started + .nanoseconds(Int64(events.nextEvent * 1e9))
+        let timer = eventLoop.scheduleTask(deadline: deadline) { [self] in
+            var next = events
+            next.advance()
+            guard state.withLockedValue({ !$0.stopped }) else { return }
+            schedule(stream: id, events: next, make: make)
+            fire(make)
+        }
+        state.withLockedValue { s in
+            if s.stopped { timer.cancel() } else { s.timers[id] = timer }
+        }
+    }
+
+    /// One stream event: build the packet now, hand it to the transport.
+    private func fire(_ make: @Sendable () throws(ClientError) -> OutgoingPacket) {
+        let packet: OutgoingPacket
+        do { packet = try make() } catch {
+            logger.warning("could not build a packet: \(error)")
+            return
+        }
+        sendObserver?(packet.kind, now)
         Task { [self] in
-            var events = PoissonStream(rate: rate, start: start)
-            while !Task.isCancelled {
-                let wait = events.nextEvent - now
-                if wait > 0 {
-                    do { try await Task.sleep(for: .seconds(wait)) } catch { return }
-                }
-                events.advance()
-                let packet: OutgoingPacket
-                do { packet = try make() } catch {
-                    logger.warning("could not build a packet: \(error)")
-                    continue
-                }
-                sendObserver?(packet.kind, now)
-                do {
-                    try await transport.send(packet.packet)
-                    state.withLockedValue { s in
-                        switch packet.kind {
-                        case .real, .reply: s.statistics.sentReal += 1
-                        case .drop: s.statistics.sentDrop += 1
-                        case .loop: s.statistics.sentLoop += 1
-                        }
+            do {
+                try await transport.send(packet.packet)
+                state.withLockedValue { s in
+                    switch packet.kind {
+                    case .real, .reply: s.statistics.sentReal += 1
+                    case .drop: s.statistics.sentDrop += 1
+                    case .loop: s.statistics.sentLoop += 1
                     }
-                } catch {
-                    state.withLockedValue { $0.statistics.sendFailures += 1 }
                 }
+            } catch {
+                state.withLockedValue { $0.statistics.sendFailures += 1 }
             }
         }
     }

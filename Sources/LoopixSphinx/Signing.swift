@@ -21,6 +21,7 @@ public struct VerifyingKey: Sendable, Hashable, Codable, CustomStringConvertible
 
     /// Checks `signature` over `message`; throws `.badSignature` if it does not verify.
     public func verify(signature: some Collection<UInt8>, for message: some Collection<UInt8>) throws(SphinxError) {
+        try Sphinx.initialize()
         let sig = Array(signature)
         let msg = Array(message)
         guard sig.count == Int(LSX_SIGNATURE_BYTES) else { throw .badSignature }

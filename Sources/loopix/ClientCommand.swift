@@ -42,7 +42,7 @@ struct ClientCommand: AsyncParsableCommand {
                 packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
                 identity: identity, geometry: topology.parameters.geometry, pullSize: topology.parameters.pullSize, group: group)
             client = LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: file.rates(topology.parameters),
-                                  transport: transport, bufferCapacity: file.sendBuffer ?? 1000)
+                                  transport: transport, eventLoop: group.next(), bufferCapacity: file.sendBuffer ?? 1000)
         }
 
         func stop() async {

@@ -22,6 +22,7 @@ struct MixCommand: AsyncParsableCommand {
     func run() async throws {
         let file = try NodeConfigurationFile.load(config)
         bootstrapLogging(file.logLevel)
+        watchParentProcess()
         let topology = try loadTopology(file.topology, authority: file.authority)
         let keys = try KeyFile.load(path: file.key)
         guard let me = topology.nodes.first(where: { $0.publicKey == keys.sphinxKey.publicKey }), me.role == .mix else {

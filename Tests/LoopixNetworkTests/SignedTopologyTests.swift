@@ -95,3 +95,28 @@ struct KeyFileTests {
         _ = try KeyFile.load(path: path)
     }
 }
+
+@Suite("Signed topology, every field")
+struct SignedTopologyFieldTests {
+    @Test("signing keys, client ports and fractional parameters survive the file round trip")
+    func allFields() throws {
+        let authority = SigningKey()
+        var topology = sampleTopology()
+        topology.parameters = NetworkParameters(layers: 3, mixDelayRate: 1000 / 20.0, mixLoopRate: 2, loopReturnThreshold: 0.8,
+                                                clientPayloadRate: 4, clientLoopRate: 2, clientDropRate: 2, pullSize: 8,
+                                                pullInterval: 0.5)
+        for i in topology.nodes.indices {
+            topology.nodes[i].signingKey = SigningKey().verifyingKey
+            if topology.nodes[i].role == .provider { topology.nodes[i].clientPort = 12000 + i }
+        }
+        let path = scratchPath("t.json")
+        let signed = try SignedTopology.sign(topology, with: authority)
+        try signed.write(to: path)
+        let decoded = try JSONDecoder().decode(SignedTopology.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(decoded.topology == topology)
+        let a = String(decoding: try SignedTopology.canonicalBytes(of: topology), as: UTF8.self)
+        let b = String(decoding: try SignedTopology.canonicalBytes(of: decoded.topology), as: UTF8.self)
+        #expect(a == b)
+        _ = try SignedTopology.load(path: path)
+    }
+}

@@ -84,7 +84,8 @@ final class LoopbackNetwork: @unchecked Sendable {
             packets: .init(host: "127.0.0.1", port: provider.packetPort!),
             pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
             identity: identity, geometry: topology.parameters.geometry, pullSize: pullSize, group: group)
-        return LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: rates, transport: transport)
+        return LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: rates, transport: transport,
+                            eventLoop: group.next())
     }
 }
 
