@@ -117,6 +117,8 @@ let package = Package(
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
         .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient"]),
+        // Runs the built `loopix` binary as separate processes.
+        .testTarget(name: "LoopixCLITests", dependencies: ["loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",
             "LoopixClient",

@@ -52,7 +52,13 @@ private final class MetricsHTTPHandler: ChannelInboundHandler {
             let response = HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers)
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            let keepAlive = head.isKeepAlive
+            let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            // HTTP/1.0 and "Connection: close" clients read to the end of the stream: close it.
+            if !keepAlive {
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                done.whenComplete { _ in loopBound.value.close(promise: nil) }
+            }
             self.head = nil
         }
     }

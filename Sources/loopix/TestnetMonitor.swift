@@ -136,8 +136,14 @@ final class TestnetMonitor: @unchecked Sendable {
     func sample() -> TestnetView {
         let now = Date()
         var nodes: [TestnetView.NodeRow] = []
-        for spec in layout.processes where spec.kind != .client {
-            let metrics = spec.metricsPort.flatMap { scrapeMetrics(port: $0) }
+        let specs = layout.processes.filter { $0.kind != .client }
+        // Scrape every node at once: a node that does not answer costs its timeout only once.
+        let scraped = ScrapeResults(count: specs.count)
+        DispatchQueue.concurrentPerform(iterations: specs.count) { i in
+            scraped.set(i, specs[i].metricsPort.flatMap { scrapeMetrics(port: $0, timeout: 0.5) })
+        }
+        for (i, spec) in specs.enumerated() {
+            let metrics = scraped.get(i)
             let m = metrics ?? MetricSamples()
             let packetsIn = m.total("loopix_packets_in_total")
             let packetsOut = m.total("loopix_packets_out_total")
@@ -162,4 +168,13 @@ final class TestnetMonitor: @unchecked Sendable {
         }
         return TestnetView(nodes: nodes, clients: clients)
     }
+}
+
+/// Results of the concurrent scrapes, one slot per node.
+private final class ScrapeResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [MetricSamples?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ v: MetricSamples?) { lock.withLock { values[i] = v } }
+    func get(_ i: Int) -> MetricSamples? { lock.withLock { values[i] } }
 }

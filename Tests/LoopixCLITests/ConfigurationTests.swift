@@ -1,0 +1,64 @@
+// Configuration files: each bad value is refused at start with an error that names its field.
+import Foundation
+import LoopixTestSupport
+import Testing
+
+@Suite("Configuration validation")
+struct ConfigurationTests {
+    static let net = Result { try ProcessNetwork(layers: 1, providers: 1) }
+
+    @Test("each bad value names its field",
+          arguments: [
+              ("port", "70000"), ("workers", "0"), ("logLevel", "\"loud\""), ("durability", "\"sometimes\""),
+              ("aqmTargetMs", "-1"), ("prot", "1"), ("packetBuffers", "\"many\""), ("authority", "\"xyz\""),
+              ("quotaPerMailbox", "0"),
+          ])
+    func badNodeValues(field: String, json: String) throws {
+        let named = field
+        let value = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
+        let net = try Self.net.get()
+        var config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: try net.providerConfig(0)))) as! [String: Any]
+        config[field] = value
+        let name = "bad-\(field).json"
+        try net.writeJSON(config, name)
+        let r = try loopix(["provider", "--config", net.dir.appendingPathComponent(name).path], timeout: 20)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("\"\(named)\""), "error must name \(named): \(r.stderr)")
+    }
+
+    @Test("a missing required field and a bad client mailbox are named")
+    func missingAndNested() throws {
+        let net = try Self.net.get()
+        try net.writeJSON(["key": "provider-0.key"], "no-topology.json")
+        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("no-topology.json").path])
+        #expect(r.status != 0 && r.stderr.contains("\"topology\""), "\(r.stderr)")
+        var config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: try net.providerConfig(0)))) as! [String: Any]
+        config["clients"] = [["mailbox": "00", "signingKey": String(repeating: "0", count: 64)]]
+        try net.writeJSON(config, "bad-client.json")
+        let r2 = try loopix(["provider", "--config", net.dir.appendingPathComponent("bad-client.json").path])
+        #expect(r2.status != 0 && r2.stderr.contains("clients[0].mailbox"), "\(r2.stderr)")
+    }
+
+    @Test("a key file others can read is refused")
+    func worldReadableKey() throws {
+        let net = try Self.net.get()
+        let key = net.dir.appendingPathComponent("mix-1.key").path
+        chmod(key, 0o644)
+        defer { chmod(key, 0o600) }
+        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("mix-1.json").path])
+        #expect(r.status != 0 && r.stderr.contains("readable by others"), "\(r.stderr)")
+    }
+
+    @Test("a topology signed by another authority is refused when the authority is pinned")
+    func pinnedAuthority() throws {
+        let net = try Self.net.get()
+        var config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: net.dir.appendingPathComponent("mix-1.json").path))) as! [String: Any]
+        config["authority"] = String(repeating: "ab", count: 32)
+        try net.writeJSON(config, "pinned.json")
+        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("pinned.json").path])
+        #expect(r.status != 0 && r.stderr.contains("expected authority"), "\(r.stderr)")
+    }
+}

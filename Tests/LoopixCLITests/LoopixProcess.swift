@@ -1,0 +1,110 @@
+// Running the built `loopix` binary from tests: one-shot commands and long-running processes.
+import Foundation
+
+/// The `loopix` binary next to the test bundle.
+let loopixBinary: String = {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("loopix").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return dir.appendingPathComponent("loopix").path
+}()
+
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// Runs `loopix args…` to completion (killed after `timeout` seconds).
+func loopix(_ args: [String], timeout: Double = 60, in directory: URL? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: loopixBinary)
+    process.arguments = args
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let collector = PipeCollector(out: out, err: err)
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+    if process.isRunning {
+        process.terminate()
+        Thread.sleep(forTimeInterval: 1)
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    process.waitUntilExit()
+    let (o, e) = collector.finish()
+    return CommandResult(status: process.terminationStatus, stdout: o, stderr: e)
+}
+
+/// Reads both pipes as they fill, so that a chatty child never blocks on a full pipe.
+final class PipeCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = Data(), err = Data()
+    private let group = DispatchGroup()
+
+    init(out: Pipe, err: Pipe) {
+        for (pipe, isOut) in [(out, true), (err, false)] {
+            group.enter()
+            DispatchQueue.global().async { [self] in
+                let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                lock.withLock { if isOut { self.out = data } else { self.err = data } }
+                group.leave()
+            }
+        }
+    }
+
+    func finish() -> (String, String) {
+        group.wait()
+        return lock.withLock { (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)) }
+    }
+}
+
+/// A `loopix` process that runs until the test stops it.
+final class RunningLoopix: @unchecked Sendable {
+    let process = Process()
+    let log: URL
+
+    init(_ args: [String], log: URL) throws {
+        self.log = log
+        process.executableURL = URL(fileURLWithPath: loopixBinary)
+        process.arguments = args
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    /// SIGTERM, then SIGKILL after `grace` seconds; returns the exit status.
+    @discardableResult
+    func stop(grace: Double = 8) -> Int32 {
+        if process.isRunning { signal(SIGTERM) }
+        let deadline = Date().addingTimeInterval(grace)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning { signal(SIGKILL) }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+}
+
+/// PIDs of processes whose command line mentions `text`.
+func processes(mentioning text: String) -> [Int32] {
+    let me = getpid()
+    return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry -> Int32? in
+        guard let pid = Int32(entry), pid != me,
+            let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+        else { return nil }
+        let cmdline = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        return cmdline.contains(text) ? pid : nil
+    }
+}

@@ -1,0 +1,133 @@
+// A network of separate `loopix` processes built with the CLI itself: keygen, topology, configs.
+import Foundation
+import LoopixNetwork
+import LoopixTestSupport
+
+/// Keys, a signed topology and configuration files for one mix per layer and some providers,
+/// written with the `loopix` commands an operator would use.
+final class ProcessNetwork: @unchecked Sendable {
+    let dir: URL
+    let providers: Int
+    let layers: Int
+    private(set) var running: [String: RunningLoopix] = [:]
+    /// Per provider: packet port, pull port, metrics port, node id.
+    private(set) var providerInfo: [(port: Int, pull: Int, metrics: Int, id: String)] = []
+    private var mixMetrics: [String: Int] = [:]
+
+    init(layers: Int = 3, providers: Int = 2, meanDelayMs: Double = 5) throws {
+        self.dir = makeTemporaryDirectory("loopix-procnet")
+        self.layers = layers
+        self.providers = providers
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        func run(_ args: [String]) throws {
+            let r = try loopix(args, timeout: 30)
+            guard r.status == 0 else { throw NSError(domain: "loopix \(args.joined(separator: " ")): \(r.stderr)", code: Int(r.status)) }
+        }
+        try run(["keygen", "--out", path("authority.key")])
+        try run(["topology", "create", "--out", path("draft.json"), "--layers", "\(layers)", "--mean-delay-ms", "\(meanDelayMs)",
+                 "--mix-loop-rate", "0", "--payload-rate", "20", "--loop-rate", "2", "--drop-rate", "2", "--pull-size", "4",
+                 "--pull-interval", "0.2"])
+        for p in 0..<providers {
+            let port = try freeLoopbackPort(), pull = try freeLoopbackPort()
+            try run(["keygen", "--out", path("provider-\(p).key")])
+            try run(["topology", "add-node", "--draft", path("draft.json"), "--role", "provider", "--host", "127.0.0.1",
+                     "--port", "\(port)", "--client-port", "\(pull)", "--key", path("provider-\(p).key")])
+            providerInfo.append((port, pull, try freeLoopbackPort(), ""))
+        }
+        for l in 1...layers {
+            try run(["keygen", "--out", path("mix-\(l).key")])
+            try run(["topology", "add-node", "--draft", path("draft.json"), "--role", "mix", "--layer", "\(l)",
+                     "--host", "127.0.0.1", "--port", "\(try freeLoopbackPort())", "--key", path("mix-\(l).key")])
+            mixMetrics["mix-\(l)"] = try freeLoopbackPort()
+        }
+        try run(["topology", "sign", "--draft", path("draft.json"), "--authority-key", path("authority.key"),
+                 "--out", path("topology.json")])
+        let draft = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
+        let nodes = draft["nodes"] as! [[String: Any]]
+        for p in 0..<providers {
+            let entry = nodes.first { $0["port"] as? Int == providerInfo[p].port }!
+            providerInfo[p].id = entry["id"] as! String
+        }
+        for l in 1...layers {
+            try writeJSON(["topology": "topology.json", "key": "mix-\(l).key", "listenHost": "127.0.0.1", "workers": 1,
+                           "eventLoops": 1, "packetBuffers": 1024, "replayCapacity": 100_000,
+                           "metricsPort": mixMetrics["mix-\(l)"]!, "logLevel": "notice"], "mix-\(l).json")
+        }
+    }
+
+    func writeJSON(_ object: [String: Any], _ name: String) throws {
+        try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            .write(to: dir.appendingPathComponent(name))
+    }
+
+    /// Writes a client's key and configuration and registers it in provider `p`'s configuration.
+    func addClient(_ name: String, provider p: Int) throws -> (config: String, address: String) {
+        let key = dir.appendingPathComponent("\(name).key").path
+        let r = try loopix(["keygen", "--out", key, "--json"])
+        let keys = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: String]
+        let mailbox = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        try writeJSON(["topology": "topology.json", "key": "\(name).key", "mailbox": mailbox, "provider": providerInfo[p].id,
+                       "logLevel": "warning"], "\(name).json")
+        registrations[p, default: []].append(["mailbox": mailbox, "signingKey": keys["signingPublicKey"]!])
+        let config = dir.appendingPathComponent("\(name).json").path
+        let address = try loopix(["client", "address", "--config", config]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        return (config, address)
+    }
+
+    private var registrations: [Int: [[String: String]]] = [:]
+
+    func providerConfig(_ p: Int) throws -> String {
+        try writeJSON(["topology": "topology.json", "key": "provider-\(p).key", "listenHost": "127.0.0.1", "workers": 1,
+                       "eventLoops": 1, "packetBuffers": 1024, "replayCapacity": 100_000, "mailboxes": "provider-\(p).sqlite",
+                       "pullHost": "127.0.0.1", "metricsPort": providerInfo[p].metrics, "logLevel": "notice",
+                       "clients": registrations[p] ?? []], "provider-\(p).json")
+        return dir.appendingPathComponent("provider-\(p).json").path
+    }
+
+    func start(_ name: String, _ args: [String]) throws {
+        running[name] = try RunningLoopix(args, log: dir.appendingPathComponent("\(name).log"))
+    }
+
+    func startNodes() throws {
+        for l in 1...layers { try start("mix-\(l)", ["mix", "--config", dir.appendingPathComponent("mix-\(l).json").path]) }
+        for p in 0..<providers { try start("provider-\(p)", ["provider", "--config", try providerConfig(p)]) }
+    }
+
+    func stopAll() {
+        for (_, process) in running { process.stop() }
+    }
+
+    /// A provider's metric (0 while it does not answer).
+    func providerMetric(_ p: Int, _ series: String) -> Double {
+        guard let text = httpGet(port: providerInfo[p].metrics) else { return 0 }
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+        return 0
+    }
+}
+
+/// GET /metrics on loopback; nil if nothing answers.
+func httpGet(port: Int) -> String? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var tv = timeval(tv_sec: 2, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let ok = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard ok == 0 else { return nil }
+    let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+    _ = send(fd, request, request.count, 0)
+    var data = [UInt8](), chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n <= 0 { break }
+        data += chunk[0..<n]
+    }
+    return String(decoding: data, as: UTF8.self)
+}
