@@ -169,7 +169,12 @@ public final class LoopixClient: Sendable {
                     }
                 }
             } catch {
-                state.withLockedValue { $0.statistics.sendFailures += 1 }
+                state.withLockedValue { s in
+                    s.statistics.sendFailures += 1
+                    // A real message is not lost to a broken link: it goes back to the head of the
+                    // buffer and leaves on a later tick (cover traffic is simply dropped).
+                    if packet.kind == .real || packet.kind == .reply, !s.stopped { s.buffer.insert(packet, at: 0) }
+                }
             }
         }
     }

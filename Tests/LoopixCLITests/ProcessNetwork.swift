@@ -91,6 +91,20 @@ final class ProcessNetwork: @unchecked Sendable {
     func startNodes() throws {
         for l in 1...layers { try start("mix-\(l)", ["mix", "--config", dir.appendingPathComponent("mix-\(l).json").path]) }
         for p in 0..<providers { try start("provider-\(p)", ["provider", "--config", try providerConfig(p)]) }
+        try waitUntilListening()
+    }
+
+    /// Waits until every node accepts connections on its ports (processes take a moment to start).
+    func waitUntilListening(timeout: Double = 60) throws {
+        let topology = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
+        let ports = (topology["nodes"] as! [[String: Any]]).flatMap { [$0["port"] as? Int, $0["clientPort"] as? Int].compactMap { $0 } }
+        let deadline = Date().addingTimeInterval(timeout)
+        for port in ports {
+            while !acceptsConnections(port: port) {
+                guard Date() < deadline else { throw NSError(domain: "port \(port) never opened", code: 1) }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 
     func stopAll() {
@@ -105,6 +119,19 @@ final class ProcessNetwork: @unchecked Sendable {
         }
         return 0
     }
+}
+
+/// Whether something listens on a loopback port.
+func acceptsConnections(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }
 
 /// GET /metrics on loopback; nil if nothing answers.

@@ -25,6 +25,7 @@ struct ProviderCrashTests {
         net.running["provider-1"]!.signal(SIGKILL)
         net.running["provider-1"]!.process.waitUntilExit()
         try net.start("provider-1", ["provider", "--config", try net.providerConfig(1)])
+        try net.waitUntilListening()
 
         let received = try loopix(["client", "receive", "--config", bob.config, "--count", "\(messages.count)",
                                    "--timeout", "40"], timeout: 60)

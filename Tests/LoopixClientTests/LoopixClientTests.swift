@@ -81,3 +81,50 @@ struct LoopixClientTests {
         #expect(ksExponential(exponential, rate: 80).d < 0.15)
     }
 }
+
+/// A link that fails its first `failures` sends.
+final class FlakyTransport: ClientTransport, @unchecked Sendable {
+    let inner: MemoryTransport
+    private let remaining = NIOLockedValueBox(0)
+    init(inner: MemoryTransport, failures: Int) {
+        self.inner = inner
+        remaining.withLockedValue { $0 = failures }
+    }
+    func send(_ packet: [UInt8]) async throws {
+        let fail = remaining.withLockedValue { r -> Bool in
+            defer { r = max(0, r - 1) }
+            return r > 0
+        }
+        if fail { throw PullFailure.connectionClosed }
+        try await inner.send(packet)
+    }
+    func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws { try await inner.pull(receive) }
+    func close() async {}
+}
+
+@Suite("Client runtime, broken links")
+struct ClientLinkFailureTests {
+    @Test("a real message whose send fails is sent again later, not lost")
+    func requeueOnFailure() async throws {
+        let net = try MemoryNetwork()
+        let office = MemoryPostOffice(network: net)
+        let ia = ClientIdentity.generate(provider: net.topology.providers[0].id)
+        let ib = ClientIdentity.generate(provider: net.topology.providers[1].id)
+        let a = LoopixClient(core: try ClientCore(identity: ia, topology: net.topology),
+                             rates: ClientRates(payload: 50, loop: 0, drop: 0, pullInterval: 0),
+                             transport: FlakyTransport(inner: MemoryTransport(office: office, identity: ia), failures: 3),
+                             eventLoop: clientLoops.next())
+        let b = LoopixClient(core: try ClientCore(identity: ib, topology: net.topology),
+                             rates: ClientRates(payload: 0, loop: 0, drop: 0, pullInterval: 0.05),
+                             transport: MemoryTransport(office: office, identity: ib), eventLoop: clientLoops.next())
+        try a.send(Array("survives".utf8), to: b.address)
+        a.start()
+        b.start()
+        var iterator = b.messages.makeAsyncIterator()
+        let m = await iterator.next()
+        #expect(m?.body == Array("survives".utf8))
+        #expect(a.statistics.sendFailures >= 1)
+        await a.stop()
+        await b.stop()
+    }
+}
