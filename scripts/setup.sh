@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in libsodium-dev libssl-dev libsqlite3-dev pkg-config make; do
+for pkg in libsodium-dev libssl-dev libsqlite3-dev pkg-config make iproute2 iptables; do
     have_pkg "$pkg" || need_apt+=("$pkg")
 done
 if ! command -v python3 >/dev/null; then need_apt+=(python3 python3-pip); fi

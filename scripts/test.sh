@@ -39,6 +39,7 @@ if grep -q '^fuzz-smoke:' CSources/Makefile; then
     stage "Fuzzing (bounded)" make -s -C CSources fuzz-smoke
 fi
 stage "Swift tests" swift test
+stage "Multi-host over network namespaces" scripts/netns-test.sh
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed stages: ${failures[*]}"
