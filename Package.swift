@@ -116,7 +116,7 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
-        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient"]),
+        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixTestSupport"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: ["loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [

@@ -196,6 +196,8 @@ public final class LoopixClient: Sendable {
             }
             state.withLockedValue { $0.statistics.pulls += 1 }
         } catch {
+            // A pull cut short by `stop()` is not a failure of the link.
+            if Task.isCancelled || state.withLockedValue({ $0.stopped }) { return }
             state.withLockedValue { $0.statistics.pullFailures += 1 }
             logger.debug("pull failed: \(error)")
         }

@@ -62,3 +62,27 @@ struct ConfigurationTests {
         #expect(r.status != 0 && r.stderr.contains("expected authority"), "\(r.stderr)")
     }
 }
+
+@Suite("Interactive client")
+struct InteractiveClientTests {
+    @Test("the interactive client answers address and stats, explains bad commands, and quits")
+    func scripted() throws {
+        let net = try ProcessNetwork(layers: 1, providers: 1)
+        let client = try net.addClient("carol", provider: 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: loopixBinary)
+        process.arguments = ["client", "--config", client.config]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("address\nsend nowhere hi\nstats\nquit\n".utf8))
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(text.contains(client.address))
+        #expect(text.contains("usage: send ADDRESS TEXT"))
+        #expect(text.contains("sent real"))
+    }
+}

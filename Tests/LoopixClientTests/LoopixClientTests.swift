@@ -3,6 +3,7 @@ import Foundation
 import LoopixClient
 import LoopixNetwork
 import LoopixSphinx
+import LoopixTestSupport
 import NIOConcurrencyHelpers
 import NIOPosix
 import Testing

@@ -26,14 +26,15 @@ struct ShutdownTests {
         try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
         try await node.start()
 
-        let client = try await connect(to: mix.port, group: group)
-        for delay in [UInt32(50_000), 100_000, 10_000_000, 20_000_000] {
-            let packet = try Sphinx.createPacket(geometry: parameters.geometry, route: [
+        // Packets are built before connecting, so that a slow machine cannot stall the connection.
+        let packets = try [UInt32(50_000), 100_000, 10_000_000, 20_000_000].map { delay in
+            try Sphinx.createPacket(geometry: parameters.geometry, route: [
                 RouteHop(publicKey: mix.secret.publicKey, command: .relay(next: sink.id, delayMicroseconds: delay)),
                 RouteHop(publicKey: sink.secret.publicKey, command: .final(messageID: .random())),
             ], message: [])
-            try await client.writeAndFlush(packetFrame(packet))
         }
+        let client = try await connect(to: mix.port, group: group)
+        for packet in packets { try await client.writeAndFlush(packetFrame(packet)) }
         #expect(await eventually { value(of: "loopix_packets_in_total", in: node.metrics.render()) == 4 })
         #expect(await eventually { value(of: "loopix_crypto_queue_length", in: node.metrics.render()) == 0 })
 

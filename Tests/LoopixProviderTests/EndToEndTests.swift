@@ -171,3 +171,46 @@ func metricValue(_ text: String, _ series: String) -> Double {
     }
     return 0
 }
+
+@Suite("Cover traffic end to end", .serialized)
+struct CoverTrafficEndToEndTests {
+    @Test("over real TCP, a client's outgoing intervals are exponential with λP + λL + λD, sending or not",
+          arguments: [false, true])
+    func poissonOverTCP(applicationSends: Bool) async throws {
+        let net = try LoopbackNetwork()
+        try await net.start()
+        let rates = ClientRates(payload: 30, loop: 15, drop: 15, pullInterval: 0.5)
+        let provider = net.providers[0]
+        let identity = ClientIdentity.generate(provider: provider.node.id)
+        try provider.register(mailbox: identity.mailbox, verifyingKey: identity.signingKey.verifyingKey)
+        let times = TimeLog()
+        let transport = TCPClientTransport(
+            packets: .init(host: "127.0.0.1", port: provider.packetPort!), pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
+            identity: identity, geometry: net.topology.parameters.geometry, pullSize: net.pullSize, group: net.group)
+        let client = LoopixClient(core: try ClientCore(identity: identity, topology: net.topology), rates: rates,
+                                  transport: transport, eventLoop: net.group.next(),
+                                  sendObserver: { _, t in times.append(t) })
+        if applicationSends {
+            for i in 0..<40 { try client.send(Array("m\(i)".utf8), to: client.address) }
+        }
+        client.start()
+        try await Task.sleep(for: .seconds(5))
+        await client.stop()
+        let sorted = times.values.sorted()
+        let intervals = zip(sorted.dropFirst(), sorted).map { $0 - $1 }
+        #expect(intervals.count > 200)
+        let (d, p) = ksExponential(intervals, rate: rates.total)
+        #expect(p > 0.001, "KS D = \(d), p = \(p) over \(intervals.count) intervals")
+        #expect(client.statistics.sendFailures == 0)
+        if applicationSends { #expect(client.statistics.sentReal > 0) }
+        await net.stop()
+    }
+}
+
+/// Send times recorded from the client's event loop.
+final class TimeLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [Double] = []
+    func append(_ t: Double) { lock.withLock { times.append(t) } }
+    var values: [Double] { lock.withLock { times } }
+}

@@ -19,3 +19,18 @@ public func eventually(within seconds: Double, _ condition: @Sendable () async t
     }
     return try await condition()
 }
+
+/// Kolmogorov–Smirnov: the statistic D of `samples` against Exp(rate), and its asymptotic p-value.
+public func ksExponential(_ samples: [Double], rate: Double) -> (d: Double, p: Double) {
+    let xs = samples.sorted()
+    let n = Double(xs.count)
+    var d = 0.0
+    for (i, x) in xs.enumerated() {
+        let f = 1 - exp(-rate * x)
+        d = max(d, abs(Double(i + 1) / n - f), abs(f - Double(i) / n))
+    }
+    let lambda = (n.squareRoot() + 0.12 + 0.11 / n.squareRoot()) * d
+    var p = 0.0
+    for k in 1...100 { p += (k % 2 == 1 ? 2 : -2) * exp(-2 * Double(k * k) * lambda * lambda) }
+    return (d, min(max(p, 0), 1))
+}
