@@ -182,7 +182,10 @@ public final class LoopixClient: Sendable {
     private func pullLoop() -> Task<Void, Never> {
         Task { [self] in
             while !Task.isCancelled {
-                await pullOnce()
+                // A pull runs to its end, acknowledgement included, even when `stop()` cancels the
+                // loop: cut short after the packets were read, the provider would answer them again
+                // to the next client process, whose replay filter has never seen them.
+                await Task.detached { [self] in await pullOnce() }.value
                 do { try await Task.sleep(for: .seconds(rates.pullInterval)) } catch { return }
             }
         }
@@ -196,7 +199,7 @@ public final class LoopixClient: Sendable {
             }
             state.withLockedValue { $0.statistics.pulls += 1 }
         } catch {
-            // A pull cut short by `stop()` is not a failure of the link.
+            // A pull refused or cut while stopping is not a failure of the link.
             if Task.isCancelled || state.withLockedValue({ $0.stopped }) { return }
             state.withLockedValue { $0.statistics.pullFailures += 1 }
             logger.debug("pull failed: \(error)")

@@ -24,3 +24,50 @@ public func freeLoopbackPort() throws -> Int {
     }
     return Int(UInt16(bigEndian: address.sin_port))
 }
+
+/// A TCP socket connected to `host:port` (IPv4), with send and receive timeouts; nil if nothing accepts.
+func connectedSocket(host: String, port: Int, timeout: Double) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr(host)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    return fd
+}
+
+/// Whether something accepts TCP connections on `host:port` right now.
+public func acceptsConnections(host: String = "127.0.0.1", port: Int) -> Bool {
+    guard let fd = connectedSocket(host: host, port: port, timeout: 1) else { return false }
+    close(fd)
+    return true
+}
+
+/// The body of `GET path` over HTTP/1.0 from `host:port`, or nil if nothing answers in time.
+public func httpGet(host: String = "127.0.0.1", port: Int, path: String = "/metrics", timeout: Double = 1) -> String? {
+    guard let fd = connectedSocket(host: host, port: port, timeout: timeout) else { return nil }
+    defer { close(fd) }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: \(host)\r\n\r\n".utf8)
+    guard send(fd, request, request.count, 0) == request.count else { return nil }
+    var response: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = recv(fd, &chunk, chunk.count, 0)
+        if n <= 0 { break }
+        response.append(contentsOf: chunk[0..<n])
+        if response.count > 16 << 20 { return nil }
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let body = text.range(of: "\r\n\r\n") else { return nil }
+    return String(text[body.upperBound...])
+}

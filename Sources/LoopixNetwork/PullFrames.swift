@@ -64,30 +64,17 @@ public struct PullFrameDecoder: ByteToMessageDecoder, Sendable {
         -> DecodingState
     {
         while try decode(context: context, buffer: &buffer) == .continue {}
-        if buffer.readableBytes > 0 {
-            let pending = buffer.readableBytes
-            buffer.moveReaderIndex(forwardBy: pending)
-            throw WireProtocolError.truncatedFrame(bytes: pending)
-        }
+        try WireFormat.refuseLeftover(&buffer)
         return .needMoreData
     }
 
     /// Reads one frame, nil if more bytes are needed.
     public func decodeFrame(from buffer: inout ByteBuffer) throws(WireProtocolError) -> PullFrame? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else { return nil }
-        guard length <= maxFrameLength else { throw .frameTooLong(length: length) }
-        guard length >= WireFormat.frameHeaderBytes else { throw .frameTooShort(length: length) }
-        let headerStart = buffer.readerIndex + WireFormat.lengthPrefixBytes
-        if let version = buffer.getInteger(at: headerStart, as: UInt8.self), version != WireFormat.version {
-            throw .unsupportedVersion(version)
-        }
-        guard let rawType = buffer.getInteger(at: headerStart + 1, as: UInt8.self) else { return nil }
+        guard let (rawType, bodyBytes) = try WireFormat.peekHeader(buffer, maxFrameLength: maxFrameLength) else { return nil }
         guard let type = PullFrameType(rawValue: rawType), let limit = limits[type] else { throw .unknownType(rawType) }
-        let bodyBytes = Int(length) - WireFormat.frameHeaderBytes
-        guard bodyBytes <= limit else { throw .frameTooLong(length: length) }
-        guard buffer.readableBytes >= WireFormat.lengthPrefixBytes + Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes)
-        return PullFrame(type: type, body: buffer.readSlice(length: bodyBytes)!)
+        guard bodyBytes <= limit else { throw .frameTooLong(length: UInt32(bodyBytes + WireFormat.frameHeaderBytes)) }
+        guard let body = WireFormat.readBody(&buffer, bodyBytes: bodyBytes) else { return nil }
+        return PullFrame(type: type, body: body)
     }
 }
 

@@ -15,6 +15,36 @@ public enum WireFormat {
     public static func maxFrameLength(packetBytes: Int) -> Int {
         frameHeaderBytes + packetBytes
     }
+
+    /// Judges the next frame's length prefix and version as soon as their bytes arrive, before any
+    /// body is buffered. Returns the raw type and the body's length once the type byte is there,
+    /// nil while bytes are missing; throws for a length or version no frame may have.
+    static func peekHeader(_ buffer: ByteBuffer, maxFrameLength: Int) throws(WireProtocolError)
+        -> (type: UInt8, bodyBytes: Int)?
+    {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: UInt32.self) else { return nil }
+        guard length <= maxFrameLength else { throw .frameTooLong(length: length) }
+        guard length >= frameHeaderBytes else { throw .frameTooShort(length: length) }
+        let headerStart = buffer.readerIndex + lengthPrefixBytes
+        if let v = buffer.getInteger(at: headerStart, as: UInt8.self), v != version { throw .unsupportedVersion(v) }
+        guard let type = buffer.getInteger(at: headerStart + 1, as: UInt8.self) else { return nil }
+        return (type, Int(length) - frameHeaderBytes)
+    }
+
+    /// Consumes a whole frame whose header `peekHeader` judged and returns its body; nil until it has arrived.
+    static func readBody(_ buffer: inout ByteBuffer, bodyBytes: Int) -> ByteBuffer? {
+        guard buffer.readableBytes >= lengthPrefixBytes + frameHeaderBytes + bodyBytes else { return nil }
+        buffer.moveReaderIndex(forwardBy: lengthPrefixBytes + frameHeaderBytes)
+        return buffer.readSlice(length: bodyBytes)
+    }
+
+    /// At end of stream: bytes of an unfinished frame mean the peer sent a truncated frame.
+    static func refuseLeftover(_ buffer: inout ByteBuffer) throws(WireProtocolError) {
+        guard buffer.readableBytes > 0 else { return }
+        let pending = buffer.readableBytes
+        buffer.moveReaderIndex(forwardBy: pending)
+        throw .truncatedFrame(bytes: pending)
+    }
 }
 
 /// What a frame carries.

@@ -102,10 +102,11 @@ struct ClientCommand: AsyncParsableCommand {
             let session = try Session(options.config)
             session.client.start()
             let client = session.client
+            let received = Counter()
+            // Prints every message until the stream ends: the stop below ends it only after the
+            // last pull was acknowledged, so whatever that pull brought is printed too.
             let reader = Task {
-                var n = 0
                 for await m in client.messages {
-                    n += 1
                     let text = String(decoding: m.body, as: UTF8.self)
                     if json {
                         let object: [String: Any] = ["body": text, "replyBlock": m.replyBlock != nil, "isReply": m.inReplyTo != nil]
@@ -115,23 +116,16 @@ struct ClientCommand: AsyncParsableCommand {
                         print(text)
                     }
                     flushOutput()
-                    if let count, n >= count { break }
+                    received.increment()
                 }
-                return n
             }
-            var received = 0
-            if let timeout {
-                let timer = Task {
-                    try? await Task.sleep(for: .seconds(timeout))
-                    reader.cancel()
-                }
-                received = await reader.value
-                timer.cancel()
-            } else {
-                received = await reader.value
+            let deadline = timeout.map { Date().addingTimeInterval($0) }
+            while !(count.map { received.value >= $0 } ?? false) && !(deadline.map { Date() >= $0 } ?? false) {
+                try? await Task.sleep(for: .milliseconds(20))
             }
             await session.stop()
-            if let count, received < count { throw ExitCode(1) }
+            await reader.value
+            if let count, received.value < count { throw ExitCode(1) }
         }
     }
 
@@ -180,15 +174,18 @@ struct ClientCommand: AsyncParsableCommand {
                 case "stats":
                     let s = client.statistics
                     print("sent real \(s.sentReal) drop \(s.sentDrop) loop \(s.sentLoop); received \(s.messagesReceived), loops back \(s.loopsReturned), pulls \(s.pulls) (failed \(s.pullFailures))")
-                case "quit", "exit": printer.cancel(); await session.stop(); return
+                case "quit", "exit":
+                    await session.stop()
+                    await printer.value
+                    return
                 case "": break
                 default: print("unknown command")
                 }
                 print("> ", terminator: "")
                 flushOutput()
             }
-            printer.cancel()
             await session.stop()
+            await printer.value
         }
     }
 }
@@ -204,4 +201,12 @@ private final class InboxPrinter: @unchecked Sendable {
 
     func add(_ m: ReceivedMessage) -> Int { lock.withLock { messages.append(m); return messages.count } }
     func replyBlock(_ n: Int) -> ReplyBlock? { lock.withLock { (1...messages.count).contains(n) ? messages[n - 1].replyBlock : nil } }
+}
+
+/// A count shared between the reader and the waiting loop.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func increment() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
 }

@@ -81,7 +81,7 @@ extension ClientCommand {
             sender.cancel()
             writer.cancel()
             await session.stop()
-            reader.cancel()
+            await reader.value  // the stream ends once stopped; messages already acknowledged are still counted
             write(state: state, client: client)
         }
 

@@ -1,9 +1,6 @@
-// Reading a node's Prometheus endpoint: one blocking HTTP GET on loopback, and the text format's samples.
+// Reading a node's Prometheus endpoint on loopback, and the text format's samples.
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import LoopixNetwork
 
 /// Samples of a Prometheus text exposition: series (name with labels) → value.
 struct MetricSamples {
@@ -39,33 +36,7 @@ struct MetricSamples {
     }
 }
 
-/// GET http://127.0.0.1:port/metrics with a short timeout; nil if the node does not answer.
+/// The samples of a node's metrics endpoint on loopback; nil if the node does not answer in time.
 func scrapeMetrics(port: Int, timeout: Double = 1) -> MetricSamples? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { return nil }
-    let request = Array("GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    guard send(fd, request, request.count, 0) == request.count else { return nil }
-    var response: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = recv(fd, &chunk, chunk.count, 0)
-        if n <= 0 { break }
-        response.append(contentsOf: chunk[0..<n])
-        if response.count > 16 << 20 { return nil }
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let body = text.range(of: "\r\n\r\n") else { return nil }
-    return MetricSamples(text: String(text[body.upperBound...]))
+    httpGet(port: port, timeout: timeout).map { MetricSamples(text: $0) }
 }

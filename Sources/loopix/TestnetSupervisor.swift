@@ -1,5 +1,6 @@
 // Starting the testnet's processes, noticing when one dies, and stopping them all.
 import Foundation
+import LoopixNetwork
 
 /// The testnet's child processes: started with their output in logs/, stopped with SIGTERM, then SIGKILL.
 final class Supervisor: @unchecked Sendable {
@@ -44,20 +45,8 @@ final class Supervisor: @unchecked Sendable {
         nodesReady = true
         let deadline = Date().addingTimeInterval(timeout)
         for node in layout.topology.nodes {
-            while Date() < deadline, !Self.accepts(port: node.port) { Thread.sleep(forTimeInterval: 0.05) }
+            while Date() < deadline, !acceptsConnections(port: node.port) { Thread.sleep(forTimeInterval: 0.05) }
         }
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        } == 0
     }
 
     /// Processes that have exited on their own.

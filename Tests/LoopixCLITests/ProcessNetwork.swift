@@ -113,48 +113,10 @@ final class ProcessNetwork: @unchecked Sendable {
 
     /// A provider's metric (0 while it does not answer).
     func providerMetric(_ p: Int, _ series: String) -> Double {
-        guard let text = httpGet(port: providerInfo[p].metrics) else { return 0 }
+        guard let text = httpGet(port: providerInfo[p].metrics, timeout: 2) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
             return Double(line.split(separator: " ").last ?? "") ?? 0
         }
         return 0
     }
-}
-
-/// Whether something listens on a loopback port.
-func acceptsConnections(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
-}
-
-/// GET /metrics on loopback; nil if nothing answers.
-func httpGet(port: Int) -> String? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var tv = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    let ok = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard ok == 0 else { return nil }
-    let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
-    _ = send(fd, request, request.count, 0)
-    var data = [UInt8](), chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = recv(fd, &chunk, chunk.count, 0)
-        if n <= 0 { break }
-        data += chunk[0..<n]
-    }
-    return String(decoding: data, as: UTF8.self)
 }

@@ -38,7 +38,7 @@ struct MixProcessTests {
         let authority = SigningKey()
         try SignedTopology.sign(topology, with: authority).write(to: topologyFile.path)
         try KeyFile(sphinxKey: mix.secret, signingKey: SigningKey()).write(to: keyFile.path)
-        let metricsPort = try freePort()
+        let metricsPort = try freeLoopbackPort()
         let config: [String: Any] = [
             "topology": "topology.json", "key": "mix.key", "authority": authority.verifyingKey.hex,
             "listenHost": "127.0.0.1", "metricsPort": metricsPort, "workers": 1, "packetBuffers": 256,

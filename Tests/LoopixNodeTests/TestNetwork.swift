@@ -18,26 +18,8 @@ struct Member {
     init(role: NodeRole, layer: Int) throws {
         secret = SecretKey.generate()
         descriptor = NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
-                                    port: try freePort(), publicKey: secret.publicKey)
+                                    port: try freeLoopbackPort(), publicKey: secret.publicKey)
     }
-}
-
-/// A port that was free a moment ago (bind to 0, read, close).
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-    }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Node settings for tests: loopback, one loop and one worker, small memory.
