@@ -91,7 +91,9 @@ let package = Package(
         // libsodium and libcrypto as the benchmarks call them directly: the cryptographic floor.
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
         // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
-        .target(name: "LoopixBench", dependencies: ["LoopixSphinx", "LoopixNode", "CBenchCrypto"]),
+        .target(name: "LoopixBench", dependencies: [
+            "LoopixSphinx", "LoopixNode", "CBenchCrypto", .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         .executableTarget(
             name: "loopix",
             dependencies: [

@@ -37,6 +37,18 @@ public enum ProcessProbe {
         return nil
     }
 
+    /// The whole machine's busy and stolen CPU seconds so far (/proc/stat, all cores): busy is
+    /// user + nice + system + irq + softirq; steal is time the hypervisor gave to someone else.
+    public static func machineCPUSeconds() -> (busy: Double, steal: Double) {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first, line.hasPrefix("cpu ")
+        else { return (0, 0) }
+        let v = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard v.count >= 8 else { return (0, 0) }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return ((v[0] + v[1] + v[2] + v[5] + v[6]) / ticks, v[7] / ticks)
+    }
+
     /// CPU seconds the calling thread has used.
     public static func threadCPUSeconds() -> Double {
         var ts = timespec()
