@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             the machine and the command line), CSV files, and PNG plots made by scripts/plot_bench.py when \
             python3 has matplotlib (scripts/setup.sh --plots installs it). See docs/benchmarks.md.
             """,
-        subcommands: [BenchSphinxCommand.self, BenchNodeCommand.self, BenchAQMCommand.self])
+        subcommands: [BenchSphinxCommand.self, BenchNodeCommand.self, BenchAQMCommand.self, BenchE2ECommand.self])
 }
 
 /// Options every bench subcommand shares.
@@ -72,6 +72,7 @@ final class BenchRun {
             bench: subcommand, commandLine: CommandLine.arguments, machine: machine,
             started: ISO8601DateFormatter().string(from: started), seconds: Date().timeIntervalSince(started), results: results)
         try writeJSON(record, "results.json")
+        flushOutput()
         if !options.noPlots { plot() }
         benchLog("\(subcommand): done in \(Int(Date().timeIntervalSince(started))) s; results in \(directory.path)")
     }
