@@ -88,6 +88,12 @@ let package = Package(
             ]
         ),
         .target(name: "LoopixSim"),
+        // libsodium and libcrypto as the benchmarks call them directly: the cryptographic floor.
+        .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
+        // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
+        .target(name: "LoopixBench", dependencies: [
+            "LoopixSphinx", "LoopixNode", "CBenchCrypto", .product(name: "Atomics", package: "swift-atomics"),
+        ]),
         .executableTarget(
             name: "loopix",
             dependencies: [
@@ -97,6 +103,7 @@ let package = Package(
                 "LoopixProvider",
                 "LoopixClient",
                 "LoopixSim",
+                "LoopixBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -117,6 +124,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
         .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: ["loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx"]),
         .testTarget(name: "LoopixProviderTests", dependencies: [

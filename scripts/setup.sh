@@ -2,6 +2,7 @@
 # Installs what this project needs and is missing (Debian/Ubuntu), then builds it.
 #   scripts/setup.sh           dependencies + release build of `loopix` and of the C library
 #   scripts/setup.sh --deps    dependencies only (the test script calls this)
+#   scripts/setup.sh --plots   also matplotlib, for the PNG plots of `loopix bench` (scripts/plot_bench.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,10 @@ fi
 python3 - <<'PY' 2>/dev/null || { echo "setup: installing Python packages (cryptography, pytest)"; python3 -m pip install -q --user cryptography pytest 2>/dev/null || python3 -m pip install -q cryptography pytest; }
 import cryptography, pytest
 PY
+
+if [ "${1:-}" = "--plots" ]; then
+    python3 -c "import matplotlib" 2>/dev/null || { echo "setup: installing matplotlib"; python3 -m pip install -q --user matplotlib 2>/dev/null || python3 -m pip install -q matplotlib; }
+fi
 
 if ! command -v swift >/dev/null; then
     echo "setup: the Swift toolchain (6.1 or newer) is not on PATH; install it from swift.org first" >&2

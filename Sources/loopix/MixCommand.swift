@@ -32,6 +32,8 @@ struct MixCommand: AsyncParsableCommand {
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
         let node = try MixNode(id: me.id, secretKey: keys.sphinxKey, topology: topology,
                                configuration: file.nodeConfiguration(entry: me), logger: logger)
+        let replayReset = BenchReplayReset(node: node, logger: logger)  // off unless LOOPIX_BENCH_REPLAY_RESET=1
         try await node.runUntilTerminated(logger: logger)
+        replayReset?.cancel()
     }
 }

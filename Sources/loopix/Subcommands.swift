@@ -11,5 +11,6 @@ extension LoopixCommand {
         ClientCommand.self,
         TestnetCommand.self,
         SimulateCommand.self,
+        BenchCommand.self,
     ]
 }

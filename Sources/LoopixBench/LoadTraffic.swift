@@ -1,0 +1,394 @@
+// The node benchmark's traffic: a pool of ready-framed packets for the node under test, a load
+// generator that only writes them (open loop, Poisson), and a sink that receives what the node
+// forwards and matches each packet to its send time.
+import Atomics
+import Dispatch
+import Foundation
+import LoopixSphinx
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Packets for one node, each a RELAY with zero delay to `next`, framed for the wire
+/// (length, version, type, packet) back to back in one buffer, so that a run of consecutive
+/// packets goes out in one `send`. The packet each becomes after the node's unwrap is
+/// computed here too (with the node's key), and named by 8 bytes of its group element.
+public final class PacketPool: @unchecked Sendable {
+    // `@unchecked Sendable`: written only in init, read-only afterwards.
+    public let count: Int
+    public let frameBytes: Int
+    public let frames: UnsafeMutableRawBufferPointer
+    private let keys: [UInt64: Int32]
+
+    public init(count: Int, geometry: Geometry, nodeKey: SecretKey, next: SphinxAddress,
+                progress: @escaping @Sendable (Int) -> Void = { _ in }) throws {
+        self.count = count
+        let packetBytes = geometry.packetBytes
+        frameBytes = 6 + packetBytes
+        frames = UnsafeMutableRawBufferPointer.allocate(byteCount: count * frameBytes, alignment: 16)
+        // Each chunk writes only its own slots of these two buffers.
+        nonisolated(unsafe) let outputKeys = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
+        defer { outputKeys.deallocate() }
+        let processor = try PacketProcessor(geometry: geometry, secretKey: nodeKey, replayFilter: nil)
+        let route = [RouteHop(publicKey: nodeKey.publicKey, command: .relay(next: next, delayMicroseconds: 0))]
+        let chunk = 500
+        let chunks = (count + chunk - 1) / chunk
+        nonisolated(unsafe) let frames = self.frames
+        let frameBytes = self.frameBytes
+        let failures = ManagedAtomic<Int>(0)
+        let done = ManagedAtomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let out = UnsafeMutableRawBufferPointer.allocate(byteCount: packetBytes, alignment: 16)
+            defer { out.deallocate() }
+            for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                let frame = UnsafeMutableRawBufferPointer(rebasing: frames[(i * frameBytes)..<((i + 1) * frameBytes)])
+                frame.storeBytes(of: UInt32(2 + packetBytes).bigEndian, toByteOffset: 0, as: UInt32.self)
+                frame[4] = 0x01  // version
+                frame[5] = 0x01  // packet
+                let packet = UnsafeMutableRawBufferPointer(rebasing: frame[6...])
+                do {
+                    try Sphinx.createPacket(geometry: geometry, route: route, message: [], into: packet)
+                    _ = try processor.process(UnsafeRawBufferPointer(packet), into: out)
+                    outputKeys[i] = out.loadUnaligned(fromByteOffset: 1, as: UInt64.self)
+                } catch {
+                    failures.wrappingIncrement(ordering: .relaxed)
+                }
+            }
+            progress(done.wrappingIncrementThenLoad(by: min(chunk, count - c * chunk), ordering: .relaxed))
+        }
+        guard failures.load(ordering: .relaxed) == 0 else { throw SphinxError.invalidRoute }
+        var keys = [UInt64: Int32](minimumCapacity: count)
+        for i in 0..<count { keys[outputKeys[i]] = Int32(i) }
+        self.keys = keys
+    }
+
+    deinit { frames.deallocate() }
+
+    /// The pool index of a packet the node forwarded, from its bytes.
+    @inline(__always)
+    public func index(ofForwarded packet: UnsafeRawBufferPointer) -> Int? {
+        keys[packet.loadUnaligned(fromByteOffset: 1, as: UInt64.self)].map(Int.init)
+    }
+}
+
+/// When each pool packet was last handed to the kernel (monotonic ns), shared by generator and sink.
+public final class SendTimes: @unchecked Sendable {
+    // Aligned 64-bit stores and loads; the sink reads a slot only after the packet it names
+    // came back through the node, long after the generator wrote it.
+    let times: UnsafeMutableBufferPointer<UInt64>
+    public init(count: Int) {
+        times = .allocate(capacity: count)
+        times.initialize(repeating: 0)
+    }
+    deinit { times.deallocate() }
+}
+
+/// Accepts the node's outbound connections and records, per forwarded packet, when it came
+/// back and when it had been sent.
+public final class FrameSink: @unchecked Sendable {
+    public let port: Int
+    private let listener: Int32
+    private let pool: PacketPool?
+    private let sendTimes: SendTimes?
+    private let stopFlag = ManagedAtomic<Bool>(false)
+    private let lock = NSLock()
+    private var receivedAt: [UInt64] = []
+    private var sentAt: [UInt64] = []
+    private var unknown = 0
+    private var retain = true
+    private var total = 0
+    private var thread: Thread?
+    private let cpuSeconds = ManagedAtomic<UInt64>(0)  // thread CPU, as Double bits
+
+    /// Binds 127.0.0.1:`port` (0: any) now, so the node can be told where it is.
+    public init(port: Int = 0, pool: PacketPool?, sendTimes: SendTimes?) throws {
+        self.pool = pool
+        self.sendTimes = sendTimes
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = loopbackAddress(port: port)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    public func start() {
+        let t = Thread { [self] in loop() }
+        t.name = "bench-sink"
+        t.start()
+        thread = t
+    }
+
+    public func stop() {
+        stopFlag.store(true, ordering: .relaxed)
+        while thread?.isFinished == false { usleep(1000) }
+        close(listener)
+    }
+
+    /// Forgets what was recorded; with `retain` false only counts are kept (long soaks).
+    public func reset(retain: Bool = true) {
+        lock.withLock {
+            receivedAt.removeAll(keepingCapacity: true)
+            sentAt.removeAll(keepingCapacity: true)
+            unknown = 0
+            total = 0
+            self.retain = retain
+        }
+    }
+
+    /// Everything received since the last reset: receive and send times (ns), packets the pool
+    /// does not know, and the total count.
+    public func snapshot() -> (received: [UInt64], sent: [UInt64], unknown: Int, total: Int) {
+        lock.withLock { (receivedAt, sentAt, unknown, total) }
+    }
+
+    public var count: Int { lock.withLock { total } }
+
+    /// CPU seconds of the sink's thread so far.
+    public var threadCPUSeconds: Double { Double(bitPattern: cpuSeconds.load(ordering: .relaxed)) }
+
+    private func loop() {
+        var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+        var buffers: [Int32: ReceiveBuffer] = [:]
+        var receivedBatch: [UInt64] = [], sentBatch: [UInt64] = []
+        var unknownBatch = 0
+        while !stopFlag.load(ordering: .relaxed) {
+            cpuSeconds.store(ProcessProbe.threadCPUSeconds().bitPattern, ordering: .relaxed)
+            guard poll(&fds, nfds_t(fds.count), 50) > 0 else { continue }
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let fd = accept(listener, nil, nil)
+                if fd >= 0 {
+                    fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                    buffers[fd] = ReceiveBuffer(frameLimit: pool?.frameBytes ?? 8192)
+                }
+            }
+            var closed: Set<Int32> = []
+            for i in fds.indices.dropFirst() where fds[i].revents != 0 {
+                let fd = fds[i].fd
+                guard let buffer = buffers[fd] else { continue }
+                let n = buffer.read(fd)
+                let now = benchNanoseconds()
+                if n <= 0 { closed.insert(fd); continue }
+                buffer.frames { type, body in
+                    guard type == 0x01 else { return }
+                    guard let pool, let sendTimes, let index = pool.index(ofForwarded: body) else { unknownBatch += 1; return }
+                    receivedBatch.append(now)
+                    sentBatch.append(sendTimes.times[index])
+                }
+            }
+            if !receivedBatch.isEmpty || unknownBatch > 0 {
+                lock.withLock {
+                    total += receivedBatch.count + unknownBatch
+                    unknown += unknownBatch
+                    if retain {
+                        receivedAt.append(contentsOf: receivedBatch)
+                        sentAt.append(contentsOf: sentBatch)
+                    }
+                }
+                receivedBatch.removeAll(keepingCapacity: true)
+                sentBatch.removeAll(keepingCapacity: true)
+                unknownBatch = 0
+            }
+            if !closed.isEmpty {
+                for fd in closed { close(fd); buffers[fd] = nil }
+                fds.removeAll { closed.contains($0.fd) }
+            }
+        }
+        for fd in fds.dropFirst() { close(fd.fd) }
+    }
+}
+
+/// One connection's bytes, parsed into wire frames as they arrive.
+private final class ReceiveBuffer {
+    private var storage: UnsafeMutableRawBufferPointer
+    private var filled = 0
+
+    init(frameLimit: Int) {
+        storage = .allocate(byteCount: max(1 << 20, 64 * frameLimit), alignment: 16)
+    }
+
+    deinit { storage.deallocate() }
+
+    func read(_ fd: Int32) -> Int {
+        let n = recv(fd, storage.baseAddress! + filled, storage.count - filled, 0)
+        if n > 0 { filled += n }
+        return n
+    }
+
+    /// Calls `body` for each complete frame, then keeps the unfinished tail.
+    func frames(_ body: (UInt8, UnsafeRawBufferPointer) -> Void) {
+        var offset = 0
+        while filled - offset >= 6 {
+            let length = Int(UInt32(bigEndian: storage.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            guard filled - offset >= 4 + length else { break }
+            body(storage[offset + 5], UnsafeRawBufferPointer(rebasing: storage[(offset + 6)..<(offset + 4 + length)]))
+            offset += 4 + length
+        }
+        if offset > 0 {
+            if filled > offset { memmove(storage.baseAddress!, storage.baseAddress! + offset, filled - offset) }
+            filled -= offset
+        }
+    }
+}
+
+/// Writes pool packets to the node over `connections` sockets at a Poisson rate (open loop: the
+/// schedule never waits for the node), or as fast as the sockets take them (`rate` infinite).
+/// At the end of the pool it pauses, asks for a new replay epoch (`onPoolEnd`), and starts over.
+public final class LoadGenerator: @unchecked Sendable {
+    public struct Result: Codable, Sendable {
+        public var sent: Int
+        public var seconds: Double
+        public var cpuSeconds: Double
+        public var passes: Int
+        /// How far behind its schedule the generator was, at the median and worst, ms.
+        public var lagP50Ms: Double
+        public var lagMaxMs: Double
+    }
+
+    private let pool: PacketPool
+    private let sendTimes: SendTimes
+    private let connections: [Int32]
+    private let rate: Double
+    private let seconds: Double
+    private let seed: UInt64
+    private let onPoolEnd: (@Sendable () -> Void)?
+    private let stopFlag = ManagedAtomic<Bool>(false)
+    private let sentCounter = ManagedAtomic<Int>(0)
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result?
+    private let startIndex: Int
+
+    public init(pool: PacketPool, sendTimes: SendTimes, connections: [Int32], rate: Double, seconds: Double,
+                startIndex: Int = 0, seed: UInt64 = 1, onPoolEnd: (@Sendable () -> Void)? = nil) {
+        self.pool = pool
+        self.sendTimes = sendTimes
+        self.connections = connections
+        self.rate = rate
+        self.seconds = seconds
+        self.startIndex = startIndex % pool.count
+        self.seed = seed
+        self.onPoolEnd = onPoolEnd
+    }
+
+    /// Packets written so far (any thread).
+    public var sent: Int { sentCounter.load(ordering: .relaxed) }
+
+    public func start() {
+        let t = Thread { [self] in
+            result = run()
+            done.signal()
+        }
+        t.name = "bench-generator"
+        t.start()
+    }
+
+    public func stop() { stopFlag.store(true, ordering: .relaxed) }
+
+    public func wait() -> Result {
+        done.wait()
+        return result!
+    }
+
+    private func run() -> Result {
+        let cpuStart = ProcessProbe.threadCPUSeconds()
+        var random = SplitMix64(seed: seed)
+        let paced = rate.isFinite
+        let start = benchNanoseconds()
+        let end = start + UInt64(seconds * 1e9)
+        var next = Double(start)
+        var index = startIndex
+        var sent = 0, passes = 0, connection = 0
+        var lags: [Double] = []
+        var lagMax = 0.0
+        let gapScale = 1e9 / rate
+        while !stopFlag.load(ordering: .relaxed) {
+            var now = benchNanoseconds()
+            if now >= end { break }
+            if paced && next > Double(now) {
+                let wait = Double(now) > next - 2_000_000 ? next - Double(now) : 2_000_000
+                var ts = timespec(tv_sec: 0, tv_nsec: Int(wait))
+                nanosleep(&ts, nil)
+                continue
+            }
+            var n = 0
+            if paced {
+                while next <= Double(now) && n < 64 && index + n < pool.count {
+                    n += 1
+                    next += random.exponential(rate: 1) * gapScale
+                }
+                let lag = (Double(now) - next) / 1e6
+                if lag > lagMax { lagMax = lag }
+                if sent % 64 == 0 { lags.append(max(0, lag)) }
+            } else {
+                n = min(64, pool.count - index)
+            }
+            now = benchNanoseconds()
+            for i in index..<(index + n) { sendTimes.times[i] = now }
+            let bytes = UnsafeRawBufferPointer(rebasing: pool.frames[(index * pool.frameBytes)..<((index + n) * pool.frameBytes)])
+            guard writeAll(connections[connection], bytes) else { break }
+            connection = (connection + 1) % connections.count
+            index += n
+            sent += n
+            sentCounter.wrappingIncrement(by: n, ordering: .relaxed)
+            if index == pool.count {
+                passes += 1
+                index = 0
+                if let onPoolEnd {
+                    // Let what is in flight leave the node, start a new replay epoch, go on
+                    // without catching up (the pause is not a burst afterwards).
+                    usleep(5000)
+                    onPoolEnd()
+                    usleep(5000)
+                    next = Double(benchNanoseconds())
+                }
+            }
+        }
+        let elapsed = Double(benchNanoseconds() - start) / 1e9
+        return Result(sent: sent, seconds: elapsed, cpuSeconds: ProcessProbe.threadCPUSeconds() - cpuStart, passes: passes,
+                      lagP50Ms: Statistics.median(lags), lagMaxMs: lagMax)
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+}
+
+/// A TCP connection to 127.0.0.1:`port` with TCP_NODELAY, or nil.
+public func connectLoopback(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    var address = loopbackAddress(port: port)
+    let ok = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard ok == 0 else { close(fd); return nil }
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    return fd
+}
+
+private func loopbackAddress(port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return address
+}

@@ -1,0 +1,79 @@
+// Order statistics and summaries of samples: what every benchmark reports about a distribution.
+import Foundation
+
+/// Quantiles, means and histograms over samples of `Double`.
+public enum Statistics {
+    /// The q-quantile of sorted values by linear interpolation between order statistics
+    /// (Hyndman and Fan's type 7, as R and NumPy default to); 0 for no values.
+    public static func quantile(sorted values: [Double], _ q: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let position = min(max(q, 0), 1) * Double(values.count - 1)
+        let lower = Int(position.rounded(.down))
+        let upper = min(lower + 1, values.count - 1)
+        let fraction = position - Double(lower)
+        return values[lower] + (values[upper] - values[lower]) * fraction
+    }
+
+    public static func median(_ values: [Double]) -> Double {
+        quantile(sorted: values.sorted(), 0.5)
+    }
+
+    public static func mean(_ values: [Double]) -> Double {
+        values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+
+    /// The unbiased sample variance (n − 1 in the denominator); 0 below two values.
+    public static func variance(_ values: [Double]) -> Double {
+        guard values.count > 1 else { return 0 }
+        let m = mean(values)
+        return values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)
+    }
+
+    /// Counts of `values` in `bins` equal bins over `lower..<upper`; values outside are left out.
+    public static func histogram(_ values: [Double], bins: Int, lower: Double, upper: Double) -> [HistogramBin] {
+        precondition(bins > 0 && upper > lower)
+        let width = (upper - lower) / Double(bins)
+        var counts = [Int](repeating: 0, count: bins)
+        for v in values where v >= lower && v < upper {
+            counts[min(bins - 1, Int((v - lower) / width))] += 1
+        }
+        return counts.enumerated().map { HistogramBin(lower: lower + Double($0.offset) * width, upper: lower + Double($0.offset + 1) * width, count: $0.element) }
+    }
+}
+
+/// One bin of a histogram: `[lower, upper)` and how many values fell in it.
+public struct HistogramBin: Codable, Sendable, Equatable {
+    public var lower: Double
+    public var upper: Double
+    public var count: Int
+}
+
+/// The usual description of a latency-like sample: count, mean, percentiles and extremes.
+public struct Summary: Codable, Sendable, Equatable {
+    public var count: Int
+    public var mean: Double
+    public var min: Double
+    public var p50: Double
+    public var p95: Double
+    public var p99: Double
+    public var max: Double
+
+    public init(_ values: [Double]) {
+        let sorted = values.sorted()
+        count = sorted.count
+        mean = Statistics.mean(sorted)
+        min = sorted.first ?? 0
+        max = sorted.last ?? 0
+        p50 = Statistics.quantile(sorted: sorted, 0.5)
+        p95 = Statistics.quantile(sorted: sorted, 0.95)
+        p99 = Statistics.quantile(sorted: sorted, 0.99)
+    }
+
+    /// The same summary with every value multiplied (seconds to milliseconds, say).
+    public func scaled(by factor: Double) -> Summary {
+        var s = self
+        s.mean *= factor; s.min *= factor; s.max *= factor
+        s.p50 *= factor; s.p95 *= factor; s.p99 *= factor
+        return s
+    }
+}
