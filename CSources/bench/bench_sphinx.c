@@ -379,18 +379,21 @@ int main(int argc, char **argv) {
     crypto_scalarmult_base(mult.point, mult.scalar);
     randombytes_buf(mult.scalar, 32);
 
-    /* Routes of 1, 3 and 6 hops, and one more whose block and secret stay
-     * fixed (creating blocks overwrites them) for opening its reply. */
-    route_ctx *routes[4];
-    const size_t route_hops[4] = {1, 3, 6, 6};
-    for (int i = 0; i < 4; i++) {
+    /* Routes of 1 and 3 hops, 4 (a mix's loop), 5 (a client's drop cover)
+     * and 6 (a client's message or loop), and one more whose block and
+     * secret stay fixed (creating blocks overwrites them) for opening its
+     * reply. */
+    enum { CREATE_ROUTES = 5 };
+    route_ctx *routes[CREATE_ROUTES + 1];
+    const size_t route_hops[CREATE_ROUTES + 1] = {1, 3, 4, 5, 6, 6};
+    for (int i = 0; i < CREATE_ROUTES + 1; i++) {
         routes[i] = malloc(sizeof *routes[i]);
         route_init(routes[i], route_hops[i]);
     }
-    deliver_reply(routes[3]);
+    deliver_reply(routes[5]);
 
     /* Items compared with each other run next to each other in every round. */
-    enum { P_SODIUM, F_SODIUM, P_LIBCRYPTO, F_LIBCRYPTO, M_BASE, M_VAR, LIONESS, C1, C3, C6, S_CREATE, S_USE, S_OPEN,
+    enum { P_SODIUM, F_SODIUM, P_LIBCRYPTO, F_LIBCRYPTO, M_BASE, M_VAR, LIONESS, C1, C3, C4, C5, C6, S_CREATE, S_USE, S_OPEN,
            ITEMS };
     item items[ITEMS] = {
         [P_SODIUM] = {"process (sodium)", run_process, &proc_sodium, PROCESS_PACKETS},
@@ -402,10 +405,12 @@ int main(int argc, char **argv) {
         [LIONESS] = {"LIONESS work (2048 B)", run_lioness, floor, 0},
         [C1] = {"create 1 hop", run_create, routes[0], 0},
         [C3] = {"create 3 hops", run_create, routes[1], 0},
-        [C6] = {"create 6 hops", run_create, routes[2], 0},
-        [S_CREATE] = {"SURB create (6 hops)", run_surb_create, routes[2], 0},
-        [S_USE] = {"SURB use", run_surb_use, routes[2], 0},
-        [S_OPEN] = {"SURB open (6 hops)", run_surb_open, routes[3], 0},
+        [C4] = {"create 4 hops", run_create, routes[2], 0},
+        [C5] = {"create 5 hops", run_create, routes[3], 0},
+        [C6] = {"create 6 hops", run_create, routes[4], 0},
+        [S_CREATE] = {"SURB create (6 hops)", run_surb_create, routes[4], 0},
+        [S_USE] = {"SURB use", run_surb_use, routes[4], 0},
+        [S_OPEN] = {"SURB open (6 hops)", run_surb_open, routes[5], 0},
     };
     for (int i = 0; i < ITEMS; i++) calibrate(&items[i], seconds);
     fprintf(stderr, "bench_sphinx: %d rounds of %d items, %.2f s each\n", rounds, ITEMS, seconds);
@@ -429,9 +434,9 @@ int main(int argc, char **argv) {
     /* create against the multiplications alone (the target), and against
      * them plus the n LIONESS encryptions of the payload that the spec also
      * requires (6.6), which the multiplications alone leave out. */
-    double create_ratio[3], create_lioness_ratio[3];
-    const int create_items[3] = {C1, C3, C6};
-    for (int i = 0; i < 3; i++) {
+    double create_ratio[CREATE_ROUTES], create_lioness_ratio[CREATE_ROUTES];
+    const int create_items[CREATE_ROUTES] = {C1, C3, C4, C5, C6};
+    for (int i = 0; i < CREATE_ROUTES; i++) {
         const double n = (double)route_hops[i];
         for (int r = 0; r < rounds; r++)
             per_round[r] = items[create_items[i]].mean[r] / (items[M_BASE].mean[r] + n * (n + 1) / 2 * items[M_VAR].mean[r]);
@@ -457,13 +462,13 @@ int main(int argc, char **argv) {
     printf("%-44s %8.3f %8s\n", "process / floor (libcrypto)", ratio_libcrypto, "<= 1.10");
     printf("%-44s %8.3f %8s\n", "process (libcrypto) / process (sodium)",
            items[P_LIBCRYPTO].median / items[P_SODIUM].median, "");
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < CREATE_ROUTES; i++) {
         char label[64];
         snprintf(label, sizeof label, "create %zu hop%s / (1 base + %zu var mults)", route_hops[i],
                  route_hops[i] == 1 ? "" : "s", route_hops[i] * (route_hops[i] + 1) / 2);
         printf("%-44s %8.3f %8s\n", label, create_ratio[i], "<= 1.15");
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < CREATE_ROUTES; i++) {
         char label[64];
         snprintf(label, sizeof label, "create %zu hop%s / (those mults + %zu LIONESS)", route_hops[i],
                  route_hops[i] == 1 ? "" : "s", route_hops[i]);
@@ -477,8 +482,8 @@ int main(int argc, char **argv) {
         for (int i = 0; i < ITEMS; i++) printf("%s\"%s\":%.3f", i ? "," : "", items[i].name, items[i].median * us);
         printf("},\"ratios\":{\"process_floor_sodium\":%.4f,\"process_floor_libcrypto\":%.4f", ratio_sodium,
                ratio_libcrypto);
-        for (int i = 0; i < 3; i++) printf(",\"create_%zu_required\":%.4f", route_hops[i], create_ratio[i]);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < CREATE_ROUTES; i++) printf(",\"create_%zu_required\":%.4f", route_hops[i], create_ratio[i]);
+        for (int i = 0; i < CREATE_ROUTES; i++)
             printf(",\"create_%zu_required_with_lioness\":%.4f", route_hops[i], create_lioness_ratio[i]);
         printf("}}\n");
     }
@@ -493,6 +498,6 @@ int main(int argc, char **argv) {
     free(packets);
     free(floor);
     free(stock_route);
-    for (int i = 0; i < 4; i++) free(routes[i]);
+    for (int i = 0; i < CREATE_ROUTES + 1; i++) free(routes[i]);
     return 0;
 }

@@ -79,8 +79,8 @@ public struct KeyFile: Sendable {
         guard var sphinx = [UInt8](hexString: stored.sphinx_secret_key), var seed = [UInt8](hexString: stored.signing_seed)
         else { throw KeyFileError.malformed(path, "keys are not hex") }
         defer {
-            sphinx.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
-            seed.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            Sphinx.wipe(&sphinx)
+            Sphinx.wipe(&seed)
         }
         do {
             return KeyFile(sphinxKey: try SecretKey(bytes: sphinx), signingKey: try SigningKey(seed: seed))

@@ -154,7 +154,8 @@ final class PullConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func refuse(_ refusal: PullRefusal, context: ChannelHandlerContext) {
         server.metricsHandle.refusedPull(refusal.cause)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(PullFrame(type: .refusal, bytes: [refusal.rawValue])))
-            .whenComplete { _ in context.close(promise: nil) }
+            .whenComplete { _ in loopBound.value.close(promise: nil) }
     }
 }

@@ -120,3 +120,10 @@ public enum Sphinx {
         return try bytes.withUnsafeBufferPointer { (b) throws(SphinxError) in try body(b.baseAddress) }
     }
 }
+
+extension Sphinx {
+    /// Overwrites secret bytes with zeros in a way the compiler cannot remove.
+    public static func wipe(_ bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { lsx_wipe($0.baseAddress, $0.count) }
+    }
+}

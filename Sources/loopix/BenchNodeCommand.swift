@@ -400,7 +400,7 @@ final class BenchNodeProcess: @unchecked Sendable {
         environment["LOOPIX_BENCH_REPLAY_RESET"] = "1"
         environment["LOOPIX_PARENT_PID"] = "\(getpid())"
         process.environment = environment
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle

@@ -29,7 +29,7 @@ final class Supervisor: @unchecked Sendable {
             process.arguments = spec.arguments
             process.environment = environment
             let log = layout.directory.appendingPathComponent("logs/\(spec.name).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             process.standardOutput = handle
             process.standardError = handle

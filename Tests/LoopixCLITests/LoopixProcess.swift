@@ -73,7 +73,7 @@ final class RunningLoopix: @unchecked Sendable {
         self.log = log
         process.executableURL = URL(fileURLWithPath: loopixBinary)
         process.arguments = args
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process.standardOutput = handle
         process.standardError = handle
