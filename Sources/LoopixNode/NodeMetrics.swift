@@ -34,10 +34,11 @@ public final class NodeMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        // Sub-millisecond work: buckets from 10 µs to 1 s.
+        // Sub-millisecond work: buckets from 10 µs to 1 s, dense around the 1–2 ms AQM targets.
         factory.defaultDurationHistogramBuckets = [
             .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100),
-            .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .microseconds(250), .microseconds(500), .microseconds(750), .milliseconds(1),
+            .microseconds(1500), .milliseconds(2), .microseconds(2500), .milliseconds(3), .milliseconds(4),
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .seconds(1),
         ]
         packetsIn = CoreMetrics.Counter(label: "loopix_packets_in_total", factory: factory)
