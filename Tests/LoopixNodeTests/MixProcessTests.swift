@@ -51,7 +51,9 @@ struct MixProcessTests {
         let process = Process()
         process.executableURL = Self.binary!
         process.arguments = ["mix", "--config", configFile.path]
-        process.standardError = FileHandle.nullDevice
+        let errorLog = directory.appendingPathComponent("stderr.log")
+        _ = FileManager.default.createFile(atPath: errorLog.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errorLog)
         try process.run()
         defer { if process.isRunning { process.terminate() } }
 
@@ -60,7 +62,8 @@ struct MixProcessTests {
             client = try? await connect(to: mix.port, group: group)
             if client == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
-        let channel = try #require(client, "the node never listened")
+        let stderr = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""
+        let channel = try #require(client, "the node never listened: \(stderr)")
         let packet = try Sphinx.createPacket(geometry: parameters.geometry, route: [
             RouteHop(publicKey: mix.secret.publicKey, command: .relay(next: sink.id, delayMicroseconds: 2000)),
             RouteHop(publicKey: sink.secret.publicKey, command: .final(messageID: .random())),
