@@ -81,13 +81,13 @@ public final class ClientCore: @unchecked Sendable {
         return UInt32(min(-log(u) / topology.parameters.mixDelayRate * 1e6, Double(UInt32.max)))
     }
 
-    /// RELAY commands from our provider through one mix per layer, ending with a RELAY to `exit`.
-    private func hopsThroughMixes(to exit: NodeDescriptor) throws(ClientError) -> [RouteHop] {
+    /// RELAY commands from `entry` (a provider) through one mix per layer, ending with a RELAY to `exit`.
+    private func hopsThroughMixes(from entry: NodeDescriptor, to exit: NodeDescriptor) throws(ClientError) -> [RouteHop] {
         var generator = SystemRandomNumberGenerator()
         let mixes: [NodeDescriptor]
         do { mixes = try (1...topology.parameters.layers).map { l throws(TopologyError) in try topology.mix(inLayer: l, using: &generator) } }
         catch { throw .topology("\(error)") }
-        let path = [ownProvider] + mixes
+        let path = [entry] + mixes
         return path.indices.map { i in
             let next = i + 1 < path.count ? path[i + 1].id : exit.id
             return RouteHop(publicKey: path[i].publicKey, command: .relay(next: next, delayMicroseconds: drawDelay()))
@@ -99,7 +99,7 @@ public final class ClientCore: @unchecked Sendable {
         guard let exit = topology.node(recipient.provider), exit.role == .provider else {
             throw .unknownNode(recipient.provider)
         }
-        return try hopsThroughMixes(to: exit) + [
+        return try hopsThroughMixes(from: ownProvider, to: exit) + [
             RouteHop(publicKey: exit.publicKey, command: .deliver(mailbox: recipient.mailbox, delayMicroseconds: drawDelay())),
             RouteHop(publicKey: recipient.publicKey, command: .final(messageID: id)),
         ]
@@ -127,15 +127,7 @@ public final class ClientCore: @unchecked Sendable {
             throw .unknownNode(recipient.provider)
         }
         let replyID = SphinxAddress.random()
-        var generator = SystemRandomNumberGenerator()
-        var path = [start]
-        do {
-            for l in 1...topology.parameters.layers { path.append(try topology.mix(inLayer: l, using: &generator)) }
-        } catch { throw .topology("\(error)") }
-        var route = path.indices.map { i in
-            RouteHop(publicKey: path[i].publicKey,
-                     command: .relay(next: i + 1 < path.count ? path[i + 1].id : ownProvider.id, delayMicroseconds: drawDelay()))
-        }
+        var route = try hopsThroughMixes(from: start, to: ownProvider)
         route.append(RouteHop(publicKey: ownProvider.publicKey,
                               command: .deliver(mailbox: identity.mailbox, delayMicroseconds: drawDelay())))
         route.append(RouteHop(publicKey: identity.sphinxKey.publicKey, command: .final(messageID: replyID)))
@@ -163,7 +155,7 @@ public final class ClientCore: @unchecked Sendable {
     public func makeDrop() throws(ClientError) -> OutgoingPacket {
         var generator = SystemRandomNumberGenerator()
         guard let exit = topology.providers.randomElement(using: &generator) else { throw .topology("no provider") }
-        let route = try hopsThroughMixes(to: exit) + [RouteHop(publicKey: exit.publicKey, command: .drop(delayMicroseconds: drawDelay()))]
+        let route = try hopsThroughMixes(from: ownProvider, to: exit) + [RouteHop(publicKey: exit.publicKey, command: .drop(delayMicroseconds: drawDelay()))]
         return OutgoingPacket(kind: .drop, packet: try create(route, []))
     }
 
