@@ -13,12 +13,8 @@ struct HostileInputTests {
     @Test("every bad input is counted by cause, good traffic still arrives, memory stays bounded")
     func hostileInput() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let mix = try Member(role: .mix, layer: 1)
-        let sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+        let pair = try MixAndSink()
+        let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         let geometry = parameters.geometry
         var configuration = testConfiguration(port: mix.port)
         configuration.frameTimeout = 1

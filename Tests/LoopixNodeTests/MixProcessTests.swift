@@ -23,12 +23,8 @@ struct MixProcessTests {
     @Test("forwards a packet, serves /metrics, and stops on SIGTERM", .enabled(if: binary != nil))
     func separateProcess() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let mix = try Member(role: .mix, layer: 1)
-        let sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+        let pair = try MixAndSink()
+        let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("loopix-mix-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -12,12 +12,8 @@ struct OutboundLinkTests {
     @Test("packets for a down next hop wait in a bounded queue, the rest are counted, and the queue drains on reconnect")
     func queueAndReconnect() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let mix = try Member(role: .mix, layer: 1)
-        let sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+        let pair = try MixAndSink()
+        let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         var configuration = testConfiguration(port: mix.port)
         configuration.outboundQueueLimit = 5
         configuration.reconnectInitialBackoff = 0.02

@@ -12,12 +12,8 @@ struct ShutdownTests {
     @Test("short delays are forwarded, long ones counted as dropped, new connections refused")
     func drainsAndCounts() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let mix = try Member(role: .mix, layer: 1)
-        let sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+        let pair = try MixAndSink()
+        let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         var configuration = testConfiguration(port: mix.port)
         configuration.drainTimeout = 0.3
         let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, configuration: configuration,

@@ -22,6 +22,23 @@ struct Member {
     }
 }
 
+/// One mix (layer 1) and a sink in the provider's place: a one-layer network without loops.
+struct MixAndSink {
+    let mix: Member
+    let sink: Member
+    let topology: Topology
+    var parameters: NetworkParameters { topology.parameters }
+
+    init() throws {
+        mix = try Member(role: .mix, layer: 1)
+        sink = try Member(role: .provider, layer: 0)
+        var parameters = NetworkParameters()
+        parameters.layers = 1
+        parameters.mixLoopRate = 0
+        topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
+    }
+}
+
 /// Node settings for tests: loopback, one loop and one worker, small memory.
 func testConfiguration(port: Int) -> NodeConfiguration {
     var configuration = NodeConfiguration()

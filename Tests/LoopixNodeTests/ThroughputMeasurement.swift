@@ -16,11 +16,8 @@ struct ThroughputMeasurement {
     @Test("single-core unwrap rate vs node relay rate", .enabled(if: enabled))
     func measure() async throws {
         let count = 20_000
-        let mix = try Member(role: .mix, layer: 1)
-        let sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
+        let pair = try MixAndSink()
+        let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         let geometry = parameters.geometry
         let packets = try (0..<count).map { _ in
             try Sphinx.createPacket(geometry: geometry, route: [
@@ -44,7 +41,6 @@ struct ThroughputMeasurement {
 
         // 2. A node relaying the same packets from loopback to a sink in this process.
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
         var configuration = testConfiguration(port: mix.port)
         configuration.workers = 2
         configuration.packetBuffers = 8192
