@@ -91,13 +91,11 @@ final class InboundPacketHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Refuses an arrival before any crypto: the hard limit, then the AQM's probability. The
-    /// packets this connection admitted but has not handed over yet count as queued: without
-    /// them each connection could overshoot the limit by a whole hand-off batch.
+    /// Refuses an arrival before any crypto: the hard limit, then the AQM's probability.
     @inline(__always)
     private func admissionRefusal() -> DropCause? {
         let queue = shared.pool.queue
-        let length = queue.length.load(ordering: .relaxed) + batch.count
+        let length = queue.length.load(ordering: .relaxed)
         if length >= queue.admitLimit.load(ordering: .relaxed) { return .queueFull }
         // As in PIE, never drop early while the queue is nearly empty.
         if length >= 2 && decider.shouldDrop(probability: queue.dropProbability) { return .aqm }
