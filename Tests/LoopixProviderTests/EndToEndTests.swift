@@ -64,6 +64,17 @@ final class LoopbackNetwork: @unchecked Sendable {
         self.providers = providers
     }
 
+    /// Non-zero drop and mailbox counters of every node, for failure messages.
+    func dropSummary() -> String {
+        let nodes = mixes.map { ("mix", $0.metrics.render()) } + providers.map { ("provider", $0.node.metrics.render()) }
+        return nodes.map { role, text in
+            role + ": " + text.split(separator: "\n")
+                .filter { ($0.hasPrefix("loopix_packets_dropped_total") || $0.hasPrefix("loopix_mailbox_") || $0.hasPrefix("loopix_packets_in"))
+                    && !$0.hasSuffix(" 0") }
+                .joined(separator: ", ")
+        }.joined(separator: " | ")
+    }
+
     func start() async throws {
         for m in mixes { try await m.start() }
         for p in providers { try await p.start() }
@@ -103,7 +114,9 @@ struct EndToEndTests {
         // B is offline: everything waits in B's mailbox on B's provider.
         let store = net.providers[1].store
         let mailbox = b.core.identity.mailbox
-        #expect(try await eventually(within: 20) { try store.count(mailbox: mailbox) >= messages.count })
+        let stored = try await eventually(within: 20) { try store.count(mailbox: mailbox) >= messages.count }
+        let storedCount = try store.count(mailbox: mailbox)
+        #expect(stored, "stored \(storedCount); A: \(a.statistics); \(net.dropSummary())")
         b.start()
         var received: [String] = []
         let reader = Task {
