@@ -41,11 +41,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Scheduling hints for the node's event loop threads (header only).
+        .systemLibrary(name: "CLoopixThreads", path: "Sources/CLoopixThreads"),
         .target(
             name: "LoopixNode",
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "CLoopixThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -5,7 +5,8 @@ import LoopixNode
 /// How a queue decides what to refuse.
 public enum QueuePolicy: String, CaseIterable, Codable, Sendable {
     /// The node's own: `PIEController` and `DropDecider` at admission, behind the sojourn limit in
-    /// packets and the hard queue limit (as `InboundPacketHandler` and `QueueController` do).
+    /// packets (extended while the burst allowance lasts) and the hard queue limit, by the same
+    /// rule as `InboundPacketHandler` and `QueueController`.
     case pie
     /// Only the hard queue limit (`queueLimit` packets).
     case tailDrop = "tail-drop"
@@ -190,8 +191,8 @@ private struct RunState {
         var refusedByLimit = false, refusedByController = false
         switch policy {
         case .pie:
-            let timeLimit = c.sojournLimit > 0 ? max(2 * workers, Int(c.sojournLimit * Double(workers) / service)) : Int.max
-            if length >= min(c.queueLimit, timeLimit) {
+            let limit = c.admissionLimit(servicePerPacket: service, workers: workers, burstAllowance: controller.burstAllowance)
+            if length >= limit {
                 refusedByLimit = true
             } else if length >= 2 && decider.shouldDrop(probability: effective) {
                 refusedByController = true

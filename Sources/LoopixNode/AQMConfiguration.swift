@@ -22,9 +22,11 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
     /// The crypto queue's hard limit in packets; arrivals beyond it are dropped whatever the
     /// probability says. It bounds memory.
     public var queueLimit: Int
-    /// The crypto queue's hard limit in time, in seconds: while the oldest queued packet has
-    /// waited longer, arrivals are dropped. It bounds the tail of the sojourn when the random
-    /// early drops fall behind a fluctuation; 0 turns it off.
+    /// The crypto queue's limit in time, in seconds: arrivals are refused while the packets
+    /// ahead of them (queued, or read and about to be queued) would take the workers longer
+    /// than this at their measured pace. It bounds the tail of the sojourn when the random
+    /// early drops fall behind a fluctuation; 0 turns it off. While the burst allowance lasts,
+    /// `maxBurst` is added to it, so that a burst after a calm period passes whole.
     public var sojournLimit: Double
 
     public init(
@@ -47,5 +49,18 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
         self.autoScaleGains = autoScaleGains
         self.queueLimit = queueLimit
         self.sojournLimit = sojournLimit
+    }
+
+    /// The packets admission lets wait for the workers: the sojourn limit (plus `maxBurst` while
+    /// `burstAllowance` lasts) at `servicePerPacket` seconds per packet per worker, never fewer
+    /// than eight per worker (a slow or briefly descheduled worker must not turn the node into
+    /// a two-packet queue that drops every small burst) and never more than `queueLimit`.
+    /// Shared by the node's controller and the queue models, so that they apply the same rule.
+    public func admissionLimit(servicePerPacket: Double, workers: Int, burstAllowance: Double) -> Int {
+        guard sojournLimit > 0, servicePerPacket > 0 else { return queueLimit }
+        let seconds = sojournLimit + (burstAllowance > 0 ? maxBurst : 0)
+        let packets = seconds / servicePerPacket * Double(workers)
+        guard packets < Double(queueLimit) else { return queueLimit }
+        return min(queueLimit, max(8 * workers, Int(packets)))
     }
 }

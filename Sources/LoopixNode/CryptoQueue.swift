@@ -32,6 +32,8 @@ final class CryptoQueue: @unchecked Sendable {
     let intervalMaxSojourn = ManagedAtomic<UInt64>(0)
     /// A moving average of one packet's processing time on one worker, in nanoseconds.
     let serviceNanos = ManagedAtomic<UInt64>(0)
+    /// Packets the workers have finished, ever (the controller derives the drain rate from it).
+    let completed = ManagedAtomic<Int>(0)
 
     init(hardLimit: Int) {
         self.hardLimit = hardLimit
@@ -52,18 +54,17 @@ final class CryptoQueue: @unchecked Sendable {
         }
     }
 
-    /// Moves up to `limit` packets into `batch`; when the queue is empty, the calling worker is
-    /// counted as stopped and false is returned.
-    func take(upTo limit: Int, into batch: inout [QueuedPacket]) -> Bool {
+    /// The oldest queued packet; when the queue is empty, the calling worker is counted as
+    /// stopped and nil is returned. One packet at a time: a packet held by a worker but not yet
+    /// processed would wait unseen by admission and by the controller.
+    func take() -> QueuedPacket? {
         lock.withLock {
-            if entries.isEmpty {
+            guard let packet = entries.popFirst() else {
                 activeWorkers -= 1
-                return false
+                return nil
             }
-            let n = min(limit, entries.count)
-            for _ in 0..<n { batch.append(entries.removeFirst()) }
             length.store(entries.count, ordering: .relaxed)
-            return true
+            return packet
         }
     }
 
@@ -107,9 +108,11 @@ final class CryptoQueue: @unchecked Sendable {
         }
     }
 
-    /// Folds one batch's per-packet processing time into the moving average (weight 1/8).
-    func noteServiceTime(perPacket nanos: UInt64) {
+    /// Folds one packet's processing time (wall clock, so time the worker spent descheduled
+    /// counts) into the moving average (weight 1/16).
+    @inline(__always)
+    func noteServiceTime(_ nanos: UInt64) {
         let old = serviceNanos.load(ordering: .relaxed)
-        serviceNanos.store(old == 0 ? nanos : old - old / 8 + nanos / 8, ordering: .relaxed)
+        serviceNanos.store(old == 0 ? nanos : old - old / 16 + nanos / 16, ordering: .relaxed)
     }
 }

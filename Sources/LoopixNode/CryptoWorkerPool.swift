@@ -1,5 +1,5 @@
 // The crypto stage: a Dispatch pool of at most `workers` drainers that empty the crypto queue
-// in batches. Event loops only enqueue; workers never touch a socket.
+// one packet at a time. Event loops only enqueue; workers never touch a socket.
 import Dispatch
 import NIOConcurrencyHelpers
 
@@ -8,20 +8,16 @@ final class CryptoWorkerPool: Sendable {
     let queue: CryptoQueue
     private let worker: PacketWorker
     private let workers: Int
-    private let batchLimit: Int
     private let dispatch = DispatchQueue(label: "loopix.crypto", qos: .userInitiated, attributes: .concurrent)
     private let schedulers: Int
     private let scratches: NIOLockedValueBox<[WorkerScratch]>
 
-    init(queue: CryptoQueue, worker: PacketWorker, workers: Int, batchLimit: Int, schedulers: Int) {
+    init(queue: CryptoQueue, worker: PacketWorker, workers: Int, schedulers: Int) {
         self.queue = queue
         self.worker = worker
         self.workers = workers
-        self.batchLimit = batchLimit
         self.schedulers = schedulers
-        self.scratches = NIOLockedValueBox((0..<workers).map { _ in
-            WorkerScratch(schedulers: schedulers, batchLimit: batchLimit)
-        })
+        self.scratches = NIOLockedValueBox((0..<workers).map { _ in WorkerScratch(schedulers: schedulers) })
     }
 
     /// Enqueues a batch from an event loop and wakes idle workers; returns how many of the
@@ -36,14 +32,16 @@ final class CryptoWorkerPool: Sendable {
 
     private func drain() {
         // A worker that just stopped may not have put its scratch back yet: then make one.
-        let scratch = scratches.withLockedValue { $0.popLast() }
-            ?? WorkerScratch(schedulers: schedulers, batchLimit: batchLimit)
+        let scratch = scratches.withLockedValue { $0.popLast() } ?? WorkerScratch(schedulers: schedulers)
         defer { scratches.withLockedValue { $0.append(scratch) } }
-        // Share the backlog among the workers rather than letting one take it all.
         while true {
-            let share = max(1, min(batchLimit, queue.length.load(ordering: .relaxed) / workers))
-            guard queue.take(upTo: share, into: &scratch.batch) else { return }
-            worker.process(scratch)
+            // Nothing left to take: hand results over before the queue counts this worker idle.
+            if scratch.held > 0 && queue.length.load(ordering: .relaxed) == 0 { worker.handOver(scratch) }
+            guard let packet = queue.take() else { break }
+            worker.process(packet, scratch)
         }
+        // Another worker took the last packet between the check and the take.
+        worker.handOver(scratch)
+        worker.publishCounts(scratch)
     }
 }

@@ -91,11 +91,13 @@ final class InboundPacketHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Refuses an arrival before any crypto: the hard limit, then the AQM's probability.
+    /// Refuses an arrival before any crypto: the limit, then the AQM's probability. The packets
+    /// this connection read but has not handed over yet count as queued: they are ahead of
+    /// this one, and a long read burst would otherwise overshoot the limit by a whole batch.
     @inline(__always)
     private func admissionRefusal() -> DropCause? {
         let queue = shared.pool.queue
-        let length = queue.length.load(ordering: .relaxed)
+        let length = queue.length.load(ordering: .relaxed) + batch.count
         if length >= queue.admitLimit.load(ordering: .relaxed) { return .queueFull }
         // As in PIE, never drop early while the queue is nearly empty.
         if length >= 2 && decider.shouldDrop(probability: queue.dropProbability) { return .aqm }

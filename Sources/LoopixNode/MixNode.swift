@@ -1,5 +1,6 @@
 // A running node: wires the stages together, starts and stops them, and runs as a service
 // under swift-service-lifecycle (graceful shutdown on SIGTERM/SIGINT).
+import CLoopixThreads
 import Logging
 import LoopixNetwork
 import LoopixSphinx
@@ -64,6 +65,7 @@ public final class MixNode: Service, Sendable {
         self.ownsGroup = eventLoopGroup == nil
         self.group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
         let loops = Array(group.makeIterator())
+        if ownsGroup { MixNode.requestSlice(on: group, microseconds: configuration.eventLoopSliceMicroseconds) }
 
         let geometry = topology.parameters.geometry
         let filter = try ReplayFilter(capacity: configuration.replayCapacity,
@@ -97,7 +99,7 @@ public final class MixNode: Service, Sendable {
                                   schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
                                   hasDeliverySink: deliverySink != nil)
         let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers),
-                                batchLimit: max(1, configuration.workerBatch), schedulers: schedulers.count)
+                                    schedulers: schedulers.count)
         self.pool = pool
         controller = QueueController(configuration: configuration.aqm, queue: queue, slab: slab,
                                      workers: max(1, configuration.workers), metrics: metrics, eventLoop: loops[0])
@@ -210,6 +212,15 @@ public final class MixNode: Service, Sendable {
 }
 
 extension MixNode {
+    /// Asks for `microseconds` (at least 100) as the scheduling slice of every thread of `group`
+    /// (see `NodeConfiguration.eventLoopSliceMicroseconds`); nil does nothing. Only for a group
+    /// the node's owner made for it: the threads of a group shared with other work keep theirs.
+    public static func requestSlice(on group: MultiThreadedEventLoopGroup, microseconds: Int?) {
+        guard let microseconds else { return }
+        let nanoseconds = UInt64(max(100, microseconds)) * 1000
+        for loop in group.makeIterator() { loop.execute { _ = loopix_thread_request_slice(nanoseconds) } }
+    }
+
     /// Starts a new replay epoch (with a new key epoch): forgets every recorded tag.
     public func rotateReplayFilter(toEpoch epoch: UInt64) {
         processor.replayFilter?.rotate(toEpoch: epoch)

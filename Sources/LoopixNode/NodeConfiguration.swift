@@ -14,8 +14,11 @@ public struct NodeConfiguration: Sendable {
     public var workers: Int = System.coreCount
     /// Event loop threads for I/O; default: one per core.
     public var eventLoops: Int = System.coreCount
-    /// Packets a worker takes from the queue at once; more amortises locks, fewer cuts latency.
-    public var workerBatch: Int = 16
+    /// Scheduling slice the event loop threads ask the kernel for, in microseconds (Linux 6.12+,
+    /// at least 100); shorter than the default lets a loop that wakes preempt a busy crypto
+    /// worker instead of waiting out the worker's slice. nil keeps the kernel's default. Applied
+    /// only to an event loop group the node makes itself.
+    public var eventLoopSliceMicroseconds: Int? = 100
 
     public var aqm = AQMConfiguration()
 

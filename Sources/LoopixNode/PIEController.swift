@@ -10,6 +10,8 @@ public struct PIEController: Sendable {
     public private(set) var burstAllowance: Double
     private var lastDelay: Double = 0
     private var lastDelta: Double = 0
+    /// How long the queue has been calm (no probability, delay under half the target).
+    private var calm: Double = 0
 
     public init(configuration: AQMConfiguration) {
         self.configuration = configuration
@@ -57,8 +59,14 @@ public struct PIEController: Sendable {
         lastDelay = delay
 
         burstAllowance = max(0, burstAllowance - c.updateInterval)
+        // The allowance comes back once the queue has been calm for as long as it lasts (RFC 8033
+        // asks two calm samples; under an overload whose sojourn dips now and then, that would
+        // re-arm it again and again, each time letting a burst's worth of queue build up).
         if probability == 0 && delay < c.targetDelay / 2 && previousDelay < c.targetDelay / 2 {
-            burstAllowance = c.maxBurst
+            calm += c.updateInterval
+            if calm >= c.maxBurst { burstAllowance = c.maxBurst }
+        } else {
+            calm = 0
         }
         return effectiveProbability
     }

@@ -1,24 +1,25 @@
-// What a crypto worker does to a batch: unwrap each packet in place, record its replay tag, and
-// route it to the delay scheduler, a sink, or the drop counters. No allocation per packet.
+// What a crypto worker does to a packet: unwrap it in place, record its replay tag, and route it
+// to the delay scheduler, a sink, or the drop counters. No allocation per packet.
 import LoopixNetwork
 import LoopixSphinx
 
-/// Per-worker buffers, reused from batch to batch so that a batch allocates nothing.
+/// Per-worker state, reused from packet to packet so that a packet allocates nothing: the
+/// results not yet handed to the schedulers and the counts not yet published.
 final class WorkerScratch: @unchecked Sendable {
     // `@unchecked Sendable`: a scratch is handed to one worker at a time by `CryptoWorkerPool`.
-    var batch: [QueuedPacket] = []
     var outputs: [[ScheduledPacket]]
-    var released: [PacketSlot] = []
+    /// Results in `outputs`.
+    var held = 0
     var drops: [Int]
     var coverDropped = 0
     var loopsReturned = 0
+    /// Packets processed since the counts were last published.
+    var unpublished = 0
 
-    init(schedulers: Int, batchLimit: Int) {
-        batch.reserveCapacity(batchLimit)
-        released.reserveCapacity(batchLimit)
+    init(schedulers: Int) {
         outputs = (0..<schedulers).map { _ in
             var array: [ScheduledPacket] = []
-            array.reserveCapacity(batchLimit)
+            array.reserveCapacity(PacketWorker.maxHeld)
             return array
         }
         drops = [Int](repeating: 0, count: DropCause.allCases.count)
@@ -51,19 +52,37 @@ final class PacketWorker: Sendable {
         self.hasDeliverySink = hasDeliverySink
     }
 
-    /// Processes `scratch.batch` and hands the results on; leaves the scratch empty.
-    func process(_ scratch: WorkerScratch) {
+    /// How many packets a worker processes between publishing its counts.
+    static let countInterval = 64
+    /// The most results a worker holds before handing them to the schedulers.
+    static let maxHeld = 16
+
+    /// Processes one packet taken from the queue. Its result goes to its scheduler at once while
+    /// the backlog is short; with a longer backlog a worker holds up to a quarter of it (at most
+    /// `maxHeld`) and hands them over together, one wake-up of the event loop and one socket
+    /// write for several packets, when each of them is waiting in the queue far longer anyway.
+    /// Counts are published every `countInterval` packets.
+    func process(_ packet: QueuedPacket, _ scratch: WorkerScratch) {
         let start = monotonicNanoseconds()
-        for packet in scratch.batch {
-            let sojourn = start &- packet.arrival
-            metrics.sojourn.recordNanoseconds(Int64(sojourn))
-            queue.noteSojourn(sojourn)
-            handle(packet, scratch)
+        let sojourn = start &- packet.arrival
+        metrics.sojourn.recordNanoseconds(Int64(sojourn))
+        queue.noteSojourn(sojourn)
+        handle(packet, scratch)
+        let backlog = queue.length.load(ordering: .relaxed)
+        if scratch.held >= min(Self.maxHeld, max(1, backlog / 4)) { handOver(scratch) }
+        queue.noteServiceTime(monotonicNanoseconds() &- start)
+        queue.completed.wrappingIncrement(ordering: .relaxed)
+        scratch.unpublished += 1
+        if scratch.unpublished >= Self.countInterval { publishCounts(scratch) }
+    }
+
+    /// Gives every held result to its scheduler.
+    func handOver(_ scratch: WorkerScratch) {
+        guard scratch.held > 0 else { return }
+        for index in scratch.outputs.indices where !scratch.outputs[index].isEmpty {
+            schedulers[index].submit(&scratch.outputs[index])
         }
-        let end = monotonicNanoseconds()
-        queue.noteServiceTime(perPacket: (end &- start) / UInt64(max(1, scratch.batch.count)))
-        scratch.batch.removeAll(keepingCapacity: true)
-        finish(scratch)
+        scratch.held = 0
     }
 
     @inline(__always)
@@ -74,7 +93,7 @@ final class PacketWorker: Sendable {
             processed = try processor.process(UnsafeRawBufferPointer(buffer), into: buffer)
         } catch {
             scratch.drops[DropCause(error).index] += 1
-            scratch.released.append(packet.slot)
+            slab.release(packet.slot)
             return
         }
         let ready = monotonicNanoseconds()
@@ -82,7 +101,7 @@ final class PacketWorker: Sendable {
         case .relay(let next, let delay):
             guard let target = routes.index[next] else {
                 scratch.drops[DropCause.unknownNextHop.index] += 1
-                scratch.released.append(packet.slot)
+                slab.release(packet.slot)
                 return
             }
             let scheduler = routes.connections[target].schedulerIndex
@@ -90,20 +109,22 @@ final class PacketWorker: Sendable {
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
                 slot: packet.slot, delayMicroseconds: delay, target: UInt32(target), action: .relay,
                 mailbox: .zero))
+            scratch.held += 1
         case .deliver(let mailbox, let delay):
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
-                scratch.released.append(packet.slot)
+                slab.release(packet.slot)
                 return
             }
             let scheduler = Int(packet.slot) % schedulers.count
             scratch.outputs[scheduler].append(ScheduledPacket(
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
                 slot: packet.slot, delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox))
+            scratch.held += 1
         case .drop:
             // Drop cover traffic ends here; nothing leaves, so its delay does not matter.
             scratch.coverDropped += 1
-            scratch.released.append(packet.slot)
+            slab.release(packet.slot)
         case .final(let messageID):
             if let loopMonitor, loopMonitor.loopReturned(messageID, at: ready) {
                 scratch.loopsReturned += 1
@@ -116,19 +137,13 @@ final class PacketWorker: Sendable {
             } else {
                 scratch.drops[DropCause.unknownFinal.index] += 1
             }
-            scratch.released.append(packet.slot)
+            slab.release(packet.slot)
         }
     }
 
-    /// Publishes a batch's results: one lock per scheduler, one per slab, counters once.
-    private func finish(_ scratch: WorkerScratch) {
-        for index in scratch.outputs.indices where !scratch.outputs[index].isEmpty {
-            schedulers[index].submit(&scratch.outputs[index])
-        }
-        if !scratch.released.isEmpty {
-            slab.release(scratch.released)
-            scratch.released.removeAll(keepingCapacity: true)
-        }
+    /// Publishes the counts gathered since the last call, one increment per cause.
+    func publishCounts(_ scratch: WorkerScratch) {
+        scratch.unpublished = 0
         for index in scratch.drops.indices where scratch.drops[index] != 0 {
             metrics.drop(DropCause.allCases[index], count: scratch.drops[index])
             scratch.drops[index] = 0

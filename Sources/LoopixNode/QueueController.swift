@@ -11,6 +11,11 @@ final class QueueController: @unchecked Sendable {
     private let workers: Int
     private let eventLoop: any EventLoop
     private var controller: PIEController
+    /// Packets per second the workers really clear while backlogged (a moving average), 0 until
+    /// measured: on a machine they share with other work they clear fewer than their service
+    /// time promises.
+    private var drainRate = 0.0
+    private var lastTick: (time: UInt64, completed: Int, length: Int)?
     private var task: RepeatedTask?
 
     init(configuration: AQMConfiguration, queue: CryptoQueue, slab: PacketSlab, workers: Int,
@@ -39,6 +44,7 @@ final class QueueController: @unchecked Sendable {
     private func tick() {
         let now = monotonicNanoseconds()
         let sojourn = max(queue.headAge(now: now), queue.intervalMaxSojourn.exchange(0, ordering: .relaxed))
+        noteDrain(now: now)
         let probability = controller.update(queueDelay: Double(sojourn) / 1e9)
         queue.dropProbabilityBits.store(probability.bitPattern, ordering: .relaxed)
         queue.admitLimit.store(admitLimit(), ordering: .relaxed)
@@ -47,12 +53,26 @@ final class QueueController: @unchecked Sendable {
         metrics.buffersInUse.record(slab.inUse)
     }
 
-    /// The packets the workers clear within the sojourn limit, from the measured service time.
+    /// Measures the drain rate over the last interval if the queue held work for every worker
+    /// at both ends of it.
+    private func noteDrain(now: UInt64) {
+        let completed = queue.completed.load(ordering: .relaxed)
+        let length = queue.length.load(ordering: .relaxed)
+        if let last = lastTick, last.length >= workers, length >= workers, now > last.time {
+            let rate = Double(completed &- last.completed) / (Double(now - last.time) / 1e9)
+            drainRate = drainRate == 0 ? rate : drainRate * 7 / 8 + rate / 8
+        }
+        lastTick = (now, completed, length)
+    }
+
+    /// The packets the workers clear within the sojourn limit: from the measured drain rate once
+    /// there is one, from the workers' service time before.
     private func admitLimit() -> Int {
-        let limit = controller.configuration.sojournLimit
         let service = queue.serviceNanos.load(ordering: .relaxed)
-        guard limit > 0, service > 0 else { return queue.hardLimit }
-        let packets = limit * 1e9 / Double(service) * Double(workers)
-        return max(2 * workers, min(queue.hardLimit, Int(packets)))
+        guard service > 0 else { return queue.hardLimit }
+        var perPacket = Double(service) / 1e9
+        if drainRate > 0 { perPacket = max(perPacket, Double(workers) / drainRate) }
+        return controller.configuration.admissionLimit(
+            servicePerPacket: perPacket, workers: workers, burstAllowance: controller.burstAllowance)
     }
 }

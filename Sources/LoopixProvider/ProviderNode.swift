@@ -44,6 +44,7 @@ public final class ProviderNode: Service, Sendable {
         self.configuration = configuration
         ownsGroup = eventLoopGroup == nil
         group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, nodeConfiguration.eventLoops))
+        if ownsGroup { MixNode.requestSlice(on: group, microseconds: nodeConfiguration.eventLoopSliceMicroseconds) }
         let nodeMetrics = NodeMetrics()
         metrics = ProviderMetrics(registry: nodeMetrics.registry)
         store = try MailboxStore(configuration: .init(path: configuration.storePath,

@@ -30,6 +30,7 @@ struct BenchNodeCommand: ParsableCommand {
     @Option(help: "Seconds of the memory soak at 1.5 × capacity (0: none); the issue asks 300.") var soak = 20.0
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
     @Option(help: "Event loops of the node (default: its own default, one per core).") var eventLoops: Int?
+    @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
@@ -54,7 +55,8 @@ struct BenchNodeCommand: ParsableCommand {
         let coreBefore = 1 / (try measureProcessSeconds())
         benchLog(String(format: "node: lsx_process alone: %.0f packets/s on one core", coreBefore))
 
-        let bench = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops)
+        let bench = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops,
+                                       eventLoopSliceUs: eventLoopSliceUs)
         let poolSize = pool
         let pool = try PacketPool(count: poolSize, geometry: .standard, nodeKey: bench.nodeKey, next: bench.sinkID) { done in
             progress.update("building packets \(done)/\(poolSize)")
@@ -341,10 +343,12 @@ struct NodeBenchSetup {
     let nodePort: Int
     private let authority: String
     private let eventLoops: Int?
+    private let eventLoopSliceUs: Int?
 
-    init(directory: URL, eventLoops: Int?) throws {
+    init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?) throws {
         self.directory = directory
         self.eventLoops = eventLoops
+        self.eventLoopSliceUs = eventLoopSliceUs
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let authorityKey = KeyFile.generate()
         let node = KeyFile.generate(), sink = KeyFile.generate()
@@ -374,6 +378,7 @@ struct NodeBenchSetup {
             "metricsPort": metricsPort, "workers": workers, "sendLoops": false, "logLevel": "warning",
         ]
         if let eventLoops { config["eventLoops"] = eventLoops }
+        if let eventLoopSliceUs { config["eventLoopSliceUs"] = eventLoopSliceUs }
         let path = directory.appendingPathComponent("node-w\(workers).json")
         try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys]).write(to: path)
         let node = try BenchNodeProcess(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort)

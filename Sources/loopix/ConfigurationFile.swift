@@ -68,6 +68,8 @@ struct NodeConfigurationFile: Codable {
     /// Crypto workers and I/O event loops; default: the core count.
     var workers: Int?
     var eventLoops: Int?
+    /// Scheduling slice the event loops ask for, in microseconds (default 100; 0: the kernel's default).
+    var eventLoopSliceUs: Int?
     /// Packet buffers: the node's whole packet memory (default 16384).
     var packetBuffers: Int?
     /// AQM target sojourn of the crypto queue in milliseconds (default 1) and hard queue limit (default 2048).
@@ -98,7 +100,7 @@ struct NodeConfigurationFile: Codable {
 
     static let fields: Set<String> = [
         "topology", "authority", "key", "listenHost", "port", "metricsHost", "metricsPort", "workers", "eventLoops",
-        "packetBuffers", "aqmTargetMs", "aqmQueueLimit", "replayCapacity", "sendLoops", "logLevel", "mailboxes",
+        "eventLoopSliceUs", "packetBuffers", "aqmTargetMs", "aqmQueueLimit", "replayCapacity", "sendLoops", "logLevel", "mailboxes",
         "quotaPerMailbox", "durability", "pullHost", "pullPort", "clients",
     ]
 
@@ -118,6 +120,9 @@ struct NodeConfigurationFile: Codable {
         }
         if let workers, workers < 1 { throw bad("workers", "must be at least 1") }
         if let eventLoops, eventLoops < 1 { throw bad("eventLoops", "must be at least 1") }
+        if let eventLoopSliceUs, eventLoopSliceUs != 0 && !(100...100_000).contains(eventLoopSliceUs) {
+            throw bad("eventLoopSliceUs", "must be 0 (the kernel's default) or 100...100000")
+        }
         if let packetBuffers, packetBuffers < 64 { throw bad("packetBuffers", "must be at least 64") }
         if let aqmTargetMs, !(aqmTargetMs > 0) { throw bad("aqmTargetMs", "must be positive") }
         if let aqmQueueLimit, aqmQueueLimit < 1 { throw bad("aqmQueueLimit", "must be at least 1") }
@@ -141,6 +146,7 @@ struct NodeConfigurationFile: Codable {
         c.metricsPort = metricsPort
         if let workers { c.workers = workers }
         if let eventLoops { c.eventLoops = eventLoops }
+        if let eventLoopSliceUs { c.eventLoopSliceMicroseconds = eventLoopSliceUs == 0 ? nil : eventLoopSliceUs }
         if let packetBuffers { c.packetBuffers = packetBuffers }
         if let aqmTargetMs { c.aqm.targetDelay = aqmTargetMs / 1000 }
         if let aqmQueueLimit { c.aqm.queueLimit = aqmQueueLimit }

@@ -55,9 +55,10 @@ final class ProcessNetwork: @unchecked Sendable {
         }
     }
 
+    /// Writes atomically: parallel test cases rewrite and read the same configuration files.
     func writeJSON(_ object: [String: Any], _ name: String) throws {
         try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            .write(to: dir.appendingPathComponent(name))
+            .write(to: dir.appendingPathComponent(name), options: .atomic)
     }
 
     /// Writes a client's key and configuration and registers it in provider `p`'s configuration.

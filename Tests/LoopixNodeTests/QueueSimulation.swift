@@ -66,9 +66,9 @@ struct QueueSimulation {
                 for _ in 0..<arrivals {
                     if measuring { result.offered += 1 }
                     let length = queue.count - head
-                    let timeLimit = configuration.sojournLimit > 0
-                        ? Int(configuration.sojournLimit * Double(workers) / serviceTime) : Int.max
-                    if length >= min(configuration.queueLimit, timeLimit) {
+                    let limit = configuration.admissionLimit(
+                        servicePerPacket: serviceTime, workers: workers, burstAllowance: controller.burstAllowance)
+                    if length >= limit {
                         if measuring { result.limitDrops += 1 }
                         continue
                     }

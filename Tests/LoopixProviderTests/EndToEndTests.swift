@@ -43,6 +43,11 @@ final class LoopbackNetwork: @unchecked Sendable {
             c.replayCapacity = 100_000
             c.sendLoops = false
             c.drainTimeout = 0.2
+            // These tests check delivery, not queue management: in a debug build on a loaded CI
+            // machine one unwrap can take a millisecond, and the default 1.8 ms sojourn limit
+            // would drop packets of small bursts (a lost packet is a lost message).
+            c.aqm.targetDelay = 0.020
+            c.aqm.sojournLimit = 0.050
             return c
         }
         var providers: [ProviderNode] = []
