@@ -123,6 +123,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoopixNodeTests", dependencies: [
             "LoopixNode",
+            "CLoopixThreads",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),

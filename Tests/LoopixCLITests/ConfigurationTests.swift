@@ -11,7 +11,7 @@ struct ConfigurationTests {
           arguments: [
               ("port", "70000"), ("workers", "0"), ("logLevel", "\"loud\""), ("durability", "\"sometimes\""),
               ("aqmTargetMs", "-1"), ("prot", "1"), ("packetBuffers", "\"many\""), ("authority", "\"xyz\""),
-              ("quotaPerMailbox", "0"),
+              ("quotaPerMailbox", "0"), ("eventLoopSliceUs", "50"),
           ])
     func badNodeValues(field: String, json: String) throws {
         let named = field
