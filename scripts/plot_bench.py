@@ -104,8 +104,10 @@ def node(folder, results):
     rss = [r for r in rows(folder, "rss.csv") if r["phase"] == "soak"]
     if rss:
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.plot([float(r["seconds"]) for r in rss], [float(r["rss_mb"]) for r in rss])
-        ax.set_ylim(bottom=0)
+        megabytes = [float(r["rss_mb"]) for r in rss]
+        ax.plot([float(r["seconds"]) for r in rss], megabytes)
+        # Headroom above the line: a flat series must not sit on the frame, hidden.
+        ax.set_ylim(bottom=0, top=max(megabytes) * 1.15)
         ax.set_xlabel("seconds at 1.5 × capacity")
         ax.set_ylabel("node VmRSS (MB)")
         ax.set_title("Resident memory under overload", fontsize=9)
