@@ -5,8 +5,70 @@ import Foundation
 import Glibc
 #endif
 
-/// A loopback TCP port that was free a moment ago (bound to port 0, read back, closed).
+/// A loopback TCP port that was free a moment ago, for a listener that will bind it soon.
+///
+/// Drawn at random below the kernel's ephemeral range (`ip_local_port_range`): a port from
+/// inside it (what binding port 0 returns) can be taken by any outgoing connection between
+/// now and the bind, and a testnet or a test run opens many. Never the same port twice in one
+/// process. Falls back to binding port 0 if no such port is found.
 public func freeLoopbackPort() throws -> Int {
+    let (ephemeralLow, _) = ephemeralPortRange()
+    let low = 10_000
+    if ephemeralLow - low >= 1_000 {
+        for _ in 0..<500 {
+            let port = Int.random(in: low..<ephemeralLow)
+            guard handedOut.claim(port) else { continue }
+            if canBindLoopback(port: port) { return port }
+        }
+    }
+    let port = try boundEphemeralPort()
+    _ = handedOut.claim(port)
+    return port
+}
+
+/// Ports `freeLoopbackPort` returned in this process.
+private let handedOut = ClaimedPorts()
+
+private final class ClaimedPorts: @unchecked Sendable {
+    // `@unchecked Sendable`: `ports` is only touched under `lock`.
+    private let lock = NSLock()
+    private var ports: Set<Int> = []
+
+    /// True if `port` was not claimed before (and is now).
+    func claim(_ port: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return ports.insert(port).inserted
+    }
+}
+
+/// The kernel's ephemeral port range (Linux), or the usual default.
+private func ephemeralPortRange() -> (Int, Int) {
+    guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else {
+        return (32768, 60999)
+    }
+    let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+    return numbers.count == 2 ? (numbers[0], numbers[1]) : (32768, 60999)
+}
+
+/// Whether a listener could bind 127.0.0.1:`port` now (with SO_REUSEADDR, as the nodes do).
+private func canBindLoopback(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+/// A port the kernel picks from its ephemeral range (bound to port 0, read back, closed).
+private func boundEphemeralPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EMFILE) }
     defer { close(fd) }

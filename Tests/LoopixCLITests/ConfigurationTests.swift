@@ -5,7 +5,8 @@ import Testing
 
 @Suite("Configuration validation")
 struct ConfigurationTests {
-    static let net = Result { try ProcessNetwork(layers: 1, providers: 1) }
+    /// Built once for the suite, off the cooperative pool.
+    static let net = Task { try await ProcessNetwork.make(layers: 1, providers: 1) }
 
     @Test("each bad value names its field",
           arguments: [
@@ -13,52 +14,52 @@ struct ConfigurationTests {
               ("aqmTargetMs", "-1"), ("prot", "1"), ("packetBuffers", "\"many\""), ("authority", "\"xyz\""),
               ("quotaPerMailbox", "0"), ("eventLoopSliceUs", "50"),
           ])
-    func badNodeValues(field: String, json: String) throws {
+    func badNodeValues(field: String, json: String) async throws {
         let named = field
         let value = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed)
-        let net = try Self.net.get()
+        let net = try await Self.net.value
         var config = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: try net.providerConfig(0)))) as! [String: Any]
         config[field] = value
         let name = "bad-\(field).json"
         try net.writeJSON(config, name)
-        let r = try loopix(["provider", "--config", net.dir.appendingPathComponent(name).path], timeout: 20)
+        let r = try await loopix(["provider", "--config", net.dir.appendingPathComponent(name).path], timeout: 20)
         #expect(r.status != 0)
         #expect(r.stderr.contains("\"\(named)\""), "error must name \(named): \(r.stderr)")
     }
 
     @Test("a missing required field and a bad client mailbox are named")
-    func missingAndNested() throws {
-        let net = try Self.net.get()
+    func missingAndNested() async throws {
+        let net = try await Self.net.value
         try net.writeJSON(["key": "provider-0.key"], "no-topology.json")
-        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("no-topology.json").path])
+        let r = try await loopix(["mix", "--config", net.dir.appendingPathComponent("no-topology.json").path])
         #expect(r.status != 0 && r.stderr.contains("\"topology\""), "\(r.stderr)")
         var config = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: try net.providerConfig(0)))) as! [String: Any]
         config["clients"] = [["mailbox": "00", "signingKey": String(repeating: "0", count: 64)]]
         try net.writeJSON(config, "bad-client.json")
-        let r2 = try loopix(["provider", "--config", net.dir.appendingPathComponent("bad-client.json").path])
+        let r2 = try await loopix(["provider", "--config", net.dir.appendingPathComponent("bad-client.json").path])
         #expect(r2.status != 0 && r2.stderr.contains("clients[0].mailbox"), "\(r2.stderr)")
     }
 
     @Test("a key file others can read is refused")
-    func worldReadableKey() throws {
-        let net = try Self.net.get()
+    func worldReadableKey() async throws {
+        let net = try await Self.net.value
         let key = net.dir.appendingPathComponent("mix-1.key").path
         chmod(key, 0o644)
         defer { chmod(key, 0o600) }
-        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("mix-1.json").path])
+        let r = try await loopix(["mix", "--config", net.dir.appendingPathComponent("mix-1.json").path])
         #expect(r.status != 0 && r.stderr.contains("readable by others"), "\(r.stderr)")
     }
 
     @Test("a topology signed by another authority is refused when the authority is pinned")
-    func pinnedAuthority() throws {
-        let net = try Self.net.get()
+    func pinnedAuthority() async throws {
+        let net = try await Self.net.value
         var config = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: net.dir.appendingPathComponent("mix-1.json").path))) as! [String: Any]
         config["authority"] = String(repeating: "ab", count: 32)
         try net.writeJSON(config, "pinned.json")
-        let r = try loopix(["mix", "--config", net.dir.appendingPathComponent("pinned.json").path])
+        let r = try await loopix(["mix", "--config", net.dir.appendingPathComponent("pinned.json").path])
         #expect(r.status != 0 && r.stderr.contains("expected authority"), "\(r.stderr)")
     }
 }
@@ -66,9 +67,9 @@ struct ConfigurationTests {
 @Suite("Interactive client")
 struct InteractiveClientTests {
     @Test("the interactive client answers address and stats, explains bad commands, and quits")
-    func scripted() throws {
-        let net = try ProcessNetwork(layers: 1, providers: 1)
-        let client = try net.addClient("carol", provider: 0)
+    func scripted() async throws {
+        let net = try await ProcessNetwork.make(layers: 1, providers: 1)
+        let client = try await net.addClient("carol", provider: 0)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: loopixBinary)
         process.arguments = ["client", "--config", client.config]
@@ -78,8 +79,11 @@ struct InteractiveClientTests {
         process.standardError = FileHandle.nullDevice
         try process.run()
         input.fileHandleForWriting.write(Data("address\nsend nowhere hi\nstats\nquit\n".utf8))
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let text = try await offPool {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
         #expect(process.terminationStatus == 0)
         #expect(text.contains(client.address))
         #expect(text.contains("usage: send ADDRESS TEXT"))

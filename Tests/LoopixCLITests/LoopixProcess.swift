@@ -17,8 +17,23 @@ struct CommandResult {
     let stderr: String
 }
 
-/// Runs `loopix args…` to completion (killed after `timeout` seconds).
-func loopix(_ args: [String], timeout: Double = 60, in directory: URL? = nil) throws -> CommandResult {
+/// Runs blocking work on a thread of its own and awaits its result. Swift Testing runs tests
+/// on the cooperative pool, which has one thread per core (two here): a test that waits for a
+/// process on one of them stalls every other running test, for seconds.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+/// Runs `loopix args…` to completion (killed after `timeout` seconds), off the cooperative pool.
+func loopix(_ args: [String], timeout: Double = 60, in directory: URL? = nil) async throws -> CommandResult {
+    try await offPool { try loopixBlocking(args, timeout: timeout, in: directory) }
+}
+
+/// `loopix` for code that is not async (building a `ProcessNetwork`); blocks the calling thread.
+func loopixBlocking(_ args: [String], timeout: Double = 60, in directory: URL? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: loopixBinary)
     process.arguments = args
@@ -85,7 +100,16 @@ final class RunningLoopix: @unchecked Sendable {
 
     /// SIGTERM, then SIGKILL after `grace` seconds; returns the exit status.
     @discardableResult
-    func stop(grace: Double = 8) -> Int32 {
+    func stop(grace: Double = 8) async -> Int32 {
+        (try? await offPool { self.stopBlocking(grace: grace) }) ?? -1
+    }
+
+    /// Waits for the process to end, off the cooperative pool.
+    func waitForExit() async {
+        _ = try? await offPool { self.process.waitUntilExit() }
+    }
+
+    private func stopBlocking(grace: Double) -> Int32 {
         if process.isRunning { signal(SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }

@@ -14,13 +14,18 @@ final class ProcessNetwork: @unchecked Sendable {
     private(set) var providerInfo: [(port: Int, pull: Int, metrics: Int, id: String)] = []
     private var mixMetrics: [String: Int] = [:]
 
-    init(layers: Int = 3, providers: Int = 2, meanDelayMs: Double = 5) throws {
+    /// Builds the network's files off the cooperative pool (a dozen `loopix` runs).
+    static func make(layers: Int = 3, providers: Int = 2, meanDelayMs: Double = 5) async throws -> ProcessNetwork {
+        try await offPool { try ProcessNetwork(layers: layers, providers: providers, meanDelayMs: meanDelayMs) }
+    }
+
+    private init(layers: Int, providers: Int, meanDelayMs: Double) throws {
         self.dir = makeTemporaryDirectory("loopix-procnet")
         self.layers = layers
         self.providers = providers
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         func run(_ args: [String]) throws {
-            let r = try loopix(args, timeout: 30)
+            let r = try loopixBlocking(args, timeout: 30)
             guard r.status == 0 else { throw NSError(domain: "loopix \(args.joined(separator: " ")): \(r.stderr)", code: Int(r.status)) }
         }
         try run(["keygen", "--out", path("authority.key")])
@@ -62,16 +67,16 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 
     /// Writes a client's key and configuration and registers it in provider `p`'s configuration.
-    func addClient(_ name: String, provider p: Int) throws -> (config: String, address: String) {
+    func addClient(_ name: String, provider p: Int) async throws -> (config: String, address: String) {
         let key = dir.appendingPathComponent("\(name).key").path
-        let r = try loopix(["keygen", "--out", key, "--json"])
+        let r = try await loopix(["keygen", "--out", key, "--json"])
         let keys = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: String]
         let mailbox = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         try writeJSON(["topology": "topology.json", "key": "\(name).key", "mailbox": mailbox, "provider": providerInfo[p].id,
                        "logLevel": "warning"], "\(name).json")
         registrations[p, default: []].append(["mailbox": mailbox, "signingKey": keys["signingPublicKey"]!])
         let config = dir.appendingPathComponent("\(name).json").path
-        let address = try loopix(["client", "address", "--config", config]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let address = try await loopix(["client", "address", "--config", config]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         return (config, address)
     }
 
@@ -89,27 +94,27 @@ final class ProcessNetwork: @unchecked Sendable {
         running[name] = try RunningLoopix(args, log: dir.appendingPathComponent("\(name).log"))
     }
 
-    func startNodes() throws {
+    func startNodes() async throws {
         for l in 1...layers { try start("mix-\(l)", ["mix", "--config", dir.appendingPathComponent("mix-\(l).json").path]) }
         for p in 0..<providers { try start("provider-\(p)", ["provider", "--config", try providerConfig(p)]) }
-        try waitUntilListening()
+        try await waitUntilListening()
     }
 
     /// Waits until every node accepts connections on its ports (processes take a moment to start).
-    func waitUntilListening(timeout: Double = 60) throws {
+    func waitUntilListening(timeout: Double = 60) async throws {
         let topology = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
         let ports = (topology["nodes"] as! [[String: Any]]).flatMap { [$0["port"] as? Int, $0["clientPort"] as? Int].compactMap { $0 } }
         let deadline = Date().addingTimeInterval(timeout)
         for port in ports {
             while !acceptsConnections(port: port) {
                 guard Date() < deadline else { throw NSError(domain: "port \(port) never opened", code: 1) }
-                Thread.sleep(forTimeInterval: 0.05)
+                try await Task.sleep(for: .milliseconds(50))
             }
         }
     }
 
-    func stopAll() {
-        for (_, process) in running { process.stop() }
+    func stopAll() async {
+        for (_, process) in running { await process.stop() }
     }
 
     /// A provider's metric (0 while it does not answer).

@@ -7,15 +7,24 @@ import Testing
 struct ProviderCrashTests {
     @Test("SIGKILL between storing and the pull, restart: the offline recipient gets every message exactly once")
     func sigkillBetweenStoreAndPull() async throws {
-        let net = try ProcessNetwork()
-        defer { net.stopAll() }
-        let alice = try net.addClient("alice", provider: 0)
-        let bob = try net.addClient("bob", provider: 1)
-        try net.startNodes()
+        let net = try await ProcessNetwork.make()
+        do {
+            try await run(net)
+        } catch {
+            await net.stopAll()
+            throw error
+        }
+        await net.stopAll()
+    }
+
+    private func run(_ net: ProcessNetwork) async throws {
+        let alice = try await net.addClient("alice", provider: 0)
+        let bob = try await net.addClient("bob", provider: 1)
+        try await net.startNodes()
         let messages = (1...5).map { "message \($0) for bob" }
         for m in messages {
-            let r = try loopix(["client", "send", "--config", alice.config, "--to", bob.address, "--message", m, "--timeout", "30"],
-                               timeout: 45)
+            let r = try await loopix(["client", "send", "--config", alice.config, "--to", bob.address, "--message", m,
+                                      "--timeout", "30"], timeout: 45)
             #expect(r.status == 0, "send failed: \(r.stderr)")
         }
         // Bob is offline; wait until his provider has committed all five.
@@ -23,17 +32,17 @@ struct ProviderCrashTests {
         #expect(stored, "bob's provider must store the messages")
 
         net.running["provider-1"]!.signal(SIGKILL)
-        net.running["provider-1"]!.process.waitUntilExit()
+        await net.running["provider-1"]!.waitForExit()
         try net.start("provider-1", ["provider", "--config", try net.providerConfig(1)])
-        try net.waitUntilListening()
+        try await net.waitUntilListening()
 
-        let received = try loopix(["client", "receive", "--config", bob.config, "--count", "\(messages.count)",
-                                   "--timeout", "40"], timeout: 60)
+        let received = try await loopix(["client", "receive", "--config", bob.config, "--count", "\(messages.count)",
+                                         "--timeout", "40"], timeout: 60)
         #expect(received.status == 0, "receive: \(received.stderr.suffix(1500))")
         let lines = received.stdout.split(separator: "\n").map(String.init)
         #expect(lines.sorted() == messages.sorted(), "every message exactly once: \(lines)")
         // And nothing more is waiting: a second reader gets no copy.
-        let again = try loopix(["client", "receive", "--config", bob.config, "--timeout", "3"], timeout: 20)
+        let again = try await loopix(["client", "receive", "--config", bob.config, "--timeout", "3"], timeout: 20)
         #expect(again.stdout.isEmpty, "no duplicate after the restart: \(again.stdout)")
     }
 }

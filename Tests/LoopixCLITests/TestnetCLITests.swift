@@ -6,9 +6,9 @@ import Testing
 @Suite("loopix testnet", .serialized)
 struct TestnetCLITests {
     @Test("a short testnet delivers messages and returns loops, and leaves no process behind")
-    func shortTestnet() throws {
+    func shortTestnet() async throws {
         let dir = makeTemporaryDirectory("loopix-testnet")
-        let result = try loopix([
+        let result = try await loopix([
             "testnet", "--dir", dir.path, "--duration", "14", "--json", "--quiet", "--clients", "3",
             "--mixes-per-layer", "1", "--mean-delay-ms", "5", "--payload-rate", "10", "--loop-rate", "4",
             "--drop-rate", "2", "--demo-interval", "0.5", "--pull-interval", "0.2",
@@ -26,10 +26,10 @@ struct TestnetCLITests {
     }
 
     @Test("testnet options are validated with a clear error")
-    func badOptions() throws {
-        let r = try loopix(["testnet", "--layers", "0", "--dir", makeTemporaryDirectory().path])
+    func badOptions() async throws {
+        let r = try await loopix(["testnet", "--layers", "0", "--dir", makeTemporaryDirectory().path])
         #expect(r.status != 0 && r.stderr.contains("--layers"))
-        let r2 = try loopix(["testnet", "--mean-delay-ms", "-1", "--dir", makeTemporaryDirectory().path])
+        let r2 = try await loopix(["testnet", "--mean-delay-ms", "-1", "--dir", makeTemporaryDirectory().path])
         #expect(r2.status != 0 && r2.stderr.contains("--mean-delay-ms"))
     }
 }
