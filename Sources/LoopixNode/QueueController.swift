@@ -15,6 +15,8 @@ final class QueueController: @unchecked Sendable {
     /// measured: on a machine they share with other work they clear fewer than their service
     /// time promises.
     private var drainRate = 0.0
+    /// How much the interval rates scatter around it (moving average of squared deviations).
+    private var drainVariance = 0.0
     private var lastTick: (time: UInt64, completed: Int, length: Int)?
     private var task: RepeatedTask?
 
@@ -60,18 +62,31 @@ final class QueueController: @unchecked Sendable {
         let length = queue.length.load(ordering: .relaxed)
         if let last = lastTick, last.length >= workers, length >= workers, now > last.time {
             let rate = Double(completed &- last.completed) / (Double(now - last.time) / 1e9)
-            drainRate = drainRate == 0 ? rate : drainRate * 7 / 8 + rate / 8
+            if drainRate == 0 {
+                drainRate = rate
+            } else {
+                let deviation = rate - drainRate
+                drainRate = drainRate * 7 / 8 + rate / 8
+                drainVariance = drainVariance * 7 / 8 + deviation * deviation / 8
+            }
         }
         lastTick = (now, completed, length)
     }
 
     /// The packets the workers clear within the sojourn limit: from the measured drain rate once
-    /// there is one, from the workers' service time before.
+    /// there is one, from the workers' service time before. The rate counted on is one standard
+    /// deviation below the average (at least half of it): a packet admitted now waits through
+    /// whatever the workers drain next, and where they are descheduled now and then, that is
+    /// often less than the average. Workers that always get their cores scatter little, and
+    /// keep nearly the whole limit.
     private func admitLimit() -> Int {
         let service = queue.serviceNanos.load(ordering: .relaxed)
         guard service > 0 else { return queue.hardLimit }
         var perPacket = Double(service) / 1e9
-        if drainRate > 0 { perPacket = max(perPacket, Double(workers) / drainRate) }
+        if drainRate > 0 {
+            let dependable = max(drainRate / 2, drainRate - drainVariance.squareRoot())
+            perPacket = max(perPacket, Double(workers) / dependable)
+        }
         return controller.configuration.admissionLimit(
             servicePerPacket: perPacket, workers: workers, burstAllowance: controller.burstAllowance)
     }
