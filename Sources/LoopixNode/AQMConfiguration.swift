@@ -32,8 +32,8 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
     public init(
         targetDelay: Double = 0.001,
         updateInterval: Double = 0.001,
-        integralGain: Double = 2,
-        proportionalGain: Double = 50,
+        integralGain: Double = 3,
+        proportionalGain: Double = 20,
         derivativeGain: Double = 0,
         maxBurst: Double = 0.010,
         autoScaleGains: Bool = true,
