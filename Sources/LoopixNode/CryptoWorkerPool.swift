@@ -36,7 +36,7 @@ final class CryptoWorkerPool: Sendable {
         defer { scratches.withLockedValue { $0.append(scratch) } }
         while true {
             // Nothing left to take: hand results over before the queue counts this worker idle.
-            if scratch.held > 0 && queue.length.load(ordering: .relaxed) == 0 { worker.handOver(scratch) }
+            if queue.length.load(ordering: .relaxed) == 0 { worker.handOver(scratch) }
             guard let packet = queue.take() else { break }
             worker.process(packet, scratch)
         }

@@ -8,8 +8,6 @@ import LoopixSphinx
 final class WorkerScratch: @unchecked Sendable {
     // `@unchecked Sendable`: a scratch is handed to one worker at a time by `CryptoWorkerPool`.
     var outputs: [[ScheduledPacket]]
-    /// Results in `outputs`.
-    var held = 0
     var drops: [Int]
     var coverDropped = 0
     var loopsReturned = 0
@@ -24,6 +22,9 @@ final class WorkerScratch: @unchecked Sendable {
         }
         drops = [Int](repeating: 0, count: DropCause.allCases.count)
     }
+
+    /// Results not yet handed to the schedulers.
+    var held: Int { outputs.reduce(0) { $0 + $1.count } }
 }
 
 /// The per-packet logic of the crypto stage; shared by all workers, stateless between packets.
@@ -78,11 +79,9 @@ final class PacketWorker: Sendable {
 
     /// Gives every held result to its scheduler.
     func handOver(_ scratch: WorkerScratch) {
-        guard scratch.held > 0 else { return }
         for index in scratch.outputs.indices where !scratch.outputs[index].isEmpty {
             schedulers[index].submit(&scratch.outputs[index])
         }
-        scratch.held = 0
     }
 
     @inline(__always)
@@ -109,7 +108,6 @@ final class PacketWorker: Sendable {
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
                 slot: packet.slot, delayMicroseconds: delay, target: UInt32(target), action: .relay,
                 mailbox: .zero))
-            scratch.held += 1
         case .deliver(let mailbox, let delay):
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
@@ -120,7 +118,6 @@ final class PacketWorker: Sendable {
             scratch.outputs[scheduler].append(ScheduledPacket(
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
                 slot: packet.slot, delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox))
-            scratch.held += 1
         case .drop:
             // Drop cover traffic ends here; nothing leaves, so its delay does not matter.
             scratch.coverDropped += 1
