@@ -12,16 +12,16 @@ import Glibc
 /// now and the bind, and a testnet or a test run opens many. Never the same port twice in one
 /// process. Falls back to binding port 0 if no such port is found.
 public func freeLoopbackPort() throws -> Int {
-    let (ephemeralLow, _) = ephemeralPortRange()
     let low = 10_000
     if ephemeralLow - low >= 1_000 {
         for _ in 0..<500 {
             let port = Int.random(in: low..<ephemeralLow)
             guard handedOut.claim(port) else { continue }
-            if canBindLoopback(port: port) { return port }
+            if bindLoopback(port: port) != nil { return port }
         }
     }
-    let port = try boundEphemeralPort()
+    // Port 0: the kernel picks one from its ephemeral range.
+    guard let port = bindLoopback(port: 0) else { throw POSIXError(.EADDRINUSE) }
     _ = handedOut.claim(port)
     return port
 }
@@ -42,45 +42,37 @@ private final class ClaimedPorts: @unchecked Sendable {
     }
 }
 
-/// The kernel's ephemeral port range (Linux), or the usual default.
-private func ephemeralPortRange() -> (Int, Int) {
-    guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8) else {
-        return (32768, 60999)
-    }
-    let numbers = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
-    return numbers.count == 2 ? (numbers[0], numbers[1]) : (32768, 60999)
+/// The lower end of the kernel's ephemeral port range (Linux), or the usual default; read once.
+private let ephemeralLow: Int = {
+    guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+        let low = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap({ Int($0) })
+    else { return 32768 }
+    return low
+}()
+
+/// An IPv4 socket address.
+private func ipv4Address(host: String, port: Int) -> sockaddr_in {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr(host)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return address
 }
 
-/// Whether a listener could bind 127.0.0.1:`port` now (with SO_REUSEADDR, as the nodes do).
-private func canBindLoopback(port: Int) -> Bool {
+/// Binds a TCP socket to 127.0.0.1:`port` (0: any) with SO_REUSEADDR, as the nodes' listeners
+/// do, and closes it again; the port it was bound to, or nil if the bind failed.
+private func bindLoopback(port: Int) -> Int? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
+    guard fd >= 0 else { return nil }
     defer { close(fd) }
     var one: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    return withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
-}
-
-/// A port the kernel picks from its ephemeral range (bound to port 0, read back, closed).
-private func boundEphemeralPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
+    var address = ipv4Address(host: "127.0.0.1", port: port)
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    guard bound == 0 else { return nil }
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
@@ -94,10 +86,7 @@ func connectedSocket(host: String, port: Int, timeout: Double) -> Int32? {
     var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr(host)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    var address = ipv4Address(host: host, port: port)
     let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
