@@ -9,15 +9,13 @@ final class CryptoWorkerPool: Sendable {
     private let worker: PacketWorker
     private let workers: Int
     private let dispatch = DispatchQueue(label: "loopix.crypto", qos: .userInitiated, attributes: .concurrent)
-    private let schedulers: Int
     private let scratches: NIOLockedValueBox<[WorkerScratch]>
 
-    init(queue: CryptoQueue, worker: PacketWorker, workers: Int, schedulers: Int) {
+    init(queue: CryptoQueue, worker: PacketWorker, workers: Int) {
         self.queue = queue
         self.worker = worker
         self.workers = workers
-        self.schedulers = schedulers
-        self.scratches = NIOLockedValueBox((0..<workers).map { _ in WorkerScratch(schedulers: schedulers) })
+        self.scratches = NIOLockedValueBox((0..<workers).map { _ in WorkerScratch() })
     }
 
     /// Enqueues a batch from an event loop and wakes idle workers; returns how many of the
@@ -32,16 +30,17 @@ final class CryptoWorkerPool: Sendable {
 
     private func drain() {
         // A worker that just stopped may not have put its scratch back yet: then make one.
-        let scratch = scratches.withLockedValue { $0.popLast() } ?? WorkerScratch(schedulers: schedulers)
+        let scratch = scratches.withLockedValue { $0.popLast() } ?? WorkerScratch()
         defer { scratches.withLockedValue { $0.append(scratch) } }
         while true {
-            // Nothing left to take: hand results over before the queue counts this worker idle.
-            if queue.length.load(ordering: .relaxed) == 0 { worker.handOver(scratch) }
+            // Nothing left to take: wake the loops for waiting results before the queue counts
+            // this worker idle.
+            if queue.length.load(ordering: .relaxed) == 0 { worker.wakeSchedulers() }
             guard let packet = queue.take() else { break }
             worker.process(packet, scratch)
         }
         // Another worker took the last packet between the check and the take.
-        worker.handOver(scratch)
+        worker.wakeSchedulers()
         worker.publishCounts(scratch)
     }
 }

@@ -11,8 +11,9 @@ public struct HopRecord: Sendable {
     public var requestedDelayMicroseconds: UInt32
 }
 
-/// One per event loop: a timer heap of packets owned by that loop. Workers hand packets in
-/// batches through a locked inbox; everything else runs on the loop.
+/// One per event loop: a timer heap of packets owned by that loop. Workers hand packets over
+/// through a locked inbox, which the loop drains when a worker wakes it and after every read
+/// burst it handles; everything else runs on the loop.
 ///
 /// `@unchecked Sendable`: `inbox` and `drainPending` are guarded by `inboxLock`; every other
 /// mutable field is touched only on `eventLoop`.
@@ -47,17 +48,34 @@ final class DelayScheduler: @unchecked Sendable {
         spare.reserveCapacity(256)
     }
 
-    /// Hands a batch over from a worker and empties it (keeping its capacity).
-    func submit(_ batch: inout [ScheduledPacket]) {
+    /// Hands one packet over from a worker. The loop is woken once `wakeAfter` packets wait in
+    /// the inbox (1: at once); until then they wait for the loop's next wake-up, which on a busy
+    /// loop comes before that anyway: every read burst it handles drains the inbox too.
+    func submit(_ packet: ScheduledPacket, wakeAfter threshold: Int) {
         let wake = inboxLock.withLock {
-            inbox.append(contentsOf: batch)
-            defer { drainPending = true }
-            return !drainPending
+            inbox.append(packet)
+            guard !drainPending, inbox.count >= threshold else { return false }
+            drainPending = true
+            return true
         }
-        batch.removeAll(keepingCapacity: true)
-        if wake {
-            eventLoop.execute { self.drainInbox() }
+        if wake { eventLoop.execute { self.drainInbox() } }
+    }
+
+    /// Wakes the loop if packets wait in the inbox and no wake-up is on its way: a worker that
+    /// runs out of work leaves nothing behind.
+    func wakeIfWaiting() {
+        let wake = inboxLock.withLock {
+            guard !drainPending, !inbox.isEmpty else { return false }
+            drainPending = true
+            return true
         }
+        if wake { eventLoop.execute { self.drainInbox() } }
+    }
+
+    /// On the loop: takes in what waits in the inbox, if anything, and sends what is due.
+    func drainIfWaiting() {
+        eventLoop.assertInEventLoop()
+        if inboxLock.withLock({ !inbox.isEmpty }) { drainInbox() }
     }
 
     /// Packets waiting for their delay (on the loop).

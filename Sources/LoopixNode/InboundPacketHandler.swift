@@ -1,6 +1,7 @@
 // The event-loop end of the pipeline: takes decoded frames, applies admission (AQM and limits)
 // before any crypto, copies admitted packets into slab buffers, and hands them to the workers
-// once per read burst. Also cuts peers that break the framing or send too slowly.
+// once per read burst, after which it lets the loop's delay scheduler take in what the workers
+// left in its inbox. Also cuts peers that break the framing or send too slowly.
 import Atomics
 import LoopixNetwork
 import NIOCore
@@ -9,14 +10,17 @@ import NIOCore
 final class InboundContext: Sendable {
     let pool: CryptoWorkerPool
     let slab: PacketSlab
+    let schedulers: [DelayScheduler]
     let metrics: NodeMetrics
     let frameTimeout: UInt64
     let maxConnections: Int
     let openConnections = ManagedAtomic<Int>(0)
 
-    init(pool: CryptoWorkerPool, slab: PacketSlab, metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int) {
+    init(pool: CryptoWorkerPool, slab: PacketSlab, schedulers: [DelayScheduler], metrics: NodeMetrics, frameTimeout: Double,
+         maxConnections: Int) {
         self.pool = pool
         self.slab = slab
+        self.schedulers = schedulers
         self.metrics = metrics
         self.frameTimeout = UInt64(frameTimeout * 1e9)
         self.maxConnections = maxConnections
@@ -34,6 +38,8 @@ final class InboundPacketHandler: ChannelInboundHandler {
     private var received = 0
     private var lastFrame: UInt64 = 0
     private var deadlineCheck: RepeatedTask?
+    /// The delay scheduler of this connection's event loop, if the node has one on it.
+    private var scheduler: DelayScheduler?
     private var counted = false
     /// Set once this side decided to close: errors after that (an unfinished frame flushed out
     /// by the close) belong to the cause already counted.
@@ -56,6 +62,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
             return
         }
         lastFrame = monotonicNanoseconds()
+        scheduler = shared.schedulers.first { $0.eventLoop === context.eventLoop }
         // A peer must complete a frame every frameTimeout; checked four times per timeout.
         let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / 4, 1_000_000)))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -88,6 +95,8 @@ final class InboundPacketHandler: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         handOff()
+        // The loop is awake anyway: results the workers left without waking it leave now.
+        scheduler?.drainIfWaiting()
         context.fireChannelReadComplete()
     }
 

@@ -98,8 +98,7 @@ public final class MixNode: Service, Sendable {
         let worker = PacketWorker(processor: self.processor, slab: slab, queue: queue, metrics: metrics, routes: routes,
                                   schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
                                   hasDeliverySink: deliverySink != nil)
-        let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers),
-                                    schedulers: schedulers.count)
+        let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers))
         self.pool = pool
         controller = QueueController(configuration: configuration.aqm, queue: queue, slab: slab,
                                      workers: max(1, configuration.workers), metrics: metrics, eventLoop: loops[0])
@@ -107,8 +106,8 @@ public final class MixNode: Service, Sendable {
             LoopSender(me: id, topology: topology, monitor: $0, routes: routes, slab: slab, metrics: metrics,
                        logger: logger, eventLoop: loops[0], alarmMultiplier: configuration.loopAlarmRateMultiplier)
         }
-        inbound = InboundContext(pool: pool, slab: slab, metrics: metrics, frameTimeout: configuration.frameTimeout,
-                                 maxConnections: configuration.maxInboundConnections)
+        inbound = InboundContext(pool: pool, slab: slab, schedulers: schedulers, metrics: metrics,
+                                 frameTimeout: configuration.frameTimeout, maxConnections: configuration.maxInboundConnections)
     }
 
     /// Binds the listening socket (and the metrics endpoint) and starts the timers.

@@ -4,27 +4,18 @@ import LoopixNetwork
 import LoopixSphinx
 
 /// Per-worker state, reused from packet to packet so that a packet allocates nothing: the
-/// results not yet handed to the schedulers and the counts not yet published.
+/// counts not yet published.
 final class WorkerScratch: @unchecked Sendable {
     // `@unchecked Sendable`: a scratch is handed to one worker at a time by `CryptoWorkerPool`.
-    var outputs: [[ScheduledPacket]]
     var drops: [Int]
     var coverDropped = 0
     var loopsReturned = 0
     /// Packets processed since the counts were last published.
     var unpublished = 0
 
-    init(schedulers: Int) {
-        outputs = (0..<schedulers).map { _ in
-            var array: [ScheduledPacket] = []
-            array.reserveCapacity(PacketWorker.maxHeld)
-            return array
-        }
+    init() {
         drops = [Int](repeating: 0, count: DropCause.allCases.count)
     }
-
-    /// Results not yet handed to the schedulers.
-    var held: Int { outputs.reduce(0) { $0 + $1.count } }
 }
 
 /// The per-packet logic of the crypto stage; shared by all workers, stateless between packets.
@@ -55,13 +46,14 @@ final class PacketWorker: Sendable {
 
     /// How many packets a worker processes between publishing its counts.
     static let countInterval = 64
-    /// The most results a worker holds before handing them to the schedulers.
-    static let maxHeld = 16
+    /// The most results that wait in a scheduler's inbox before a worker wakes its event loop.
+    static let maxUnwoken = 16
 
-    /// Processes one packet taken from the queue. Its result goes to its scheduler at once while
-    /// the backlog is short; with a longer backlog a worker holds up to a quarter of it (at most
-    /// `maxHeld`) and hands them over together, one wake-up of the event loop and one socket
-    /// write for several packets, when each of them is waiting in the queue far longer anyway.
+    /// Processes one packet taken from the queue and puts its result in its scheduler's inbox.
+    /// While the backlog is short the event loop is woken for it at once; behind a longer
+    /// backlog, only once a quarter of the backlog (at most `maxUnwoken`) waits there: each of
+    /// those packets waited far longer in the queue, and a busy loop drains the inbox after
+    /// every read burst anyway, so that one wake-up and one socket write serve several packets.
     /// Counts are published every `countInterval` packets.
     func process(_ packet: QueuedPacket, _ scratch: WorkerScratch) {
         let start = monotonicNanoseconds()
@@ -69,19 +61,22 @@ final class PacketWorker: Sendable {
         metrics.sojourn.recordNanoseconds(Int64(sojourn))
         queue.noteSojourn(sojourn)
         handle(packet, scratch)
-        let backlog = queue.length.load(ordering: .relaxed)
-        if scratch.held >= min(Self.maxHeld, max(1, backlog / 4)) { handOver(scratch) }
         queue.noteServiceTime(monotonicNanoseconds() &- start)
         queue.completed.wrappingIncrement(ordering: .relaxed)
         scratch.unpublished += 1
         if scratch.unpublished >= Self.countInterval { publishCounts(scratch) }
     }
 
-    /// Gives every held result to its scheduler.
-    func handOver(_ scratch: WorkerScratch) {
-        for index in scratch.outputs.indices where !scratch.outputs[index].isEmpty {
-            schedulers[index].submit(&scratch.outputs[index])
-        }
+    /// Wakes every event loop whose scheduler has results waiting (a worker running out of work).
+    func wakeSchedulers() {
+        for scheduler in schedulers { scheduler.wakeIfWaiting() }
+    }
+
+    /// Puts a result in its scheduler's inbox, waking the loop as `process` describes.
+    @inline(__always)
+    private func submit(_ packet: ScheduledPacket, to scheduler: Int) {
+        let backlog = queue.length.load(ordering: .relaxed)
+        schedulers[scheduler].submit(packet, wakeAfter: min(Self.maxUnwoken, max(1, backlog / 4)))
     }
 
     @inline(__always)
@@ -103,21 +98,20 @@ final class PacketWorker: Sendable {
                 slab.release(packet.slot)
                 return
             }
-            let scheduler = routes.connections[target].schedulerIndex
-            scratch.outputs[scheduler].append(ScheduledPacket(
+            submit(ScheduledPacket(
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
                 slot: packet.slot, delayMicroseconds: delay, target: UInt32(target), action: .relay,
-                mailbox: .zero))
+                mailbox: .zero), to: routes.connections[target].schedulerIndex)
         case .deliver(let mailbox, let delay):
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
                 slab.release(packet.slot)
                 return
             }
-            let scheduler = Int(packet.slot) % schedulers.count
-            scratch.outputs[scheduler].append(ScheduledPacket(
+            submit(ScheduledPacket(
                 due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
-                slot: packet.slot, delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox))
+                slot: packet.slot, delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox),
+                to: Int(packet.slot) % schedulers.count)
         case .drop:
             // Drop cover traffic ends here; nothing leaves, so its delay does not matter.
             scratch.coverDropped += 1
