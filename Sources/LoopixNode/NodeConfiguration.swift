@@ -12,8 +12,10 @@ public struct NodeConfiguration: Sendable {
 
     /// Crypto worker threads; default: one per core.
     public var workers: Int = System.coreCount
-    /// Event loop threads for I/O; default: one per core.
-    public var eventLoops: Int = System.coreCount
+    /// Event loop threads for I/O; default: one per four cores (at least one). A loop spends
+    /// about a fifth of a worker's time per packet, so one keeps up with four workers; fewer
+    /// loops also mean that a packet's read and its write share one thread's wake-ups.
+    public var eventLoops: Int = NodeConfiguration.defaultEventLoops(cores: System.coreCount)
     /// Scheduling slice the event loop threads ask the kernel for, in microseconds (Linux 6.12+,
     /// at least 100); shorter than the default lets a loop that wakes preempt a busy crypto
     /// worker instead of waiting out the worker's slice. nil keeps the kernel's default. Applied
@@ -54,4 +56,9 @@ public struct NodeConfiguration: Sendable {
     public var drainTimeout: Double = 2
 
     public init() {}
+
+    /// The default number of event loops on a machine with `cores` cores.
+    public static func defaultEventLoops(cores: Int) -> Int {
+        max(1, cores / 4)
+    }
 }

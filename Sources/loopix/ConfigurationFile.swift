@@ -65,7 +65,7 @@ struct NodeConfigurationFile: Codable {
     /// The Prometheus endpoint (GET /metrics); off unless metricsPort is set.
     var metricsHost: String?
     var metricsPort: Int?
-    /// Crypto workers and I/O event loops; default: the core count.
+    /// Crypto workers (default: the core count) and I/O event loops (default: one per four cores).
     var workers: Int?
     var eventLoops: Int?
     /// Scheduling slice the event loops ask for, in microseconds (default 100; 0: the kernel's default).
