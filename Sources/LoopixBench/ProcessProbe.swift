@@ -22,6 +22,19 @@ public enum ProcessProbe {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
+    /// Each thread's name and user plus system CPU seconds (/proc/PID/task/TID/stat); threads
+    /// that end while they are read are left out.
+    public static func threadCPUSeconds(pid: Int32) -> [(name: String, seconds: Double)] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        return tasks.compactMap { tid in
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+                  let open = text.firstIndex(of: "("), let close = text.lastIndex(of: ")"),
+                  let seconds = cpuSeconds(statLine: text)
+            else { return nil }
+            return (String(text[text.index(after: open)..<close]), seconds)
+        }
+    }
+
     /// Resident memory in bytes (VmRSS of /proc/PID/status).
     public static func residentBytes(pid: Int32) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }

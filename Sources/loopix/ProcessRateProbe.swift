@@ -1,0 +1,114 @@
+// The reference every node efficiency is judged against: `lsx_process` on one core of this
+// machine, measured before a run and, in small samples, all through each measured step.
+import Foundation
+import LoopixBench
+import LoopixSphinx
+
+/// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
+/// thread, over packets built once, so that it can be measured again and again in a run.
+final class ProcessRateProbe {
+    private let packets: [[UInt8]]
+    private let filter: ReplayFilter
+    private let processor: PacketProcessor
+    private var out: [UInt8]
+    private var epoch: UInt64 = 0
+    private var next = 0
+
+    init(packets count: Int) throws {
+        let geometry = Geometry.standard
+        let key = SecretKey.generate()
+        let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
+        packets = try (0..<count).map { _ in try Sphinx.createPacket(geometry: geometry, route: route, message: []) }
+        filter = try ReplayFilter(capacity: UInt64(4 * count))
+        processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+        out = [UInt8](repeating: 0, count: geometry.packetBytes)
+    }
+
+    /// Median over `rounds` passes over every packet of the wall time of one process call.
+    func secondsPerPacket(rounds: Int) -> Double {
+        var times: [Double] = []
+        for _ in 0..<rounds {
+            next = 0
+            let start = benchNanoseconds()
+            processNext(packets.count)
+            times.append(Double(benchNanoseconds() - start) / 1e9 / Double(packets.count))
+        }
+        return Statistics.median(times)
+    }
+
+    /// The calling thread's CPU seconds per process call over the next `count` packets, after
+    /// one unmeasured call that brings code and tables back into the caches: time the thread
+    /// spends descheduled does not count, time the machine runs slower does.
+    func cpuSecondsPerPacket(count: Int) -> Double {
+        processNext(1)
+        let start = ProcessProbe.threadCPUSeconds()
+        processNext(count)
+        return (ProcessProbe.threadCPUSeconds() - start) / Double(count)
+    }
+
+    /// Processes `count` packets from where the last call stopped, starting a new replay epoch
+    /// whenever it starts over.
+    private func processNext(_ count: Int) {
+        for _ in 0..<count {
+            if next == 0 {
+                epoch += 1
+                filter.rotate(toEpoch: epoch)
+            }
+            packets[next].withUnsafeBytes { input in out.withUnsafeMutableBytes { _ = try? processor.process(input, into: $0) } }
+            next = (next + 1) % packets.count
+        }
+    }
+}
+
+/// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop packets,
+/// median of five short rounds.
+func measureProcessSeconds(packets count: Int = 1500) throws -> Double {
+    try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+}
+
+/// Samples the reference while a step runs: every `interval` a thread of the benchmark
+/// processes `packetsPerSample` packets and records its CPU seconds per packet. The host this
+/// project runs on changes its speed within seconds without reporting it; a reference taken
+/// all through the step's window slows and speeds up with the node it is compared with. It
+/// takes about 1 % of one core.
+final class ConcurrentReference: @unchecked Sendable {
+    // `@unchecked Sendable`: `probe` is used only by the sampling thread between `start` and
+    // `stop`; `samples` and `running` are guarded by `lock`.
+    private let probe: ProcessRateProbe
+    private let interval: Double
+    private let packetsPerSample: Int
+    private let lock = NSLock()
+    private var samples: [Double] = []
+    private var running = false
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(probe: ProcessRateProbe, interval: Double = 0.2, packetsPerSample: Int = 16) {
+        self.probe = probe
+        self.interval = interval
+        self.packetsPerSample = packetsPerSample
+    }
+
+    func start() {
+        lock.withLock {
+            samples.removeAll()
+            running = true
+        }
+        let thread = Thread { [self] in
+            while lock.withLock({ running }) {
+                let sample = probe.cpuSecondsPerPacket(count: packetsPerSample)
+                lock.withLock { samples.append(sample) }
+                usleep(UInt32(interval * 1e6))
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops sampling; the median CPU seconds per packet over the samples, nil if none was taken.
+    func stop() -> Double? {
+        lock.withLock { running = false }
+        finished.wait()
+        let taken = lock.withLock { samples }
+        return taken.isEmpty ? nil : Statistics.median(taken)
+    }
+}
