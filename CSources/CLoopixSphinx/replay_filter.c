@@ -40,6 +40,52 @@ static double lsx_blocked_bloom_fpr(double n, double blocks, unsigned k) {
     return sum;
 }
 
+/* Bits per tag are tried on a grid of 1/4 bit from 2 to 96. */
+#define LSX_GRID_STEPS 376 /* (96 - 2) * 4 */
+
+static uint64_t lsx_grid_blocks(uint64_t capacity, unsigned step) {
+    const double bits_per_tag = 2.0 + 0.25 * (double)step;
+    uint64_t b = (uint64_t)ceil((double)capacity * bits_per_tag / LSX_BLOCK_BITS);
+    return b == 0 ? 1 : b;
+}
+
+/* The k (1...LSX_MAX_BITS_PER_TAG) with the lowest false-positive rate among
+ * those that reach `target` with `blocks` blocks, or 0 if none does. */
+static unsigned lsx_best_k(uint64_t capacity, uint64_t blocks, double target, double *fpr) {
+    unsigned best_k = 0;
+    double best = 1.0;
+    for (unsigned k = 1; k <= LSX_MAX_BITS_PER_TAG; k++) {
+        double f = lsx_blocked_bloom_fpr((double)capacity, (double)blocks, k);
+        if (f <= target && (best_k == 0 || f < best)) {
+            best_k = k;
+            best = f;
+        }
+    }
+    *fpr = best;
+    return best_k;
+}
+
+/* The smallest size on the grid that reaches the target, with the best k for
+ * that size. More blocks lower every k's rate (fewer tags share a block), so
+ * whether a grid step reaches the target is monotone in the step, and a
+ * binary search finds the same step as trying them all in order, with 9
+ * evaluations instead of up to 377 (which took seconds in an unoptimised
+ * build, each time a node or client made its filter). */
+static int lsx_replay_filter_size(uint64_t capacity, double target, uint64_t *blocks, unsigned *k,
+                                  double *fpr) {
+    double f;
+    if (lsx_best_k(capacity, lsx_grid_blocks(capacity, LSX_GRID_STEPS), target, &f) == 0) return LSX_ERR_ARGUMENT;
+    unsigned low = 0, high = LSX_GRID_STEPS; /* the answer is in [low, high] */
+    while (low < high) {
+        unsigned mid = low + (high - low) / 2;
+        if (lsx_best_k(capacity, lsx_grid_blocks(capacity, mid), target, &f) != 0) high = mid;
+        else low = mid + 1;
+    }
+    *blocks = lsx_grid_blocks(capacity, low);
+    *k = lsx_best_k(capacity, *blocks, target, fpr);
+    return LSX_OK;
+}
+
 uint64_t lsx_replay_filter_capacity_for(double packets_per_second, double epoch_seconds) {
     if (!(packets_per_second > 0) || !(epoch_seconds > 0)) return 0;
     double n = ceil(packets_per_second * epoch_seconds * 1.25);
@@ -54,24 +100,11 @@ int lsx_replay_filter_create(lsx_replay_filter **filter, uint64_t capacity, doub
         return LSX_ERR_ARGUMENT;
     if (!lsx_initialized()) return LSX_ERR_NOT_INITIALIZED;
 
-    /* The smallest size (in steps of 1/4 bit per tag) that reaches the target
-     * with the best k for that size. */
     uint64_t blocks = 0;
     unsigned best_k = 0;
     double best_fpr = 1.0;
-    for (double bits_per_tag = 2.0; bits_per_tag <= 96.0 && best_k == 0; bits_per_tag += 0.25) {
-        uint64_t b = (uint64_t)ceil((double)capacity * bits_per_tag / LSX_BLOCK_BITS);
-        if (b == 0) b = 1;
-        for (unsigned k = 1; k <= LSX_MAX_BITS_PER_TAG; k++) {
-            double f = lsx_blocked_bloom_fpr((double)capacity, (double)b, k);
-            if (f <= false_positive_rate && (best_k == 0 || f < best_fpr)) {
-                best_k = k;
-                best_fpr = f;
-                blocks = b;
-            }
-        }
-    }
-    if (best_k == 0) return LSX_ERR_ARGUMENT; /* target below what 96 bits per tag reach */
+    if (lsx_replay_filter_size(capacity, false_positive_rate, &blocks, &best_k, &best_fpr) != LSX_OK)
+        return LSX_ERR_ARGUMENT; /* target below what 96 bits per tag reach */
 
     lsx_replay_filter *made = calloc(1, sizeof *made);
     if (made == NULL) return LSX_ERR_NO_MEMORY;
