@@ -38,10 +38,18 @@ fi
 if grep -q '^fuzz-smoke:' CSources/Makefile; then
     stage "Fuzzing (bounded)" make -s -C CSources fuzz-smoke
 fi
-# The tests that judge timing (Poisson send intervals, per-hop delays) run on their own: beside
-# the whole parallel suite on two cores, their clocks would measure the machine, not the code.
-timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests'
-stage "Swift tests" swift test --skip "$timing"
+# Swift Testing runs every test at once on a cooperative pool of one thread per core. The
+# computation-heavy suites (simulations, statistics, queue models) are synchronous: beside the
+# rest on two cores they hold the pool's threads for seconds, the tests that run nodes and
+# processes stall meanwhile, and their peers cut them off at frame deadlines. So they run in a
+# stage of their own. The tests that judge timing (Poisson send intervals, per-hop delays) run
+# alone last (so do the mix loops, whose alarm judges how many loops return within 0.3 s):
+# beside the parallel suite their clocks would measure the machine, not the code.
+compute='LoopixSimTests|LoopixBenchTests'
+timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests|MixLoopTests'
+stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build-tests 2>&1 | tail -n 3'
+stage "Swift tests: simulations and statistics" swift test --skip-build --filter "$compute"
+stage "Swift tests: nodes, clients, processes" swift test --skip-build --skip "$compute|$timing"
 stage "Swift tests that judge timing, alone" swift test --skip-build --filter "$timing"
 stage "Multi-host over network namespaces" scripts/netns-test.sh
 

@@ -56,7 +56,10 @@ func loopixBlocking(_ args: [String], timeout: Double = 60, in directory: URL? =
     return CommandResult(status: process.terminationStatus, stdout: o, stderr: e)
 }
 
-/// Reads both pipes as they fill, so that a chatty child never blocks on a full pipe.
+/// Reads both pipes as they fill, so that a chatty child never blocks on a full pipe. Each pipe
+/// is read on a thread of its own: a read blocks until the child exits, and on Linux Swift's
+/// tasks run on Dispatch's global threads, so blocking those (with `DispatchQueue.global()`)
+/// stalled every other test for seconds while CLI tests ran their commands.
 final class PipeCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data(), err = Data()
@@ -65,11 +68,11 @@ final class PipeCollector: @unchecked Sendable {
     init(out: Pipe, err: Pipe) {
         for (pipe, isOut) in [(out, true), (err, false)] {
             group.enter()
-            DispatchQueue.global().async { [self] in
+            Thread { [self] in
                 let data = pipe.fileHandleForReading.readDataToEndOfFile()
                 lock.withLock { if isOut { self.out = data } else { self.err = data } }
                 group.leave()
-            }
+            }.start()
         }
     }
 
