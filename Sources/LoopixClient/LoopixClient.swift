@@ -40,12 +40,21 @@ public final class LoopixClient: Sendable {
     private let continuation: AsyncStream<ReceivedMessage>.Continuation
     /// Called with each packet's kind and send time (seconds since start), for tests and status views.
     private let sendObserver: (@Sendable (OutgoingPacket.Kind, Double) -> Void)?
+    /// Packets built on the streams' ticks, in tick order, for the one task that hands them to the
+    /// transport: they leave in the order they were built, whatever the task pool is doing.
+    private let outgoing: AsyncStream<OutgoingPacket>
+    private let outgoingContinuation: AsyncStream<OutgoingPacket>.Continuation
+    /// The most packets that wait for the transport; beyond, a tick's cover packet is dropped and
+    /// a real one goes back to the head of the send buffer (a link that has not kept up for many
+    /// ticks must not make the client hold ever more packets).
+    static let maxUnsent = 64
 
     private struct State {
         var buffer: [OutgoingPacket] = []
         var statistics = ClientStatistics()
         var tasks: [Task<Void, Never>] = []
         var timers: [Int: Scheduled<Void>] = [:]
+        var unsent = 0
         var stopped = false
     }
 
@@ -63,6 +72,7 @@ public final class LoopixClient: Sendable {
         self.logger = logger
         self.sendObserver = sendObserver
         (messages, continuation) = AsyncStream.makeStream(of: ReceivedMessage.self, bufferingPolicy: .unbounded)
+        (outgoing, outgoingContinuation) = AsyncStream.makeStream(of: OutgoingPacket.self, bufferingPolicy: .unbounded)
         started = .now()
     }
 
@@ -107,6 +117,7 @@ public final class LoopixClient: Sendable {
         for (id, rate, make) in streams where rate > 0 {
             eventLoop.execute { [self] in schedule(stream: id, events: PoissonStream(rate: rate, start: t0), make: make) }
         }
+        state.withLockedValue { $0.tasks.append(sendLoop()) }
         if rates.pullInterval > 0 { state.withLockedValue { $0.tasks.append(pullLoop()) } }
     }
 
@@ -122,6 +133,7 @@ public final class LoopixClient: Sendable {
                 s.timers = [:]
             }
         }.get()
+        outgoingContinuation.finish()
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
         await transport.close()
@@ -150,7 +162,7 @@ public final class LoopixClient: Sendable {
         }
     }
 
-    /// One stream event: build the packet now, hand it to the transport.
+    /// One stream event: build the packet now and queue it for the transport.
     private func fire(_ make: @Sendable () throws(ClientError) -> OutgoingPacket) {
         let packet: OutgoingPacket
         do { packet = try make() } catch {
@@ -158,24 +170,43 @@ public final class LoopixClient: Sendable {
             return
         }
         sendObserver?(packet.kind, now)
+        let queued = state.withLockedValue { s in
+            guard s.unsent < Self.maxUnsent else { return false }
+            s.unsent += 1
+            return true
+        }
+        if queued { outgoingContinuation.yield(packet) } else { notSent(packet) }
+    }
+
+    /// Hands the queued packets to the transport one at a time, in the order they were built.
+    private func sendLoop() -> Task<Void, Never> {
         Task { [self] in
-            do {
-                try await transport.send(packet.packet)
-                state.withLockedValue { s in
-                    switch packet.kind {
-                    case .real, .reply: s.statistics.sentReal += 1
-                    case .drop: s.statistics.sentDrop += 1
-                    case .loop: s.statistics.sentLoop += 1
+            for await packet in outgoing {
+                do {
+                    try await transport.send(packet.packet)
+                    state.withLockedValue { s in
+                        s.unsent -= 1
+                        switch packet.kind {
+                        case .real, .reply: s.statistics.sentReal += 1
+                        case .drop: s.statistics.sentDrop += 1
+                        case .loop: s.statistics.sentLoop += 1
+                        }
                     }
-                }
-            } catch {
-                state.withLockedValue { s in
-                    s.statistics.sendFailures += 1
-                    // A real message is not lost to a broken link: it goes back to the head of the
-                    // buffer and leaves on a later tick (cover traffic is simply dropped).
-                    if packet.kind == .real || packet.kind == .reply, !s.stopped { s.buffer.insert(packet, at: 0) }
+                } catch {
+                    state.withLockedValue { $0.unsent -= 1 }
+                    notSent(packet)
                 }
             }
+        }
+    }
+
+    /// A packet that did not leave: counted; a real message is not lost to a broken or slow link,
+    /// it goes back to the head of the buffer and leaves on a later tick (cover traffic is
+    /// simply dropped).
+    private func notSent(_ packet: OutgoingPacket) {
+        state.withLockedValue { s in
+            s.statistics.sendFailures += 1
+            if packet.kind == .real || packet.kind == .reply, !s.stopped { s.buffer.insert(packet, at: 0) }
         }
     }
 
