@@ -1,9 +1,9 @@
-// The latency any node with a given service time must have at a given load: the queueing floor
-// that the node benchmark prints beside its measured per-hop latency.
+// What queueing alone costs a node whose workers take a given time per packet, at a given load:
+// the floor the node benchmark prints beside its measured per-hop latency.
 
 /// An M/D/c queue: Poisson arrivals, `workers` servers that each take exactly `serviceTime` per
-/// packet, first come first served, nothing dropped, no other cost. A node whose workers unwrap
-/// a packet in `serviceTime` cannot do better than this at the same utilisation.
+/// packet, first come first served, nothing dropped, no other cost. A first-come-first-served
+/// node whose workers unwrap a packet in `serviceTime` cannot do better at the same utilisation.
 public enum IdealQueue {
     /// Per-packet latency (wait plus service, seconds) at utilisation `load` (arrivals per second
     /// ÷ the servers' capacity, below 1), simulated over `packets` arrivals.

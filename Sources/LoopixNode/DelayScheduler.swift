@@ -54,9 +54,7 @@ final class DelayScheduler: @unchecked Sendable {
     func submit(_ packet: ScheduledPacket, wakeAfter threshold: Int) {
         let wake = inboxLock.withLock {
             inbox.append(packet)
-            guard !drainPending, inbox.count >= threshold else { return false }
-            drainPending = true
-            return true
+            return claimWake(atLeast: threshold)
         }
         if wake { eventLoop.execute { self.drainInbox() } }
     }
@@ -64,12 +62,15 @@ final class DelayScheduler: @unchecked Sendable {
     /// Wakes the loop if packets wait in the inbox and no wake-up is on its way: a worker that
     /// runs out of work leaves nothing behind.
     func wakeIfWaiting() {
-        let wake = inboxLock.withLock {
-            guard !drainPending, !inbox.isEmpty else { return false }
-            drainPending = true
-            return true
-        }
-        if wake { eventLoop.execute { self.drainInbox() } }
+        if inboxLock.withLock({ claimWake(atLeast: 1) }) { eventLoop.execute { self.drainInbox() } }
+    }
+
+    /// Under `inboxLock`: whether the caller is to wake the loop, because `threshold` packets wait
+    /// and no wake-up is on its way (the caller's then is).
+    private func claimWake(atLeast threshold: Int) -> Bool {
+        guard !drainPending, inbox.count >= max(1, threshold) else { return false }
+        drainPending = true
+        return true
     }
 
     /// On the loop: takes in what waits in the inbox, if anything, and sends what is due.

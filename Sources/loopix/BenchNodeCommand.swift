@@ -254,7 +254,8 @@ enum NodeTargets {
         for f in [0.5, 0.9] {
             guard let s = at(f) else { continue }
             // What queueing alone costs at this load: workers that only unwrap, at this step's
-            // single-core rate, with Poisson arrivals (M/D/c). No node on this machine does better.
+            // single-core rate, with Poisson arrivals (M/D/c). A first-come-first-served node
+            // whose workers take this long per packet does no better, whatever its I/O costs.
             let floor = IdealQueue.latency(workers: mainWorkers, serviceTime: 1 / s.coreRate, load: f).scaled(by: 1000)
             out.append(NodeTarget(name: "latency p50 at \(Int(f * 100)) % (\(mainWorkers) workers)",
                                   measured: String(format: "%.3f ms (queueing alone %.3f)", s.latencyMs.p50, floor.p50),
