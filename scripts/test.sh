@@ -38,13 +38,13 @@ fi
 if grep -q '^fuzz-smoke:' CSources/Makefile; then
     stage "Fuzzing (bounded)" make -s -C CSources fuzz-smoke
 fi
-# Swift Testing runs every test at once on a cooperative pool of one thread per core. The
-# computation-heavy suites (simulations, statistics, queue models) are synchronous: beside the
-# rest on two cores they hold the pool's threads for seconds, the tests that run nodes and
-# processes stall meanwhile, and their peers cut them off at frame deadlines. So they run in a
-# stage of their own. The tests that judge timing (Poisson send intervals, per-hop delays) run
-# alone last (so do the mix loops, whose alarm judges how many loops return within 0.3 s):
-# beside the parallel suite their clocks would measure the machine, not the code.
+# Swift Testing runs every test at once on a pool of one thread per core. The synchronous,
+# computation-heavy suites (simulations, statistics; about 7 s of CPU) run in a stage of their
+# own, so that on two cores they do not hold the pool while the tests that run nodes and
+# processes need it: those tests' peers cut off a connection that misses its frame deadline.
+# The tests that judge timing (Poisson send intervals, per-hop delays) run alone last (so do
+# the mix loops, whose alarm judges how many loops return within 0.3 s): beside the parallel
+# suite their clocks would measure the machine, not the code.
 compute='LoopixSimTests|LoopixBenchTests'
 timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests|MixLoopTests'
 stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build-tests 2>&1 | tail -n 3'
