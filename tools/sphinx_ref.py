@@ -2,7 +2,9 @@
 
 This module is the project's second, independent implementation of the packet
 formats described in docs/packet-format.md (version 1: one group element,
-blinded at every hop). The C core is checked against it through the published test vectors
+blinded at every hop) and docs/packet-format-kem.md (the KEM suite: one key
+encapsulation per hop, carried in the routing information of the hop
+before). The C core is checked against it through the published test vectors
 (Tests/Vectors/*.json, written by tools/gen_vectors.py). It deliberately
 avoids libsodium: X25519 and ChaCha20 come from the `cryptography` package,
 BLAKE2b from `hashlib`.
@@ -67,6 +69,10 @@ FLAG_NAMES = {
 }
 
 KDF_CONTEXT = b"LOOPIXv1"   # version 1's KDF personalisation
+KEM_VERSION = 0x02          # the KEM suite with the X25519 KEM
+KEM_KDF_CONTEXT = b"LOOPIXk2"
+X25519_KEM_PERSONAL = b"LOOPIX-X25519KEM"   # BLAKE2b personalisation of its shared secret
+P25519 = 2 ** 255 - 19
 
 # KDF subkey ids (per-hop keys).
 KDF_ID_HEADER_STREAM = 1
@@ -403,6 +409,106 @@ class BlindingSuite(Suite):
 SUITE_V1 = BlindingSuite("sphinx-v1", VERSION, KDF_CONTEXT)
 
 
+@dataclass(frozen=True)
+class X25519Kem:
+    """The X25519 KEM of docs/packet-format-kem.md section 3.
+
+    encap(pk, e): ct = X25519_BASE(e), dh = X25519(e, pk);
+    decap(sk, pk, ct): dh = X25519(sk, ct); in both the shared secret is
+    keyed BLAKE2b-256 of ct || pk under dh, personalised "LOOPIX-X25519KEM",
+    so that every ciphertext that X25519 maps to the same dh (1/u, the other
+    small-order twins) gives an unrelated secret. A ciphertext is canonical
+    when its little-endian value is below 2^255 - 19, as X25519 writes it.
+    """
+
+    name = "x25519"
+    public_key_len = 32
+    private_key_len = 32
+    ciphertext_len = 32
+    seed_len = 32               # the encapsulation's randomness: the ephemeral scalar
+    shared_secret_len = 32
+
+    def public_key(self, private_key: bytes) -> bytes:
+        return x25519_base(private_key)
+
+    def encap(self, public_key: bytes, seed: bytes) -> Tuple[bytes, bytes]:
+        """(ciphertext, shared secret) for `public_key`, from `seed` (fresh random
+        for every encapsulation; given here so that vectors reproduce)."""
+        ct = x25519_base(seed)
+        return ct, self._shared_secret(x25519(seed, public_key), ct, public_key)
+
+    def check_ciphertext(self, ct: bytes) -> None:
+        if int.from_bytes(ct, "little") >= P25519:
+            raise SphinxError("noncanonical_alpha", "encapsulation is not below 2^255 - 19")
+
+    def decap(self, private_key: bytes, public_key: bytes, ct: bytes) -> bytes:
+        """The shared secret; `public_key` is the node's own (kept beside its
+        private key, not recomputed per packet by a real node)."""
+        return self._shared_secret(x25519(private_key, ct), ct, public_key)
+
+    def dummy_ciphertext(self, seed: bytes) -> bytes:
+        return x25519_base(seed)
+
+    @staticmethod
+    def _shared_secret(dh: bytes, ct: bytes, public_key: bytes) -> bytes:
+        return hashlib.blake2b(ct + public_key, digest_size=32, key=dh,
+                               person=X25519_KEM_PERSONAL).digest()
+
+
+@dataclass(frozen=True)
+class KemSuite(Suite):
+    """One key encapsulation per hop: the first in the header where version 1
+    has alpha, each later one in the slot of the hop before (one X25519 per hop)."""
+
+    kem: X25519Kem = X25519Kem()
+
+    @property
+    def public_key_len(self) -> int:
+        return self.kem.public_key_len
+
+    @property
+    def private_key_len(self) -> int:
+        return self.kem.private_key_len
+
+    @property
+    def element_len(self) -> int:
+        return self.kem.ciphertext_len
+
+    @property
+    def slot_extra_len(self) -> int:
+        return self.kem.ciphertext_len
+
+    def route_keys(self, public_keys, ephemeral):
+        # One fresh seed per hop; a seed used twice would put the same
+        # ciphertext in two packets (or twice in one) and link them.
+        if not isinstance(ephemeral, (list, tuple)):
+            raise TypeError("the KEM suite takes a sequence of ephemeral secrets, one per hop")
+        if len(ephemeral) != len(public_keys):
+            raise ValueError("%d hops but %d ephemeral secrets" % (len(public_keys), len(ephemeral)))
+        cts, keys = [], []
+        for pk, seed in zip(public_keys, ephemeral):
+            ct, ss = self.kem.encap(pk, _fixed(seed, self.kem.seed_len, "ephemeral secret"))
+            cts.append(ct)
+            keys.append(derive_hop_keys(ss, self))
+        return cts[0], keys, cts[1:]
+
+    def check_element(self, element):
+        self.kem.check_ciphertext(element)
+
+    def hop_secret(self, private_key, element):
+        return self.kem.decap(private_key, self.kem.public_key(private_key), element)
+
+    def next_element(self, keys, element, slot):
+        return slot[COMMAND_LEN + MAC_LEN:]
+
+    def dummy_element(self, secret):
+        return self.kem.dummy_ciphertext(secret)
+
+
+SUITE_KEM_X25519 = KemSuite("kem-x25519", KEM_VERSION, KEM_KDF_CONTEXT)
+SUITES = (SUITE_V1, SUITE_KEM_X25519)
+
+
 # ---------------------------------------------------------------------------
 # Geometry
 # ---------------------------------------------------------------------------
@@ -581,7 +687,8 @@ def build_header(
     """Steps 1-5 of packet creation. Returns (header, per-hop keys).
 
     `ephemeral_secret` is what the geometry's suite draws fresh for every
-    packet: one 32-byte secret for version 1. With check_commands=False the
+    packet: one 32-byte secret for version 1, a sequence of one 32-byte
+    secret per hop for the KEM suite. With check_commands=False the
     commands are taken as raw 48-byte strings without checking the flag or
     the reserved bytes (used only to build packets that nodes must reject).
     """
@@ -820,10 +927,12 @@ def dummy_packet(
     filler: Optional[bytes] = None,
     rng: Optional[Callable[[int], bytes]] = None,
 ) -> bytes:
-    """version || element || random(H*S + 16 + P), the element drawn as a
-    real packet's is (version 1: X25519_BASE(random), a real public key, so
-    its top bit is clear like any packet's).
-    `secret` and `filler` may be given for reproducible output; otherwise
+    """version || element || random(H*S + 16 + P), the element drawn as a real
+    packet's is.
+
+    In both suites the element is X25519_BASE(random): a real public key (v1's
+    alpha, with its top bit clear like any packet's) or a real encapsulation
+    (the KEM suite, below 2^255 - 19 like any packet's). `secret` and `filler` may be given for reproducible output; otherwise
     they come from `rng` (default os.urandom).
     """
     if rng is None:
