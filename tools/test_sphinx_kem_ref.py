@@ -8,9 +8,11 @@ Run with:  python3 -m pytest tools/ -q
 """
 
 import hashlib
+import json
 
 import pytest
 
+import gen_vectors as gv
 import sphinx_ref as sx
 from test_sphinx_ref import det, error_of, ephemeral, make_route, walk
 
@@ -288,3 +290,35 @@ def test_dummy_is_refused_like_a_packet_for_someone_else():
     assert d[0] == 2 and d[1:33] == sx.x25519_base(det("dummy"))
     X25519_KEM.check_ciphertext(d[1:33])
     assert error_of(sx.process, KEM_DEFAULT, det("node"), d) == "bad_mac"
+
+
+# ---------------------------------------------------------------------------
+# Published vectors
+# ---------------------------------------------------------------------------
+
+def test_kem_known_answers_follow_the_formula():
+    with open(gv.KEM_VALID_PATH) as f:
+        entries = json.load(f)["kem"]
+    assert len(entries) >= 2
+    for e in entries:
+        sk, pk, seed, ct, ss = (bytes.fromhex(e[k]) for k in
+                                ("private_key", "public_key", "ephemeral_secret",
+                                 "ciphertext", "shared_secret"))
+        assert sx.x25519_base(sk) == pk and sx.x25519_base(seed) == ct
+        dh = sx.x25519(seed, pk)
+        assert sx.x25519(sk, ct) == dh
+        assert ss == hashlib.blake2b(ct + pk, digest_size=32, key=dh,
+                                     person=b"LOOPIX-X25519KEM").digest()
+
+
+def test_kem_vectors_carry_one_ephemeral_secret_per_hop():
+    with open(gv.KEM_VALID_PATH) as f:
+        doc = json.load(f)
+    for case in doc["cases"]:
+        seeds = [bytes.fromhex(e) for e in case["ephemeral_secrets"]]
+        assert len(seeds) == len(case["route"]) == len(set(seeds))
+        # Hop 0's encapsulation is in the clear, right after the version byte.
+        assert bytes.fromhex(case["packet"])[:33] == b"\x02" + sx.x25519_base(seeds[0])
+        for i, hop in enumerate(case["hops"][:-1]):
+            assert bytes.fromhex(hop["packet_out"])[1:33] == sx.x25519_base(seeds[i + 1])
+        assert bytes.fromhex(case["hops"][-1]["packet_out"])[1:33] == bytes(32)

@@ -443,12 +443,30 @@ def test_generation_is_deterministic():
     assert gv.render() == gv.render()
 
 
-def test_valid_vectors_reproduce_independently():
-    doc = _load(gv.VALID_PATH)
+def _suite_of(doc, vs):
+    """A file names its suite; version 1's files predate the field."""
     assert doc["version"] == 1
+    if vs.is_v1:
+        assert "suite" not in doc
+    else:
+        assert doc["suite"] == vs.suite.name
+    return vs.suite
+
+
+def _ephemeral_of(record):
+    if "ephemeral_secret" in record:
+        assert "ephemeral_secrets" not in record
+        return bytes.fromhex(record["ephemeral_secret"])
+    return [bytes.fromhex(e) for e in record["ephemeral_secrets"]]
+
+
+@pytest.mark.parametrize("vs", gv.VECTOR_SUITES, ids=SUITE_IDS)
+def test_valid_vectors_reproduce_independently(vs):
+    doc = _load(vs.valid_path)
+    suite = _suite_of(doc, vs)
     flags, geometries, lengths, surbs = set(), set(), set(), 0
     for case in doc["cases"]:
-        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
         geometries.add((g.hops, g.payload, len(case["route"])))
         sks = [bytes.fromhex(r["private_key"]) for r in case["route"]]
         pks = [bytes.fromhex(r["public_key"]) for r in case["route"]]
@@ -456,7 +474,10 @@ def test_valid_vectors_reproduce_independently():
         assert [sx.x25519_base(k) for k in sks] == pks
         message = bytes.fromhex(case["message"])
         lengths.add(len(message) - g.max_message if len(message) else "empty")
-        packet = sx.create_forward(g, pks, cmds, message, bytes.fromhex(case["ephemeral_secret"]))
+        secret = _ephemeral_of(case)
+        if not vs.is_v1:
+            assert len(secret) == len(case["route"])
+        packet = sx.create_forward(g, pks, cmds, message, secret)
         assert packet.hex() == case["packet"]
         assert len(case["hops"]) == len(case["route"])
         for sk, hop in zip(sks, case["hops"]):
@@ -472,8 +493,7 @@ def test_valid_vectors_reproduce_independently():
             s = case["surb"]
             surbs += 1
             surb, secret = sx.create_surb(g, bytes.fromhex(s["first_hop_id"]), pks, cmds,
-                                          bytes.fromhex(s["ephemeral_secret"]),
-                                          bytes.fromhex(s["reply_key"]))
+                                          _ephemeral_of(s), bytes.fromhex(s["reply_key"]))
             assert surb.hex() == s["surb"]
             reply = bytes.fromhex(s["reply_message"])
             _, packet = sx.use_surb(g, surb, reply)
@@ -492,12 +512,13 @@ def test_valid_vectors_reproduce_independently():
     assert surbs >= 2
 
 
-def test_invalid_vectors_give_their_error():
-    doc = _load(gv.INVALID_PATH)
-    assert doc["version"] == 1
+@pytest.mark.parametrize("vs", gv.VECTOR_SUITES, ids=SUITE_IDS)
+def test_invalid_vectors_give_their_error(vs):
+    doc = _load(vs.invalid_path)
+    suite = _suite_of(doc, vs)
     errors = set()
     for case in doc["cases"]:
-        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
         err = _process_or_error(g, bytes.fromhex(case["private_key"]), bytes.fromhex(case["packet"]))
         assert err == case["error"], case["description"]
         errors.add(err)
