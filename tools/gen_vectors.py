@@ -213,6 +213,13 @@ VALID_CASES = [
 
 FLAG_BY_NAME = {v: k for k, v in sx.FLAG_NAMES.items()}
 
+# RFC 7748 section 6.1: two key pairs and their shared secret.
+RFC7748_ALICE = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+RFC7748_ALICE_PUBLIC = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+RFC7748_BOB = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+RFC7748_BOB_PUBLIC = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+RFC7748_SHARED = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+
 
 def _message(vs: VectorSuite, spec, geometry: sx.Geometry, label: str) -> bytes:
     if isinstance(spec, bytes):
@@ -351,10 +358,8 @@ def build_surb(vs: VectorSuite, spec, geometry, sks, pks, cmds, forward_hops) ->
 def kem_known_answers(vs: VectorSuite) -> List[Dict]:
     """The KEM alone: encapsulation from a given seed, and decapsulation."""
     kem = vs.suite.kem
-    rfc7748_alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-    rfc7748_bob = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
     entries = [("RFC 7748 section 6.1: Bob's key pair, Alice's private key as the seed",
-                rfc7748_bob, rfc7748_alice)]
+                RFC7748_BOB, RFC7748_ALICE)]
     for i in range(3):
         entries.append(("derived key pair and seed %d" % i,
                         vs.det("kem/%d/private-key" % i), vs.det("kem/%d/seed" % i)))

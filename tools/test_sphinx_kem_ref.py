@@ -40,11 +40,8 @@ def with_element(packet, element):
 
 def test_x25519_kem_known_answer():
     # RFC 7748 section 6.1: Alice's secret as the encapsulation's seed, Bob's key.
-    alice = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-    alice_pub = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-    bob = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
-    bob_pub = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
-    dh = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+    alice, alice_pub = gv.RFC7748_ALICE, gv.RFC7748_ALICE_PUBLIC
+    bob, bob_pub, dh = gv.RFC7748_BOB, gv.RFC7748_BOB_PUBLIC, gv.RFC7748_SHARED
     ct, ss = X25519_KEM.encap(bob_pub, alice)
     assert ct == alice_pub
     # Keyed BLAKE2b-256 of ct || pk under dh, personalised: written out here
@@ -77,8 +74,7 @@ def test_x25519_kem_canonical_ciphertexts():
 
 
 def test_x25519_kem_low_order():
-    from gen_vectors import SMALL_ORDER_POINTS
-    for _, point in SMALL_ORDER_POINTS:
+    for _, point in gv.SMALL_ORDER_POINTS:
         assert error_of(X25519_KEM.encap, point, det("seed")) == "low_order_point"
         if int.from_bytes(point, "little") < P:
             assert error_of(X25519_KEM.decap, det("sk"), sx.x25519_base(det("sk")), point) \

@@ -121,12 +121,9 @@ def test_stream_is_original_chacha20():
 
 
 def test_x25519_rfc7748():
-    # RFC 7748 section 6.1.
-    a = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-    b = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
-    a_pub = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-    b_pub = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
-    shared = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+    a, a_pub = gv.RFC7748_ALICE, gv.RFC7748_ALICE_PUBLIC
+    b, b_pub = gv.RFC7748_BOB, gv.RFC7748_BOB_PUBLIC
+    shared = gv.RFC7748_SHARED
     assert sx.x25519_base(a) == a_pub and sx.x25519_base(b) == b_pub
     assert sx.x25519(a, b_pub) == shared == sx.x25519(b, a_pub)
 
