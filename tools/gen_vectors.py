@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
-"""Generate the Sphinx v1 test vectors from the Python reference implementation.
+"""Generate the Sphinx test vectors from the Python reference implementation.
 
-    python3 tools/gen_vectors.py           write Tests/Vectors/sphinx-v1.json and
-                                           Tests/Vectors/sphinx-v1-invalid.json
-    python3 tools/gen_vectors.py --check   regenerate in memory; exit 1 if the
-                                           committed files differ
+    python3 tools/gen_vectors.py           write, under Tests/Vectors/,
+                                           sphinx-v1.json, sphinx-v1-invalid.json
+                                           (version 1) and sphinx-kem-v1.json,
+                                           sphinx-kem-v1-invalid.json (the KEM suite)
+    python3 tools/gen_vectors.py --check   regenerate in memory; exit 1 if a
+                                           committed file differs
 
 Nothing here is random: every private key, ephemeral secret, reply key, id
 and message is derived from a fixed label with BLAKE2b (see `det`), so the
 output is byte-for-byte reproducible. Before a vector is written, the
 generator replays it through the reference implementation and checks the
 outcome, so a file it writes is always self-consistent.
+
+Both suites' files come from the same cases and the same code; a
+`VectorSuite` says what differs (the suite, the file names, a prefix on every
+label, and how the ephemeral secrets are written).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -30,6 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 VECTOR_DIR = REPO_ROOT / "Tests" / "Vectors"
 VALID_PATH = VECTOR_DIR / "sphinx-v1.json"
 INVALID_PATH = VECTOR_DIR / "sphinx-v1-invalid.json"
+KEM_VALID_PATH = VECTOR_DIR / "sphinx-kem-v1.json"
+KEM_INVALID_PATH = VECTOR_DIR / "sphinx-kem-v1-invalid.json"
 
 LABEL_PREFIX = b"loopix-sphinx-v1/test-vectors/"
 
@@ -52,6 +61,49 @@ def det(label: str, n: int = 32) -> bytes:
 
 def hx(b: bytes) -> str:
     return b.hex()
+
+
+@dataclass(frozen=True)
+class VectorSuite:
+    """One suite's vector files."""
+
+    suite: sx.Suite
+    valid_path: Path
+    invalid_path: Path
+    label_prefix: str           # before every label ("" for version 1, whose labels predate suites)
+
+    @property
+    def is_v1(self) -> bool:
+        return self.suite is sx.SUITE_V1
+
+    def det(self, label: str, n: int = 32) -> bytes:
+        return det(self.label_prefix + label, n)
+
+    def geometry(self, hops: int, payload: int) -> sx.Geometry:
+        return sx.Geometry(hops, payload, self.suite)
+
+    def ephemeral(self, label: str, hops: int):
+        """What the sender draws for one packet: version 1 one secret, the KEM
+        suite one per hop (label/0, label/1, ...)."""
+        if self.is_v1:
+            return self.det(label)
+        return [self.det("%s/%d" % (label, i)) for i in range(hops)]
+
+    def ephemeral_field(self, secret) -> Dict:
+        if self.is_v1:
+            return {"ephemeral_secret": hx(secret)}
+        return {"ephemeral_secrets": [hx(e) for e in secret]}
+
+    def document(self, cases: List[Dict], **extra) -> Dict:
+        doc = {"version": 1, "cases": cases, **extra}
+        if not self.is_v1:
+            doc["suite"] = self.suite.name
+        return doc
+
+
+V1 = VectorSuite(sx.SUITE_V1, VALID_PATH, INVALID_PATH, "")
+KEM = VectorSuite(sx.SUITE_KEM_X25519, KEM_VALID_PATH, KEM_INVALID_PATH, "kem-x25519/")
+VECTOR_SUITES = (V1, KEM)
 
 
 def dump(doc) -> str:
@@ -161,36 +213,43 @@ VALID_CASES = [
 
 FLAG_BY_NAME = {v: k for k, v in sx.FLAG_NAMES.items()}
 
+# RFC 7748 section 6.1: two key pairs and their shared secret.
+RFC7748_ALICE = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+RFC7748_ALICE_PUBLIC = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+RFC7748_BOB = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
+RFC7748_BOB_PUBLIC = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
+RFC7748_SHARED = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
 
-def _message(spec, geometry: sx.Geometry, label: str) -> bytes:
+
+def _message(vs: VectorSuite, spec, geometry: sx.Geometry, label: str) -> bytes:
     if isinstance(spec, bytes):
         return spec
     if spec == "max":
-        return det(label, geometry.max_message)
-    return det(label, spec)
+        return vs.det(label, geometry.max_message)
+    return vs.det(label, spec)
 
 
-def node_keys(case: str, i: int):
-    sk = det("%s/node%d/private-key" % (case, i))
+def node_keys(vs: VectorSuite, case: str, i: int):
+    sk = vs.det("%s/node%d/private-key" % (case, i))
     return sk, sx.x25519_base(sk)
 
 
-def node_id(case: str, i: int) -> bytes:
-    return det("%s/node%d/id" % (case, i))
+def node_id(vs: VectorSuite, case: str, i: int) -> bytes:
+    return vs.det("%s/node%d/id" % (case, i))
 
 
-def _commands(case: str, route) -> List[bytes]:
+def _commands(vs: VectorSuite, case: str, route) -> List[bytes]:
     cmds = []
     for i, (flag_name, delay) in enumerate(route):
         flag = FLAG_BY_NAME[flag_name]
         if flag == sx.FLAG_RELAY:
-            address = node_id(case, i + 1)
+            address = node_id(vs, case, i + 1)
         elif flag == sx.FLAG_DELIVER:
-            address = det("%s/mailbox" % case)
+            address = vs.det("%s/mailbox" % case)
         elif flag == sx.FLAG_DROP:
             address = bytes(32)
         else:
-            address = det("%s/message-id" % case)
+            address = vs.det("%s/message-id" % case)
         cmds.append(sx.encode_command(flag, delay, address))
     return cmds
 
@@ -221,16 +280,16 @@ def _walk(geometry, sks, packet, expect_cmds, expect_message):
     return hops
 
 
-def build_valid_case(spec) -> Dict:
+def build_valid_case(vs: VectorSuite, spec) -> Dict:
     name = spec["name"]
-    geometry = sx.Geometry(spec["hops"], spec["payload"])
+    geometry = vs.geometry(spec["hops"], spec["payload"])
     n = len(spec["route"])
-    keys = [node_keys(name, i) for i in range(n)]
+    keys = [node_keys(vs, name, i) for i in range(n)]
     sks = [k[0] for k in keys]
     pks = [k[1] for k in keys]
-    cmds = _commands(name, spec["route"])
-    message = _message(spec["message"], geometry, "%s/message" % name)
-    x = det("%s/ephemeral-secret" % name)
+    cmds = _commands(vs, name, spec["route"])
+    message = _message(vs, spec["message"], geometry, "%s/message" % name)
+    x = vs.ephemeral("%s/ephemeral-secret" % name, n)
     packet = sx.create_forward(geometry, pks, cmds, message, x)
     assert len(packet) == geometry.packet_len
 
@@ -242,7 +301,7 @@ def build_valid_case(spec) -> Dict:
             {"private_key": hx(sk), "public_key": hx(pk), "command": hx(c)}
             for sk, pk, c in zip(sks, pks, cmds)
         ],
-        "ephemeral_secret": hx(x),
+        **vs.ephemeral_field(x),
         "message": hx(message),
         "packet": hx(packet),
         "hops": [
@@ -259,18 +318,18 @@ def build_valid_case(spec) -> Dict:
 
     if sx.decode_command(cmds[-1]).flag == sx.FLAG_FINAL:
         assert "reply" in spec, "every case ending in FINAL carries a SURB"
-        case["surb"] = build_surb(spec, geometry, sks, pks, cmds, hops)
+        case["surb"] = build_surb(vs, spec, geometry, sks, pks, cmds, hops)
     else:
         assert "reply" not in spec
     return case
 
 
-def build_surb(spec, geometry, sks, pks, cmds, forward_hops) -> Dict:
+def build_surb(vs: VectorSuite, spec, geometry, sks, pks, cmds, forward_hops) -> Dict:
     name = spec["name"]
-    first_hop_id = node_id(name, 0)
-    x = det("%s/surb/ephemeral-secret" % name)
-    kt = det("%s/surb/reply-key" % name, sx.SURB_KEY_LEN)
-    reply_message = _message(spec["reply"], geometry, "%s/surb/reply-message" % name)
+    first_hop_id = node_id(vs, name, 0)
+    x = vs.ephemeral("%s/surb/ephemeral-secret" % name, len(pks))
+    kt = vs.det("%s/surb/reply-key" % name, sx.SURB_KEY_LEN)
+    reply_message = _message(vs, spec["reply"], geometry, "%s/surb/reply-message" % name)
 
     surb, secret = sx.create_surb(geometry, first_hop_id, pks, cmds, x, kt)
     assert len(surb) == geometry.surb_len
@@ -287,7 +346,7 @@ def build_surb(spec, geometry, sks, pks, cmds, forward_hops) -> Dict:
     assert opened == reply_message
     return {
         "first_hop_id": hx(first_hop_id),
-        "ephemeral_secret": hx(x),
+        **vs.ephemeral_field(x),
         "reply_key": hx(kt),
         "surb": hx(surb),
         "reply_message": hx(reply_message),
@@ -296,15 +355,36 @@ def build_surb(spec, geometry, sks, pks, cmds, forward_hops) -> Dict:
     }
 
 
-def build_valid() -> Dict:
-    return {"version": 1, "cases": [build_valid_case(spec) for spec in VALID_CASES]}
+def kem_known_answers(vs: VectorSuite) -> List[Dict]:
+    """The KEM alone: encapsulation from a given seed, and decapsulation."""
+    kem = vs.suite.kem
+    entries = [("RFC 7748 section 6.1: Bob's key pair, Alice's private key as the seed",
+                RFC7748_BOB, RFC7748_ALICE)]
+    for i in range(3):
+        entries.append(("derived key pair and seed %d" % i,
+                        vs.det("kem/%d/private-key" % i), vs.det("kem/%d/seed" % i)))
+    out = []
+    for description, sk, seed in entries:
+        pk = kem.public_key(sk)
+        ct, ss = kem.encap(pk, seed)
+        assert kem.decap(sk, pk, ct) == ss
+        out.append({"description": description, "private_key": hx(sk), "public_key": hx(pk),
+                    "ephemeral_secret": hx(seed), "ciphertext": hx(ct), "shared_secret": hx(ss)})
+    return out
+
+
+def build_valid(vs: VectorSuite = V1) -> Dict:
+    cases = [build_valid_case(vs, spec) for spec in VALID_CASES]
+    if vs.is_v1:
+        return vs.document(cases)
+    return vs.document(cases, kem=kem_known_answers(vs))
 
 
 # ---------------------------------------------------------------------------
 # Invalid cases
 # ---------------------------------------------------------------------------
 
-P25519 = 2 ** 255 - 19
+P25519 = sx.P25519
 A25519 = 486662
 
 # libsodium's list of small-order X25519 encodings (the inputs its
@@ -347,8 +427,9 @@ def _replace(data: bytes, offset: int, new: bytes) -> bytes:
     return data[:offset] + new + data[offset + len(new):]
 
 
-def build_invalid() -> Dict:
+def build_invalid(vs: VectorSuite = V1) -> Dict:
     cases = []
+    v1 = vs.is_v1
 
     def add(description, geometry, sk, packet, expected: Optional[str], allowed=None):
         try:
@@ -369,19 +450,20 @@ def build_invalid() -> Dict:
             "error": got,
         })
 
-    small = sx.Geometry(2, 64)
-    default = sx.DEFAULT_GEOMETRY
+    small = vs.geometry(2, 64)
+    default = vs.geometry(sx.DEFAULT_HOPS, sx.DEFAULT_PAYLOAD)
 
     def base(geometry, tag, route_cmds, message=b"invalid-vector base", check=True):
         n = len(route_cmds)
-        keys = [node_keys("invalid/%s" % tag, i) for i in range(n)]
+        keys = [node_keys(vs, "invalid/%s" % tag, i) for i in range(n)]
         pkt = sx.create_forward(geometry, [k[1] for k in keys], route_cmds, message,
-                                det("invalid/%s/ephemeral-secret" % tag), check_commands=check)
+                                vs.ephemeral("invalid/%s/ephemeral-secret" % tag, n),
+                                check_commands=check)
         return keys[0][0], pkt
 
     relay_final = [
-        sx.encode_command(sx.FLAG_RELAY, 0, det("invalid/next-hop-id")),
-        sx.encode_command(sx.FLAG_FINAL, 0, det("invalid/message-id")),
+        sx.encode_command(sx.FLAG_RELAY, 0, vs.det("invalid/next-hop-id")),
+        sx.encode_command(sx.FLAG_FINAL, 0, vs.det("invalid/message-id")),
     ]
     sk, good = base(small, "small-base", relay_final)
     # Sanity: the base packet itself is accepted by its first node.
@@ -389,9 +471,13 @@ def build_invalid() -> Dict:
     sk_d, good_d = base(default, "default-base", relay_final)
     assert sx.process(default, sk_d, good_d).flag == sx.FLAG_RELAY
 
-    ALPHA = 1
+    ELEMENT = 1
     BETA = 1 + 32
     GAMMA_S = small.header_len - 16
+    # What the 32 bytes after the version are called in descriptions.
+    elem = "alpha" if v1 else "the encapsulation"
+    elems = "alpha" if v1 else "the encapsulation's"
+    other_version = bytes([sx.KEM_VERSION if v1 else sx.VERSION])
 
     # Length.
     add("empty packet", small, sk, b"", "wrong_length")
@@ -404,48 +490,96 @@ def build_invalid() -> Dict:
         "wrong_length")
     add("a small-geometry packet presented to a default-geometry node", default, sk, good,
         "wrong_length")
+    if not v1:
+        # Version 1 packets: with the same H and P they are 32 bytes per slot
+        # shorter; with lengths that happen to agree, the version byte differs.
+        v1_small = sx.Geometry(2, 64)
+        keys = [node_keys(vs, "invalid/v1-same-geometry", i) for i in range(2)]
+        pkt = sx.create_forward(v1_small, [k[1] for k in keys], relay_final, b"version 1",
+                                vs.det("invalid/v1-same-geometry/ephemeral-secret"))
+        add("a version-1 packet of the same geometry (H=2, P=64): 64 bytes shorter", small,
+            keys[0][0], pkt, "wrong_length")
+        v1_geometry, kem_geometry = sx.Geometry(3, 96), vs.geometry(2, 96)
+        assert v1_geometry.packet_len == kem_geometry.packet_len
+        keys = [node_keys(vs, "invalid/v1-same-length", i) for i in range(2)]
+        pkt = sx.create_forward(v1_geometry, [k[1] for k in keys], relay_final, b"version 1",
+                                vs.det("invalid/v1-same-length/ephemeral-secret"))
+        add("a version-1 packet (H=3, P=96) of exactly this geometry's length (H=2, P=96): "
+            "refused by its version byte", kem_geometry, keys[0][0], pkt, "bad_version")
 
     # Version.
-    add("version byte 0x02", small, sk, _replace(good, 0, b"\x02"), "bad_version")
-    add("version byte 0x00", small, sk, _replace(good, 0, b"\x00"), "bad_version")
-    add("default geometry: version byte 0x02", default, sk_d, _replace(good_d, 0, b"\x02"),
-        "bad_version")
+    if v1:
+        add("version byte 0x02", small, sk, _replace(good, 0, b"\x02"), "bad_version")
+        add("version byte 0x00", small, sk, _replace(good, 0, b"\x00"), "bad_version")
+        add("default geometry: version byte 0x02", default, sk_d, _replace(good_d, 0, b"\x02"),
+            "bad_version")
+    else:
+        add("version byte 0x01 (version 1's)", small, sk, _replace(good, 0, b"\x01"), "bad_version")
+        add("version byte 0x00", small, sk, _replace(good, 0, b"\x00"), "bad_version")
+        add("version byte 0x03", small, sk, _replace(good, 0, b"\x03"), "bad_version")
+        add("default geometry: version byte 0x01", default, sk_d, _replace(good_d, 0, b"\x01"),
+            "bad_version")
 
-    # Canonical alpha.
-    add("alpha with its top bit set (otherwise the valid packet: X25519 would ignore the bit "
-        "and the MAC would verify)", small, sk, _flip(good, ALPHA + 31, 7), "noncanonical_alpha")
+    # Canonical element.
+    if v1:
+        add("alpha with its top bit set (otherwise the valid packet: X25519 would ignore the bit "
+            "and the MAC would verify)", small, sk, _flip(good, ELEMENT + 31, 7),
+            "noncanonical_alpha")
+    else:
+        add("the encapsulation with its top bit set (otherwise the valid packet)", small, sk,
+            _flip(good, ELEMENT + 31, 7), "noncanonical_alpha")
+        add("the encapsulation is p + 9 with p = 2^255 - 19: the base point written unreduced, "
+            "top bit clear", small, sk, _replace(good, ELEMENT, (P25519 + 9).to_bytes(32, "little")),
+            "noncanonical_alpha")
+        add("the encapsulation is 2^255 - 1, the largest value with the top bit clear", small, sk,
+            _replace(good, ELEMENT, b"\xff" * 31 + b"\x7f"), "noncanonical_alpha")
 
-    # Small-order alphas.
+    # Small-order elements.
     for label, point in SMALL_ORDER_POINTS:
         assert point[31] & 0x80 == 0
-        add("alpha is a small-order point: %s (order %d)" % (label, point_order(point)),
-            small, sk, _replace(good, ALPHA, point), "low_order_point")
+        if v1 or int.from_bytes(point, "little") < P25519:
+            add("%s is a small-order point: %s (order %d)" % (elem, label, point_order(point)),
+                small, sk, _replace(good, ELEMENT, point), "low_order_point")
+        else:
+            add("the encapsulation is a small-order point written unreduced: %s (order %d); "
+                "the canonical check comes before X25519" % (label, point_order(point)),
+                small, sk, _replace(good, ELEMENT, point), "noncanonical_alpha")
 
     # Check order within step 1 and between steps 1 and 2.
     add("wrong length and bad version: the length is checked first", small, sk,
-        _replace(good, 0, b"\x02")[:-1], "wrong_length")
-    add("bad version and alpha top bit set: the version is checked first", small, sk,
-        _flip(_replace(good, 0, b"\x02"), ALPHA + 31, 7), "bad_version")
-    add("alpha = 0 with its top bit set: the canonical check comes before X25519", small, sk,
-        _replace(good, ALPHA, bytes(31) + b"\x80"), "noncanonical_alpha")
+        _replace(good, 0, other_version)[:-1], "wrong_length")
+    add("bad version and %s top bit set: the version is checked first" % elems, small, sk,
+        _flip(_replace(good, 0, other_version), ELEMENT + 31, 7), "bad_version")
+    add("%s = 0 with its top bit set: the canonical check comes before X25519"
+        % ("alpha" if v1 else "the encapsulation u"), small, sk,
+        _replace(good, ELEMENT, bytes(31) + b"\x80"), "noncanonical_alpha")
 
     # MAC.
     add("one bit flipped in beta (first byte)", small, sk, _flip(good, BETA), "bad_mac")
     add("one bit flipped in beta (last byte)", small, sk, _flip(good, GAMMA_S - 1, 7), "bad_mac")
     add("one bit flipped in gamma", small, sk, _flip(good, GAMMA_S + 5, 3), "bad_mac")
-    add("one bit flipped in alpha (lowest bit of byte 0)", small, sk, _flip(good, ALPHA), None,
-        allowed=("bad_mac", "low_order_point"))
+    add("one bit flipped in %s (lowest bit of byte 0)" % elem, small, sk, _flip(good, ELEMENT),
+        None, allowed=("bad_mac", "low_order_point"))
+    if not v1:
+        u = int.from_bytes(good[ELEMENT:ELEMENT + 32], "little")
+        twin = pow(u, P25519 - 2, P25519).to_bytes(32, "little")
+        assert sx.x25519(sk, twin) == sx.x25519(sk, good[ELEMENT:ELEMENT + 32])
+        add("the encapsulation u replaced by its twin 1/u (the same point plus the point of "
+            "order 2): X25519 gives the same value, but the shared secret hashes the "
+            "ciphertext", small, sk, _replace(good, ELEMENT, twin), "bad_mac")
     add("default geometry: one bit flipped in beta", default, sk_d,
         _flip(good_d, BETA + 100, 2), "bad_mac")
-    other_sk = det("invalid/some-other-node/private-key")
+    other_sk = vs.det("invalid/some-other-node/private-key")
     add("a valid packet presented to a node it was not built for", small, other_sk, good, "bad_mac")
-    add("a dummy packet (section 9): 0x01 || X25519_BASE(r) || random bytes", small, sk,
-        sx.dummy_packet(small, det("invalid/dummy/secret"),
-                        det("invalid/dummy/filler", small.beta_len + 16 + small.payload)),
+    dummy_text = ("a dummy packet (section 9): 0x01 || X25519_BASE(r) || random bytes" if v1 else
+                  "a dummy packet: 0x02 || X25519_BASE(r) || random bytes")
+    add(dummy_text, small, sk,
+        sx.dummy_packet(small, vs.det("invalid/dummy/secret"),
+                        vs.det("invalid/dummy/filler", small.beta_len + 16 + small.payload)),
         "bad_mac")
 
     # Commands (the MAC is valid: the creator authenticated the bad command).
-    next_id = det("invalid/next-hop-id")
+    next_id = vs.det("invalid/next-hop-id")
     for flag in (0x05, 0x00, 0xFF):
         bad = [sx.encode_command(flag, 0, next_id, strict=False)] + relay_final[1:]
         k, pkt = base(small, "flag-%02x" % flag, bad, check=False)
@@ -461,25 +595,32 @@ def build_invalid() -> Dict:
             % (pos, 37 + pos), small, k, pkt, "reserved_nonzero")
 
     # Payload integrity at FINAL.
-    final_only = [sx.encode_command(sx.FLAG_FINAL, 0, det("invalid/message-id"))]
+    final_only = [sx.encode_command(sx.FLAG_FINAL, 0, vs.det("invalid/message-id"))]
     k, pkt = base(small, "final-tampered", final_only, b"a message to tamper with")
-    assert sx.process(small, k, pkt).payload_ok
+    final = sx.process(small, k, pkt)
+    assert final.payload_ok
     add("FINAL packet with one payload bit flipped: the header is valid, the payload check "
         "after step 8 fails", small, k, _flip(pkt, small.header_len + 40, 0), "payload_integrity")
-    k, pkt = base(default, "final-tampered-default", final_only, b"a message to tamper with")
-    add("default geometry: FINAL packet with the last payload byte flipped", default, k,
+    k_d, pkt = base(default, "final-tampered-default", final_only, b"a message to tamper with")
+    add("default geometry: FINAL packet with the last payload byte flipped", default, k_d,
         _flip(pkt, default.packet_len - 1, 7), "payload_integrity")
 
     # A FINAL payload whose 16 zero bytes are intact but whose length field is too large.
-    keys = [node_keys("invalid/final-long-len", 0)]
+    keys = [node_keys(vs, "invalid/final-long-len", 0)]
     header, hop_keys = sx.build_header(small, [keys[0][1]], final_only,
-                                       det("invalid/final-long-len/ephemeral-secret"))
+                                       vs.ephemeral("invalid/final-long-len/ephemeral-secret", 1))
     pt = bytes(16) + (small.max_message + 1).to_bytes(2, "big") + bytes(small.max_message)
     pkt = header + sx.wrap_payload([h.payload for h in hop_keys], pt)
     add("FINAL payload with 16 zero bytes but length field P-17 (> P-18)", small, keys[0][0], pkt,
         "payload_integrity")
 
-    return {"version": 1, "cases": cases}
+    if not v1:
+        # What a last hop sends on carries no next encapsulation (zero), so it
+        # is not a packet for anybody.
+        add("the packet a FINAL hop produces, given back to that hop: its encapsulation is zero",
+            small, k, final.packet_out, "low_order_point")
+
+    return vs.document(cases)
 
 
 # ---------------------------------------------------------------------------
@@ -487,7 +628,11 @@ def build_invalid() -> Dict:
 # ---------------------------------------------------------------------------
 
 def render() -> Dict[Path, str]:
-    return {VALID_PATH: dump(build_valid()), INVALID_PATH: dump(build_invalid())}
+    out = {}
+    for vs in VECTOR_SUITES:
+        out[vs.valid_path] = dump(build_valid(vs))
+        out[vs.invalid_path] = dump(build_invalid(vs))
+    return out
 
 
 def check() -> List[str]:

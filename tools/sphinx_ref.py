@@ -1,10 +1,18 @@
-"""Reference implementation of the Loopix Sphinx packet format, version 1.
+"""Reference implementation of the Loopix Sphinx packet suites.
 
 This module is the project's second, independent implementation of the packet
-format described in docs/packet-format.md. The C core is checked against it
-through the published test vectors (Tests/Vectors/*.json, written by
-tools/gen_vectors.py). It deliberately avoids libsodium: X25519 and ChaCha20
-come from the `cryptography` package, BLAKE2b from `hashlib`.
+formats described in docs/packet-format.md (version 1: one group element,
+blinded at every hop) and docs/packet-format-kem.md (the KEM suite: one key
+encapsulation per hop, carried in the routing information of the hop
+before). The C core is checked against it through the published test vectors
+(Tests/Vectors/*.json, written by tools/gen_vectors.py). It deliberately
+avoids libsodium: X25519 and ChaCha20 come from the `cryptography` package,
+BLAKE2b from `hashlib`.
+
+Suites share one copy of everything but the few steps where they differ
+(a `Suite` object says how): commands, per-hop keys, the filler, the routing
+block, LIONESS, the payload framing, reply blocks and dummies. A packet's
+suite is part of its `Geometry`, which fixes every size.
 
 It is written for clarity and literal agreement with the format, not speed,
 and it is not meant to carry real traffic (nothing here is constant time
@@ -34,8 +42,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 # Constants
 # ---------------------------------------------------------------------------
 
-VERSION = 0x01
-SLOT_LEN = 64            # S: bytes per hop in beta
+VERSION = 0x01           # version 1's version byte (SUITE_V1.version)
 COMMAND_LEN = 48         # flag(1) || delay_us(4) || address(32) || reserved(11)
 ADDRESS_LEN = 32
 RESERVED_LEN = 11
@@ -61,7 +68,11 @@ FLAG_NAMES = {
     FLAG_FINAL: "FINAL",
 }
 
-KDF_CONTEXT = b"LOOPIXv1"
+KDF_CONTEXT = b"LOOPIXv1"   # version 1's KDF personalisation
+KEM_VERSION = 0x02          # the KEM suite with the X25519 KEM
+KEM_KDF_CONTEXT = b"LOOPIXk2"
+X25519_KEM_PERSONAL = b"LOOPIX-X25519KEM"   # BLAKE2b personalisation of its shared secret
+P25519 = 2 ** 255 - 19
 
 # KDF subkey ids (per-hop keys).
 KDF_ID_HEADER_STREAM = 1
@@ -216,54 +227,6 @@ def h32(k: bytes, m: bytes) -> bytes:
 
 
 # ---------------------------------------------------------------------------
-# Geometry
-# ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Geometry:
-    """A network's packet geometry: H (max hops) and P (payload bytes)."""
-
-    hops: int = DEFAULT_HOPS
-    payload: int = DEFAULT_PAYLOAD
-
-    def __post_init__(self):
-        for name in ("hops", "payload"):
-            if type(getattr(self, name)) is not int:
-                raise SphinxError("invalid_geometry", "%s must be an int" % name)
-        if not MIN_HOPS <= self.hops <= MAX_HOPS:
-            raise SphinxError("invalid_geometry", "H must be in 1..16")
-        if not MIN_PAYLOAD <= self.payload <= MAX_PAYLOAD:
-            raise SphinxError("invalid_geometry", "P must be in 64..65536")
-
-    @property
-    def slot(self) -> int:
-        return SLOT_LEN
-
-    @property
-    def beta_len(self) -> int:
-        return self.hops * SLOT_LEN
-
-    @property
-    def header_len(self) -> int:
-        return 1 + ALPHA_LEN + self.beta_len + MAC_LEN
-
-    @property
-    def packet_len(self) -> int:
-        return self.header_len + self.payload
-
-    @property
-    def max_message(self) -> int:
-        return self.payload - PAYLOAD_OVERHEAD
-
-    @property
-    def surb_len(self) -> int:
-        return ADDRESS_LEN + self.header_len + SURB_KEY_LEN
-
-
-DEFAULT_GEOMETRY = Geometry(DEFAULT_HOPS, DEFAULT_PAYLOAD)
-
-
-# ---------------------------------------------------------------------------
 # Commands
 # ---------------------------------------------------------------------------
 
@@ -323,19 +286,279 @@ class HopKeys:
     kh: bytes                       # header stream key
     km: bytes                       # header MAC key
     payload: Tuple[bytes, bytes, bytes, bytes]   # LIONESS K1..K4
-    blinding: bytes                 # b
+    blinding: Optional[bytes]       # b (version 1 only: other suites do not blind)
     tag: bytes                      # replay tag
 
 
-def derive_hop_keys(s: bytes) -> HopKeys:
+def derive_hop_keys(s: bytes, suite: "Suite") -> HopKeys:
+    """Every key of one hop, from its shared secret, under the suite's KDF context."""
     return HopKeys(
         shared_secret=s,
-        kh=kdf(s, KDF_ID_HEADER_STREAM, 32),
-        km=kdf(s, KDF_ID_HEADER_MAC, 32),
-        payload=tuple(kdf(s, i, 32) for i in KDF_ID_PAYLOAD),
-        blinding=kdf(s, KDF_ID_BLINDING, 32),
-        tag=kdf(s, KDF_ID_TAG, 32),
+        kh=suite.kdf(s, KDF_ID_HEADER_STREAM),
+        km=suite.kdf(s, KDF_ID_HEADER_MAC),
+        payload=tuple(suite.kdf(s, i) for i in KDF_ID_PAYLOAD),
+        blinding=suite.kdf(s, KDF_ID_BLINDING) if suite.blinds else None,
+        tag=suite.kdf(s, KDF_ID_TAG),
     )
+
+
+# ---------------------------------------------------------------------------
+# Suites
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Suite:
+    """What one packet suite does differently; the rest of this module serves all.
+
+    A packet is version || element || beta || gamma || payload, where beta is
+    one slot per hop and a slot is command || next gamma || extra. The suite
+    fixes the version byte, the KDF personalisation, the element (v1: the
+    blinded group element alpha) and the slot's extra bytes, and it provides
+    the hop secrets, the check on an element, and the element a hop passes on.
+    """
+
+    name: str
+    version: int
+    kdf_context: bytes
+    blinds = False              # does a hop derive a blinding scalar (KDF id 7)?
+
+    @property
+    def public_key_len(self) -> int:
+        return KEY_LEN
+
+    @property
+    def private_key_len(self) -> int:
+        return KEY_LEN
+
+    @property
+    def element_len(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def slot_extra_len(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def slot_len(self) -> int:
+        return COMMAND_LEN + MAC_LEN + self.slot_extra_len
+
+    def kdf(self, s: bytes, subkey_id: int) -> bytes:
+        return kdf_with_context(s, subkey_id, KEY_LEN, self.kdf_context)
+
+    def route_keys(self, public_keys: Sequence[bytes], ephemeral):
+        """(the header's element, each hop's keys, the extra bytes of hops 0..n-2's slots)."""
+        raise NotImplementedError
+
+    def check_element(self, element: bytes) -> None:
+        """Raise if the packet's element is not in its one canonical encoding."""
+        raise NotImplementedError
+
+    def hop_secret(self, private_key: bytes, element: bytes) -> bytes:
+        """The node's side: the shared secret of the hop the packet has reached."""
+        raise NotImplementedError
+
+    def next_element(self, keys: HopKeys, element: bytes, slot: bytes) -> bytes:
+        """The element of the packet this hop sends on."""
+        raise NotImplementedError
+
+    def dummy_element(self, secret: bytes) -> bytes:
+        """An element distributed as a real packet's, for cover packets."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class BlindingSuite(Suite):
+    """Version 1: alpha is blinded at every hop (two X25519 per hop)."""
+
+    blinds = True
+
+    @property
+    def element_len(self) -> int:
+        return ALPHA_LEN
+
+    @property
+    def slot_extra_len(self) -> int:
+        return 0
+
+    def route_keys(self, public_keys, ephemeral):
+        # s_i is pk_i multiplied by x, then by b_0 .. b_{i-1}; only alpha_0
+        # goes into the header, so the later alphas are never computed.
+        x = _fixed(ephemeral, KEY_LEN, "ephemeral secret")
+        keys: List[HopKeys] = []
+        for i, pk in enumerate(public_keys):
+            t = x25519(x, pk)
+            for j in range(i):
+                t = x25519(keys[j].blinding, t)
+            keys.append(derive_hop_keys(t, self))
+        return x25519_base(x), keys, [b""] * (len(public_keys) - 1)
+
+    def check_element(self, element):
+        if element[31] & 0x80:
+            raise SphinxError("noncanonical_alpha", "top bit of alpha is set")
+
+    def hop_secret(self, private_key, element):
+        return x25519(private_key, element)
+
+    def next_element(self, keys, element, slot):
+        return x25519(keys.blinding, element)
+
+    def dummy_element(self, secret):
+        return x25519_base(secret)
+
+
+SUITE_V1 = BlindingSuite("sphinx-v1", VERSION, KDF_CONTEXT)
+
+
+@dataclass(frozen=True)
+class X25519Kem:
+    """The X25519 KEM of docs/packet-format-kem.md section 3.
+
+    encap(pk, e): ct = X25519_BASE(e), dh = X25519(e, pk);
+    decap(sk, pk, ct): dh = X25519(sk, ct); in both the shared secret is
+    keyed BLAKE2b-256 of ct || pk under dh, personalised "LOOPIX-X25519KEM",
+    so that every ciphertext that X25519 maps to the same dh (1/u, the other
+    small-order twins) gives an unrelated secret. A ciphertext is canonical
+    when its little-endian value is below 2^255 - 19, as X25519 writes it.
+    """
+
+    name = "x25519"
+    public_key_len = 32
+    private_key_len = 32
+    ciphertext_len = 32
+    seed_len = 32               # the encapsulation's randomness: the ephemeral scalar
+    shared_secret_len = 32
+
+    def public_key(self, private_key: bytes) -> bytes:
+        return x25519_base(private_key)
+
+    def encap(self, public_key: bytes, seed: bytes) -> Tuple[bytes, bytes]:
+        """(ciphertext, shared secret) for `public_key`, from `seed` (fresh random
+        for every encapsulation; given here so that vectors reproduce)."""
+        ct = x25519_base(seed)
+        return ct, self._shared_secret(x25519(seed, public_key), ct, public_key)
+
+    def check_ciphertext(self, ct: bytes) -> None:
+        if int.from_bytes(ct, "little") >= P25519:
+            raise SphinxError("noncanonical_alpha", "encapsulation is not below 2^255 - 19")
+
+    def decap(self, private_key: bytes, public_key: bytes, ct: bytes) -> bytes:
+        """The shared secret; `public_key` is the node's own (kept beside its
+        private key, not recomputed per packet by a real node)."""
+        return self._shared_secret(x25519(private_key, ct), ct, public_key)
+
+    def dummy_ciphertext(self, seed: bytes) -> bytes:
+        return x25519_base(seed)
+
+    @staticmethod
+    def _shared_secret(dh: bytes, ct: bytes, public_key: bytes) -> bytes:
+        return hashlib.blake2b(ct + public_key, digest_size=32, key=dh,
+                               person=X25519_KEM_PERSONAL).digest()
+
+
+@dataclass(frozen=True)
+class KemSuite(Suite):
+    """One key encapsulation per hop: the first in the header where version 1
+    has alpha, each later one in the slot of the hop before (one X25519 per hop)."""
+
+    kem: X25519Kem = X25519Kem()
+
+    @property
+    def public_key_len(self) -> int:
+        return self.kem.public_key_len
+
+    @property
+    def private_key_len(self) -> int:
+        return self.kem.private_key_len
+
+    @property
+    def element_len(self) -> int:
+        return self.kem.ciphertext_len
+
+    @property
+    def slot_extra_len(self) -> int:
+        return self.kem.ciphertext_len
+
+    def route_keys(self, public_keys, ephemeral):
+        # One fresh seed per hop; a seed used twice would put the same
+        # ciphertext in two packets (or twice in one) and link them.
+        if not isinstance(ephemeral, (list, tuple)):
+            raise TypeError("the KEM suite takes a sequence of ephemeral secrets, one per hop")
+        if len(ephemeral) != len(public_keys):
+            raise ValueError("%d hops but %d ephemeral secrets" % (len(public_keys), len(ephemeral)))
+        cts, keys = [], []
+        for pk, seed in zip(public_keys, ephemeral):
+            ct, ss = self.kem.encap(pk, _fixed(seed, self.kem.seed_len, "ephemeral secret"))
+            cts.append(ct)
+            keys.append(derive_hop_keys(ss, self))
+        return cts[0], keys, cts[1:]
+
+    def check_element(self, element):
+        self.kem.check_ciphertext(element)
+
+    def hop_secret(self, private_key, element):
+        return self.kem.decap(private_key, self.kem.public_key(private_key), element)
+
+    def next_element(self, keys, element, slot):
+        return slot[COMMAND_LEN + MAC_LEN:]
+
+    def dummy_element(self, secret):
+        return self.kem.dummy_ciphertext(secret)
+
+
+SUITE_KEM_X25519 = KemSuite("kem-x25519", KEM_VERSION, KEM_KDF_CONTEXT)
+SUITES = (SUITE_V1, SUITE_KEM_X25519)
+
+
+# ---------------------------------------------------------------------------
+# Geometry
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Geometry:
+    """What fixes every size of a network's packets: H (max hops), P (payload
+    bytes) and the packet suite (version 1 unless another is named)."""
+
+    hops: int = DEFAULT_HOPS
+    payload: int = DEFAULT_PAYLOAD
+    suite: Suite = SUITE_V1
+
+    def __post_init__(self):
+        if not isinstance(self.suite, Suite):
+            raise TypeError("suite must be a Suite")
+        for name in ("hops", "payload"):
+            if type(getattr(self, name)) is not int:
+                raise SphinxError("invalid_geometry", "%s must be an int" % name)
+        if not MIN_HOPS <= self.hops <= MAX_HOPS:
+            raise SphinxError("invalid_geometry", "H must be in 1..16")
+        if not MIN_PAYLOAD <= self.payload <= MAX_PAYLOAD:
+            raise SphinxError("invalid_geometry", "P must be in 64..65536")
+
+    @property
+    def slot(self) -> int:
+        return self.suite.slot_len
+
+    @property
+    def beta_len(self) -> int:
+        return self.hops * self.slot
+
+    @property
+    def header_len(self) -> int:
+        return 1 + self.suite.element_len + self.beta_len + MAC_LEN
+
+    @property
+    def packet_len(self) -> int:
+        return self.header_len + self.payload
+
+    @property
+    def max_message(self) -> int:
+        return self.payload - PAYLOAD_OVERHEAD
+
+    @property
+    def surb_len(self) -> int:
+        return ADDRESS_LEN + self.header_len + SURB_KEY_LEN
+
+
+DEFAULT_GEOMETRY = Geometry(DEFAULT_HOPS, DEFAULT_PAYLOAD)
 
 
 # ---------------------------------------------------------------------------
@@ -438,10 +661,11 @@ def _check_route(geometry: Geometry, public_keys, commands, check_commands: bool
         raise SphinxError("invalid_route", "%d public keys but %d commands"
                           % (n, len(commands)))
     out_pks, out_cmds = [], []
+    pk_len = geometry.suite.public_key_len
     for pk in public_keys:
         pk = _as_bytes(pk, "public key")
-        if len(pk) != ALPHA_LEN:
-            raise SphinxError("invalid_route", "a public key is 32 bytes")
+        if len(pk) != pk_len:
+            raise SphinxError("invalid_route", "a public key is %d bytes" % pk_len)
         out_pks.append(pk)
     for c in commands:
         c = _as_bytes(c, "command")
@@ -457,30 +681,25 @@ def build_header(
     geometry: Geometry,
     public_keys: Sequence[bytes],
     commands: Sequence[bytes],
-    ephemeral_secret: bytes,
+    ephemeral_secret,
     check_commands: bool = True,
 ) -> Tuple[bytes, List[HopKeys]]:
     """Steps 1-5 of packet creation. Returns (header, per-hop keys).
 
-    With check_commands=False the commands are taken as raw 48-byte strings
-    without checking the flag or the reserved bytes (used only to build
-    packets that nodes must reject).
+    `ephemeral_secret` is what the geometry's suite draws fresh for every
+    packet: one 32-byte secret for version 1, a sequence of one 32-byte
+    secret per hop for the KEM suite. With check_commands=False the
+    commands are taken as raw 48-byte strings without checking the flag or
+    the reserved bytes (used only to build packets that nodes must reject).
     """
     pks, cmds = _check_route(geometry, public_keys, commands, check_commands)
-    x = _fixed(ephemeral_secret, KEY_LEN, "ephemeral secret")
-    H, S = geometry.hops, SLOT_LEN
+    suite = geometry.suite
+    H, S = geometry.hops, suite.slot_len
     n = len(pks)
+    version = bytes([suite.version])
 
-    # Step 1: group elements, shared secrets, keys and header streams.
-    alphas: List[bytes] = [x25519_base(x)]
-    keys: List[HopKeys] = []
-    for i in range(n):
-        t = x25519(x, pks[i])
-        for j in range(i):
-            t = x25519(keys[j].blinding, t)
-        keys.append(derive_hop_keys(t))
-        if i + 1 < n:
-            alphas.append(x25519(keys[i].blinding, alphas[i]))
+    # Step 1: the header's element, each hop's keys, and the header streams.
+    element, keys, slot_extras = suite.route_keys(pks, ephemeral_secret)
     streams = [stream(k.kh, (H + 1) * S) for k in keys]
 
     # Step 2: filler. phi_i has i*S bytes.
@@ -489,21 +708,22 @@ def build_header(
         phi = xor(phi + bytes(S), streams[i - 1][(H - i + 1) * S:(H + 1) * S])
     assert len(phi) == (n - 1) * S
 
-    # Step 3: the last hop's beta and gamma.
+    # Step 3: the last hop's beta and gamma. Nothing follows it, so its
+    # slot's next gamma (and whatever else a slot carries) is zero.
     last = n - 1
-    plain = cmds[last] + bytes(MAC_LEN) + bytes((H - n) * S)
+    plain = cmds[last] + bytes(S - COMMAND_LEN) + bytes((H - n) * S)
     beta = xor(plain, streams[last][:(H - n + 1) * S]) + phi
     assert len(beta) == H * S
-    gamma = mac(keys[last].km, bytes([VERSION]) + beta)
+    gamma = mac(keys[last].km, version + beta)
 
     # Step 4: wrap outwards, from hop n-2 down to hop 0.
     for i in range(n - 2, -1, -1):
-        plain = cmds[i] + gamma + beta[:(H - 1) * S]
+        plain = cmds[i] + gamma + slot_extras[i] + beta[:(H - 1) * S]
         beta = xor(plain, streams[i][:H * S])
-        gamma = mac(keys[i].km, bytes([VERSION]) + beta)
+        gamma = mac(keys[i].km, version + beta)
 
     # Step 5.
-    header = bytes([VERSION]) + alphas[0] + beta + gamma
+    header = version + element + beta + gamma
     assert len(header) == geometry.header_len
     return header, keys
 
@@ -533,7 +753,7 @@ class ProcessResult:
     flag: int
     delay_us: int
     address: bytes
-    packet_out: bytes               # 0x01 || alpha' || beta' || gamma' || payload'
+    packet_out: bytes               # version || element' || beta' || gamma' || payload'
     payload_ok: Optional[bool] = None   # FINAL only: did the 6.9 check pass
     message: Optional[bytes] = None     # FINAL only, when payload_ok
 
@@ -562,54 +782,54 @@ def process(
     """
     if not isinstance(geometry, Geometry):
         raise TypeError("geometry must be a Geometry")
-    sk = _fixed(private_key, KEY_LEN, "private key")
+    suite = geometry.suite
+    sk = _fixed(private_key, suite.private_key_len, "private key")
     packet = _as_bytes(packet, "packet")
-    H, S = geometry.hops, SLOT_LEN
+    H, S, E = geometry.hops, suite.slot_len, suite.element_len
+    version = bytes([suite.version])
 
-    # Step 1: length, version, canonical alpha.
+    # Step 1: length, version, canonical element.
     if len(packet) != geometry.packet_len:
         raise SphinxError("wrong_length", "%d bytes, expected %d"
                           % (len(packet), geometry.packet_len))
-    if packet[0] != VERSION:
+    if packet[0] != suite.version:
         raise SphinxError("bad_version", "version 0x%02x" % packet[0])
-    alpha = packet[1:1 + ALPHA_LEN]
-    if alpha[31] & 0x80:
-        raise SphinxError("noncanonical_alpha", "top bit of alpha is set")
-    beta_end = 1 + ALPHA_LEN + H * S
-    beta = packet[1 + ALPHA_LEN:beta_end]
+    element = packet[1:1 + E]
+    suite.check_element(element)
+    beta_end = 1 + E + H * S
+    beta = packet[1 + E:beta_end]
     gamma = packet[beta_end:beta_end + MAC_LEN]
     payload = packet[geometry.header_len:]
 
     # Step 2: shared secret.
-    s = x25519(sk, alpha)
-    keys = derive_hop_keys(s)
+    keys = derive_hop_keys(suite.hop_secret(sk, element), suite)
 
     # Step 3: replay check, before the more expensive work below.
     if replay is not None and keys.tag in replay:
         raise SphinxError("replay")
 
     # Step 4: header MAC, compared in constant time.
-    if not hmac.compare_digest(gamma, mac(keys.km, bytes([VERSION]) + beta)):
+    if not hmac.compare_digest(gamma, mac(keys.km, version + beta)):
         raise SphinxError("bad_mac")
 
     # Step 5: decrypt beta and read this hop's slot.
     B = xor(beta + bytes(S), stream(keys.kh, (H + 1) * S))
     slot, beta_next = B[:S], B[S:]
-    gamma_next = slot[COMMAND_LEN:S]
+    gamma_next = slot[COMMAND_LEN:COMMAND_LEN + MAC_LEN]
     command = decode_command(slot[:COMMAND_LEN])
 
     # Step 6: remember the tag (only for authenticated, well-formed headers).
     if replay is not None:
         replay.add(keys.tag)
 
-    # Step 7: blind alpha for the next hop.
-    alpha_next = x25519(keys.blinding, alpha)
+    # Step 7: the element of the next packet.
+    element_next = suite.next_element(keys, element, slot)
 
     # Step 8: peel one LIONESS layer off the payload.
     payload_next = lioness_dec(keys.payload, payload)
 
     # Step 9.
-    packet_out = bytes([VERSION]) + alpha_next + beta_next + gamma_next + payload_next
+    packet_out = version + element_next + beta_next + gamma_next + payload_next
     payload_ok = message = None
     if command.flag == FLAG_FINAL:
         payload_ok, message = decode_payload(geometry, payload_next)
@@ -707,10 +927,12 @@ def dummy_packet(
     filler: Optional[bytes] = None,
     rng: Optional[Callable[[int], bytes]] = None,
 ) -> bytes:
-    """0x01 || X25519_BASE(random) || random(H*S + 16 + P).
+    """version || element || random(H*S + 16 + P), the element drawn as a real
+    packet's is.
 
-    Alpha is a real public key, so its top bit is clear like any packet's.
-    `secret` and `filler` may be given for reproducible output; otherwise
+    In both suites the element is X25519_BASE(random): a real public key (v1's
+    alpha, with its top bit clear like any packet's) or a real encapsulation
+    (the KEM suite, below 2^255 - 19 like any packet's). `secret` and `filler` may be given for reproducible output; otherwise
     they come from `rng` (default os.urandom).
     """
     if rng is None:
@@ -719,6 +941,6 @@ def dummy_packet(
     body_len = geometry.beta_len + MAC_LEN + geometry.payload
     secret = _fixed(secret if secret is not None else rng(KEY_LEN), KEY_LEN, "dummy secret")
     filler = _fixed(filler if filler is not None else rng(body_len), body_len, "dummy filler")
-    return bytes([VERSION]) + x25519_base(secret) + filler
+    return bytes([geometry.suite.version]) + geometry.suite.dummy_element(secret) + filler
 
 

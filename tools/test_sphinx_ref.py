@@ -15,7 +15,13 @@ import sphinx_ref as sx
 
 SMALL = sx.Geometry(2, 64)
 DEFAULT = sx.DEFAULT_GEOMETRY
-GEOMETRIES = [DEFAULT, SMALL]
+KEM_SMALL = sx.Geometry(2, 64, sx.SUITE_KEM_X25519)
+KEM_DEFAULT = sx.Geometry(6, 2048, sx.SUITE_KEM_X25519)
+# Behaviour both suites share is tested on both, with the same test code.
+GEOMETRIES = [DEFAULT, SMALL, KEM_DEFAULT, KEM_SMALL]
+GEOMETRY_IDS = ["default", "small", "kem-default", "kem-small"]
+SMALL_GEOMETRIES = [SMALL, KEM_SMALL]
+SUITE_IDS = [s.name for s in sx.SUITES]
 
 
 def det(label, n=32):
@@ -33,6 +39,13 @@ def make_route(geometry, n, last_flag=sx.FLAG_FINAL, label="route"):
     last_addr = bytes(32) if last_flag == sx.FLAG_DROP else det("%s/last-address" % label)
     cmds.append(sx.encode_command(last_flag, 77, last_addr))
     return sks, pks, cmds
+
+
+def ephemeral(geometry, n, label):
+    """What the geometry's suite draws fresh for a packet over n hops."""
+    if geometry.suite is sx.SUITE_V1:
+        return det(label)
+    return [det("%s/hop%d" % (label, i)) for i in range(n)]
 
 
 def walk(geometry, sks, packet, caches=None):
@@ -108,12 +121,9 @@ def test_stream_is_original_chacha20():
 
 
 def test_x25519_rfc7748():
-    # RFC 7748 section 6.1.
-    a = bytes.fromhex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
-    b = bytes.fromhex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb")
-    a_pub = bytes.fromhex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
-    b_pub = bytes.fromhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f")
-    shared = bytes.fromhex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+    a, a_pub = gv.RFC7748_ALICE, gv.RFC7748_ALICE_PUBLIC
+    b, b_pub = gv.RFC7748_BOB, gv.RFC7748_BOB_PUBLIC
+    shared = gv.RFC7748_SHARED
     assert sx.x25519_base(a) == a_pub and sx.x25519_base(b) == b_pub
     assert sx.x25519(a, b_pub) == shared == sx.x25519(b, a_pub)
 
@@ -167,21 +177,23 @@ def test_command_encoding():
 # Round trips
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=["default", "small"])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=GEOMETRY_IDS)
 @pytest.mark.parametrize("last_flag", [sx.FLAG_FINAL, sx.FLAG_DELIVER, sx.FLAG_DROP])
 def test_round_trip_every_hop_count(geometry, last_flag):
     for n in range(1, geometry.hops + 1):
         sks, pks, cmds = make_route(geometry, n, last_flag, label="rt%d" % n)
         longest = (det("msg", 64) * (geometry.max_message // 64 + 1))[:geometry.max_message]
         for message in (b"", b"hello", longest):
-            packet = sx.create_forward(geometry, pks, cmds, message, det("x%d" % n))
+            packet = sx.create_forward(geometry, pks, cmds, message,
+                                       ephemeral(geometry, n, "x%d" % n))
             assert len(packet) == geometry.packet_len
             results = walk(geometry, sks, packet)
             for i, r in enumerate(results):
                 cmd = sx.decode_command(cmds[i])
                 assert (r.flag, r.delay_us, r.address) == (cmd.flag, cmd.delay_us, cmd.address)
                 assert len(r.packet_out) == geometry.packet_len
-                assert r.packet_out[0] == 1 and r.packet_out[32] & 0x80 == 0
+                assert r.packet_out[0] == geometry.suite.version
+                assert r.packet_out[32] & 0x80 == 0
             last = results[-1]
             if last_flag == sx.FLAG_FINAL:
                 assert last.payload_ok and last.message == message
@@ -193,39 +205,42 @@ def test_round_trip_every_hop_count(geometry, last_flag):
             assert last.packet_out[geometry.header_len - 16:geometry.header_len] == bytes(16)
 
 
-def test_max_geometry_round_trip():
-    g = sx.Geometry(16, 65536)
+@pytest.mark.parametrize("suite", sx.SUITES, ids=SUITE_IDS)
+def test_max_geometry_round_trip(suite):
+    g = sx.Geometry(16, 65536, suite)
     sks, pks, cmds = make_route(g, 16, label="max")
     msg = det("big", 64) * 1000
-    results = walk(g, sks, sx.create_forward(g, pks, cmds, msg, det("xmax")))
+    results = walk(g, sks, sx.create_forward(g, pks, cmds, msg, ephemeral(g, 16, "xmax")))
     assert results[-1].message == msg
 
 
-def test_create_errors():
-    sks, pks, cmds = make_route(SMALL, 2)
-    x = det("x")
-    assert error_of(sx.create_forward, SMALL, pks, cmds, bytes(47), x) == "message_too_long"
-    sx.create_forward(SMALL, pks, cmds, bytes(46), x)
-    assert error_of(sx.create_forward, SMALL, [], [], b"", x) == "invalid_route"
-    assert error_of(sx.create_forward, SMALL, pks * 2, cmds * 2, b"", x) == "invalid_route"
-    assert error_of(sx.create_forward, SMALL, pks, cmds[:1], b"", x) == "invalid_route"
-    assert error_of(sx.create_forward, SMALL, [pks[0][:31], pks[1]], cmds, b"", x) == "invalid_route"
-    assert error_of(sx.create_forward, SMALL, pks, [cmds[0][:47], cmds[1]], b"", x) == "invalid_route"
+@pytest.mark.parametrize("geometry", SMALL_GEOMETRIES, ids=SUITE_IDS)
+def test_create_errors(geometry):
+    sks, pks, cmds = make_route(geometry, 2)
+    x = ephemeral(geometry, 2, "x")
+    assert error_of(sx.create_forward, geometry, pks, cmds, bytes(47), x) == "message_too_long"
+    sx.create_forward(geometry, pks, cmds, bytes(46), x)
+    assert error_of(sx.create_forward, geometry, [], [], b"", x) == "invalid_route"
+    assert error_of(sx.create_forward, geometry, pks * 2, cmds * 2, b"", x) == "invalid_route"
+    assert error_of(sx.create_forward, geometry, pks, cmds[:1], b"", x) == "invalid_route"
+    assert error_of(sx.create_forward, geometry, [pks[0][:31], pks[1]], cmds, b"", x) == "invalid_route"
+    assert error_of(sx.create_forward, geometry, pks, [cmds[0][:47], cmds[1]], b"", x) == "invalid_route"
     bad = sx.encode_command(9, strict=False)
-    assert error_of(sx.create_forward, SMALL, pks, [bad, cmds[1]], b"", x) == "unknown_flag"
-    assert error_of(sx.create_forward, SMALL, [bytes(32), pks[1]], cmds, b"", x) == "low_order_point"
+    assert error_of(sx.create_forward, geometry, pks, [bad, cmds[1]], b"", x) == "unknown_flag"
+    assert error_of(sx.create_forward, geometry, [bytes(32), pks[1]], cmds, b"", x) == "low_order_point"
 
 
-def test_bit_flips_change_only_what_they_should():
+@pytest.mark.parametrize("geometry", [DEFAULT, KEM_DEFAULT], ids=SUITE_IDS)
+def test_bit_flips_change_only_what_they_should(geometry):
     """A payload bit flipped at a RELAY hop is not caught there (LIONESS has no
     MAC) but turns the payload at the destination into noise."""
-    sks, pks, cmds = make_route(DEFAULT, 3)
-    packet = bytearray(sx.create_forward(DEFAULT, pks, cmds, b"hello", det("x")))
-    packet[DEFAULT.header_len + 100] ^= 1
-    results = walk(DEFAULT, sks, bytes(packet))
+    sks, pks, cmds = make_route(geometry, 3)
+    packet = bytearray(sx.create_forward(geometry, pks, cmds, b"hello", ephemeral(geometry, 3, "x")))
+    packet[geometry.header_len + 100] ^= 1
+    results = walk(geometry, sks, bytes(packet))
     assert results[-1].payload_ok is False and results[-1].message is None
     with pytest.raises(sx.SphinxError) as info:
-        sx.process(DEFAULT, sks[2], results[1].packet_out, raise_on_bad_payload=True)
+        sx.process(geometry, sks[2], results[1].packet_out, raise_on_bad_payload=True)
     assert info.value.name == "payload_integrity"
 
 
@@ -257,12 +272,13 @@ def test_lioness_diffuses():
 # SURBs
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=["default", "small"])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=GEOMETRY_IDS)
 def test_surb_round_trip(geometry):
     for n in range(1, geometry.hops + 1):
         sks, pks, cmds = make_route(geometry, n, label="surb%d" % n)
         first = det("first-hop")
-        surb, secret = sx.create_surb(geometry, first, pks, cmds, det("sx%d" % n), det("kt", 128))
+        surb, secret = sx.create_surb(geometry, first, pks, cmds, ephemeral(geometry, n, "sx%d" % n),
+                                      det("kt", 128))
         assert len(surb) == geometry.surb_len
         assert surb[:32] == first and surb[-128:] == det("kt", 128)
         assert secret.reply_id == sx.decode_command(cmds[-1]).address
@@ -284,49 +300,55 @@ def test_surb_round_trip(geometry):
         assert error_of(sx.process, geometry, sks[0], again, caches[0]) == "replay"
 
 
-def test_surb_errors():
-    sks, pks, cmds = make_route(SMALL, 2, last_flag=sx.FLAG_DELIVER)
-    assert error_of(sx.create_surb, SMALL, det("f"), pks, cmds, det("x"), det("kt", 128)) \
+@pytest.mark.parametrize("geometry", SMALL_GEOMETRIES, ids=SUITE_IDS)
+def test_surb_errors(geometry):
+    x = ephemeral(geometry, 2, "x")
+    sks, pks, cmds = make_route(geometry, 2, last_flag=sx.FLAG_DELIVER)
+    assert error_of(sx.create_surb, geometry, det("f"), pks, cmds, x, det("kt", 128)) \
         == "invalid_route"
-    sks, pks, cmds = make_route(SMALL, 2)
-    surb, _ = sx.create_surb(SMALL, det("f"), pks, cmds, det("x"), det("kt", 128))
-    assert error_of(sx.use_surb, SMALL, surb[:-1], b"") == "wrong_length"
-    assert error_of(sx.use_surb, DEFAULT, surb, b"") == "wrong_length"
-    assert error_of(sx.use_surb, SMALL, surb, bytes(47)) == "message_too_long"
+    sks, pks, cmds = make_route(geometry, 2)
+    surb, _ = sx.create_surb(geometry, det("f"), pks, cmds, x, det("kt", 128))
+    assert error_of(sx.use_surb, geometry, surb[:-1], b"") == "wrong_length"
+    assert error_of(sx.use_surb, sx.Geometry(6, 2048, geometry.suite), surb, b"") == "wrong_length"
+    assert error_of(sx.use_surb, geometry, surb, bytes(47)) == "message_too_long"
 
 
 # ---------------------------------------------------------------------------
 # Replay cache
 # ---------------------------------------------------------------------------
 
-def test_replay_detection_and_no_poisoning():
-    sks, pks, cmds = make_route(DEFAULT, 3)
-    packet = sx.create_forward(DEFAULT, pks, cmds, b"once", det("x"))
+@pytest.mark.parametrize("geometry", [DEFAULT, KEM_DEFAULT], ids=SUITE_IDS)
+def test_replay_detection_and_no_poisoning(geometry):
+    sks, pks, cmds = make_route(geometry, 3)
+    packet = sx.create_forward(geometry, pks, cmds, b"once", ephemeral(geometry, 3, "x"))
     cache = set()
     # A forged copy (bad MAC) must not put the tag in the cache.
     forged = bytearray(packet)
     forged[40] ^= 0x10
-    assert error_of(sx.process, DEFAULT, sks[0], bytes(forged), cache) == "bad_mac"
+    assert error_of(sx.process, geometry, sks[0], bytes(forged), cache) == "bad_mac"
     assert cache == set()
-    # Nor may a copy with a bad version or a non-canonical alpha.
-    assert error_of(sx.process, DEFAULT, sks[0], b"\x02" + packet[1:], cache) == "bad_version"
-    r = sx.process(DEFAULT, sks[0], packet, cache)
+    # Nor may a copy with a bad version (here the other suite's version byte).
+    other_version = bytes([geometry.suite.version ^ 0x03])
+    assert error_of(sx.process, geometry, sks[0], other_version + packet[1:], cache) == "bad_version"
+    r = sx.process(geometry, sks[0], packet, cache)
     assert cache == {r.tag}
-    assert error_of(sx.process, DEFAULT, sks[0], packet, cache) == "replay"
+    assert error_of(sx.process, geometry, sks[0], packet, cache) == "replay"
     # The replay check comes before the MAC check: a copy with a broken MAC but
     # the same alpha is reported as a replay.
-    assert error_of(sx.process, DEFAULT, sks[0], bytes(forged), cache) == "replay"
+    assert error_of(sx.process, geometry, sks[0], bytes(forged), cache) == "replay"
     # Another node's cache is independent.
-    r2 = sx.process(DEFAULT, sks[1], r.packet_out, cache)
+    r2 = sx.process(geometry, sks[1], r.packet_out, cache)
     assert r2.tag != r.tag and len(cache) == 2
 
 
-def test_unknown_flag_does_not_enter_cache():
-    sks, pks, cmds = make_route(SMALL, 2)
+@pytest.mark.parametrize("geometry", SMALL_GEOMETRIES, ids=SUITE_IDS)
+def test_unknown_flag_does_not_enter_cache(geometry):
+    sks, pks, cmds = make_route(geometry, 2)
     bad = sx.encode_command(7, strict=False)
-    packet = sx.create_forward(SMALL, pks, [bad, cmds[1]], b"", det("x"), check_commands=False)
+    packet = sx.create_forward(geometry, pks, [bad, cmds[1]], b"", ephemeral(geometry, 2, "x"),
+                               check_commands=False)
     cache = set()
-    assert error_of(sx.process, SMALL, sks[0], packet, cache) == "unknown_flag"
+    assert error_of(sx.process, geometry, sks[0], packet, cache) == "unknown_flag"
     assert cache == set()
 
 
@@ -334,10 +356,10 @@ def test_unknown_flag_does_not_enter_cache():
 # Dummies
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=["default", "small"])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=GEOMETRY_IDS)
 def test_dummy_packet(geometry):
     d = sx.dummy_packet(geometry)
-    assert len(d) == geometry.packet_len and d[0] == 1 and d[32] & 0x80 == 0
+    assert len(d) == geometry.packet_len and d[0] == geometry.suite.version and d[32] & 0x80 == 0
     assert error_of(sx.process, geometry, det("node"), d) == "bad_mac"
     fixed = sx.dummy_packet(geometry, det("s"), bytes(geometry.packet_len - 33))
     assert fixed[1:33] == sx.x25519_base(det("s"))
@@ -356,7 +378,7 @@ def _process_or_error(geometry, sk, data):
         return e.name
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=["default", "small"])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=GEOMETRY_IDS)
 def test_fuzz_random_bytes(geometry):
     rnd = random.Random(1234)
     sk = det("fuzz-node")
@@ -366,7 +388,7 @@ def test_fuzz_random_bytes(geometry):
                         geometry.packet_len + 1, rnd.randrange(0, 3 * geometry.packet_len)])
         data = bytes(rnd.getrandbits(8) for _ in range(n))
         if n == geometry.packet_len and rnd.random() < 0.7:
-            data = b"\x01" + data[1:]
+            data = bytes([geometry.suite.version]) + data[1:]
             if rnd.random() < 0.7:
                 data = data[:32] + bytes([data[32] & 0x7F]) + data[33:]
         err = _process_or_error(geometry, sk, data)
@@ -375,11 +397,11 @@ def test_fuzz_random_bytes(geometry):
     assert {"wrong_length", "bad_version", "noncanonical_alpha", "bad_mac"} <= seen
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES, ids=["default", "small"])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=GEOMETRY_IDS)
 def test_fuzz_mutated_packets(geometry):
     rnd = random.Random(99)
     sks, pks, cmds = make_route(geometry, geometry.hops)
-    packet = sx.create_forward(geometry, pks, cmds, b"fuzz", det("x"))
+    packet = sx.create_forward(geometry, pks, cmds, b"fuzz", ephemeral(geometry, geometry.hops, "x"))
     header_errors = 0
     for _ in range(300):
         b = bytearray(packet)
@@ -418,12 +440,30 @@ def test_generation_is_deterministic():
     assert gv.render() == gv.render()
 
 
-def test_valid_vectors_reproduce_independently():
-    doc = _load(gv.VALID_PATH)
+def _suite_of(doc, vs):
+    """A file names its suite; version 1's files predate the field."""
     assert doc["version"] == 1
+    if vs.is_v1:
+        assert "suite" not in doc
+    else:
+        assert doc["suite"] == vs.suite.name
+    return vs.suite
+
+
+def _ephemeral_of(record):
+    if "ephemeral_secret" in record:
+        assert "ephemeral_secrets" not in record
+        return bytes.fromhex(record["ephemeral_secret"])
+    return [bytes.fromhex(e) for e in record["ephemeral_secrets"]]
+
+
+@pytest.mark.parametrize("vs", gv.VECTOR_SUITES, ids=SUITE_IDS)
+def test_valid_vectors_reproduce_independently(vs):
+    doc = _load(vs.valid_path)
+    suite = _suite_of(doc, vs)
     flags, geometries, lengths, surbs = set(), set(), set(), 0
     for case in doc["cases"]:
-        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
         geometries.add((g.hops, g.payload, len(case["route"])))
         sks = [bytes.fromhex(r["private_key"]) for r in case["route"]]
         pks = [bytes.fromhex(r["public_key"]) for r in case["route"]]
@@ -431,7 +471,10 @@ def test_valid_vectors_reproduce_independently():
         assert [sx.x25519_base(k) for k in sks] == pks
         message = bytes.fromhex(case["message"])
         lengths.add(len(message) - g.max_message if len(message) else "empty")
-        packet = sx.create_forward(g, pks, cmds, message, bytes.fromhex(case["ephemeral_secret"]))
+        secret = _ephemeral_of(case)
+        if not vs.is_v1:
+            assert len(secret) == len(case["route"])
+        packet = sx.create_forward(g, pks, cmds, message, secret)
         assert packet.hex() == case["packet"]
         assert len(case["hops"]) == len(case["route"])
         for sk, hop in zip(sks, case["hops"]):
@@ -447,8 +490,7 @@ def test_valid_vectors_reproduce_independently():
             s = case["surb"]
             surbs += 1
             surb, secret = sx.create_surb(g, bytes.fromhex(s["first_hop_id"]), pks, cmds,
-                                          bytes.fromhex(s["ephemeral_secret"]),
-                                          bytes.fromhex(s["reply_key"]))
+                                          _ephemeral_of(s), bytes.fromhex(s["reply_key"]))
             assert surb.hex() == s["surb"]
             reply = bytes.fromhex(s["reply_message"])
             _, packet = sx.use_surb(g, surb, reply)
@@ -467,12 +509,13 @@ def test_valid_vectors_reproduce_independently():
     assert surbs >= 2
 
 
-def test_invalid_vectors_give_their_error():
-    doc = _load(gv.INVALID_PATH)
-    assert doc["version"] == 1
+@pytest.mark.parametrize("vs", gv.VECTOR_SUITES, ids=SUITE_IDS)
+def test_invalid_vectors_give_their_error(vs):
+    doc = _load(vs.invalid_path)
+    suite = _suite_of(doc, vs)
     errors = set()
     for case in doc["cases"]:
-        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+        g = sx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
         err = _process_or_error(g, bytes.fromhex(case["private_key"]), bytes.fromhex(case["packet"]))
         assert err == case["error"], case["description"]
         errors.add(err)
