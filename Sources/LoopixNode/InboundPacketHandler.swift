@@ -3,12 +3,14 @@
 // once per read burst, after which it lets the loop's delay scheduler take in what the workers
 // left in its inbox. Also cuts peers that break the framing or send too slowly.
 import Atomics
+import DequeModule
 import LoopixNetwork
 import NIOCore
 
 /// What every inbound connection of a node shares.
 final class InboundContext: Sendable {
     let pool: CryptoWorkerPool
+    let admission: AdmissionState
     let slab: PacketSlab
     let schedulers: [DelayScheduler]
     let metrics: NodeMetrics
@@ -16,9 +18,10 @@ final class InboundContext: Sendable {
     let maxConnections: Int
     let openConnections = ManagedAtomic<Int>(0)
 
-    init(pool: CryptoWorkerPool, slab: PacketSlab, schedulers: [DelayScheduler], metrics: NodeMetrics, frameTimeout: Double,
-         maxConnections: Int) {
+    init(pool: CryptoWorkerPool, admission: AdmissionState, slab: PacketSlab, schedulers: [DelayScheduler],
+         metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int) {
         self.pool = pool
+        self.admission = admission
         self.slab = slab
         self.schedulers = schedulers
         self.metrics = metrics
@@ -34,7 +37,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
     private static let batchLimit = 64
     private let shared: InboundContext
     private var decider: DropDecider
-    private var batch: [QueuedPacket] = []
+    private var batch = RigidDeque<QueuedPacket>(capacity: InboundPacketHandler.batchLimit)
     private var received = 0
     private var lastFrame: UInt64 = 0
     private var deadlineCheck: RepeatedTask?
@@ -48,7 +51,6 @@ final class InboundPacketHandler: ChannelInboundHandler {
     init(shared: InboundContext) {
         self.shared = shared
         self.decider = DropDecider(seed: UInt64.random(in: 1...UInt64.max))
-        batch.reserveCapacity(Self.batchLimit)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -83,20 +85,20 @@ final class InboundPacketHandler: ChannelInboundHandler {
             shared.metrics.drop(cause)
             return
         }
-        guard let slot = shared.slab.acquire() else {
+        guard let buffer = shared.slab.acquire() else {
             shared.metrics.drop(.noBuffer)
             return
         }
-        let destination = shared.slab.buffer(slot)
+        let destination = buffer.bytes
         frame.body.withUnsafeReadableBytes { destination.copyMemory(from: $0) }
-        batch.append(QueuedPacket(slot: slot, arrival: now))
+        batch.append(QueuedPacket(buffer: buffer, arrival: now))
         if batch.count >= Self.batchLimit { handOff() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         handOff()
         // The loop is awake anyway: results the workers left without waking it leave now.
-        scheduler?.drainIfWaiting()
+        scheduler?.takeInbox()
         context.fireChannelReadComplete()
     }
 
@@ -105,11 +107,10 @@ final class InboundPacketHandler: ChannelInboundHandler {
     /// this one, and a long read burst would otherwise overshoot the limit by a whole batch.
     @inline(__always)
     private func admissionRefusal() -> DropCause? {
-        let queue = shared.pool.queue
-        let length = queue.length.load(ordering: .relaxed) + batch.count
-        if length >= queue.admitLimit.load(ordering: .relaxed) { return .queueFull }
+        let length = shared.pool.queue.length + batch.count
+        if length >= shared.admission.admitLimit { return .queueFull }
         // As in PIE, never drop early while the queue is nearly empty.
-        if length >= 2 && decider.shouldDrop(probability: queue.dropProbability) { return .aqm }
+        if length >= 2 && decider.shouldDrop(probability: shared.admission.dropProbability) { return .aqm }
         return nil
     }
 
@@ -119,13 +120,11 @@ final class InboundPacketHandler: ChannelInboundHandler {
             received = 0
         }
         guard !batch.isEmpty else { return }
-        let accepted = shared.pool.submit(batch)
-        if accepted < batch.count {
-            let rejected = batch[accepted...].map(\.slot)
-            shared.slab.release(rejected)
-            shared.metrics.drop(.queueFull, count: rejected.count)
+        shared.pool.submit(&batch)
+        if !batch.isEmpty {
+            shared.metrics.drop(.queueFull, count: batch.count)
+            batch.removeAll()
         }
-        batch.removeAll(keepingCapacity: true)
     }
 
     private func checkDeadline(context: ChannelHandlerContext) {

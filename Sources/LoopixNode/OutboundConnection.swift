@@ -28,70 +28,64 @@ final class OutboundConnection: @unchecked Sendable {
 
     let peer: NodeDescriptor
     let eventLoop: any EventLoop
+    /// The delay scheduler on `eventLoop`: packets for this link wait there for their delay.
     let schedulerIndex: Int
-    private let slab: PacketSlab
     private let metrics: NodeMetrics
     private let settings: OutboundSettings
     private var state = State.idle
-    private var pending: Deque<PacketSlot>
+    private var pending: UniqueDeque<PacketBuffer>
     private var backoff: Double
     private var unflushed = 0
     private var wroteSinceKeepAlive = false
     private var keepAlive: RepeatedTask?
-    /// Set by the scheduler while this link is in its flush list.
-    var touched = false
 
-    init(peer: NodeDescriptor, eventLoop: any EventLoop, schedulerIndex: Int, slab: PacketSlab,
-         metrics: NodeMetrics, settings: OutboundSettings) {
+    init(peer: NodeDescriptor, eventLoop: any EventLoop, schedulerIndex: Int, metrics: NodeMetrics,
+         settings: OutboundSettings) {
         self.peer = peer
         self.eventLoop = eventLoop
         self.schedulerIndex = schedulerIndex
-        self.slab = slab
         self.metrics = metrics
         self.settings = settings
-        self.pending = Deque(minimumCapacity: min(settings.queueLimit, 64))
+        self.pending = UniqueDeque(minimumCapacity: min(settings.queueLimit, 64))
         self.backoff = settings.initialBackoff
     }
 
     /// Packets waiting for the link (on the loop).
     var queuedCount: Int { pending.count }
 
-    /// Takes ownership of a packet slot: writes it now, queues it, or drops it (counted).
-    func send(_ slot: PacketSlot) {
+    /// Takes the packet over: writes it now, queues it, or drops it (counted).
+    func send(_ packet: consuming PacketBuffer) {
         eventLoop.assertInEventLoop()
         if case .connected(let channel, _) = state, pending.isEmpty, channel.isWritable {
-            write(slot, to: channel)
+            write(packet, to: channel)
             return
         }
         if case .closed = state {
-            slab.release(slot)
             metrics.drop(.shutdown)
             return
         }
         guard pending.count < settings.queueLimit else {
-            slab.release(slot)
             metrics.drop(.outboundQueueFull)
             return
         }
-        pending.append(slot)
+        pending.append(packet)
         if case .idle = state { connect() }
     }
 
     /// Flushes what was written since the last flush.
     func flush() {
-        touched = false
         guard unflushed > 0, case .connected(let channel, _) = state else { return }
         channel.flush()
         metrics.relayed.increment(by: unflushed)
         unflushed = 0
     }
 
-    private func write(_ slot: PacketSlot, to channel: any Channel) {
-        let packet = UnsafeRawBufferPointer(slab.buffer(slot))
-        var buffer = channel.allocator.buffer(capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + packet.count)
-        buffer.writeWireFrameHeader(type: .packet, bodyBytes: packet.count)
-        buffer.writeBytes(packet)
-        slab.release(slot)
+    /// Copies the packet into a frame for the channel; its buffer goes back to the slab here.
+    private func write(_ packet: consuming PacketBuffer, to channel: any Channel) {
+        let bytes = UnsafeRawBufferPointer(packet.bytes)
+        var buffer = channel.allocator.buffer(capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count)
+        buffer.writeWireFrameHeader(type: .packet, bodyBytes: bytes.count)
+        buffer.writeBytes(bytes)
         channel.write(buffer, promise: nil)
         unflushed += 1
         wroteSinceKeepAlive = true
@@ -138,8 +132,8 @@ final class OutboundConnection: @unchecked Sendable {
 
     private func drainPending() {
         guard case .connected(let channel, _) = state else { return }
-        while channel.isWritable, let slot = pending.popFirst() {
-            write(slot, to: channel)
+        while channel.isWritable, let packet = pending.popFirst() {
+            write(packet, to: channel)
         }
         flush()
     }
@@ -189,7 +183,6 @@ final class OutboundConnection: @unchecked Sendable {
             channel.close(mode: .all, promise: nil)
         }
         metrics.drop(.shutdown, count: pending.count)
-        slab.release(pending)
         pending.removeAll()
     }
 }
