@@ -35,11 +35,13 @@ final class InboundPacketHandler: ChannelInboundHandler {
     typealias InboundIn = WireFrame
 
     private static let batchLimit = 64
+    private static let checksPerTimeout = 4
     private let shared: InboundContext
     private var decider: DropDecider
     private var batch = RigidDeque<QueuedPacket>(capacity: InboundPacketHandler.batchLimit)
     private var received = 0
-    private var lastFrame: UInt64 = 0
+    /// Deadline checks since the last complete frame (see `checkDeadline`).
+    private var silentChecks = 0
     private var deadlineCheck: RepeatedTask?
     /// The delay scheduler of this connection's event loop, if the node has one on it.
     private var scheduler: DelayScheduler?
@@ -63,10 +65,10 @@ final class InboundPacketHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        lastFrame = monotonicNanoseconds()
         scheduler = shared.schedulers.first { $0.eventLoop === context.eventLoop }
-        // A peer must complete a frame every frameTimeout; checked four times per timeout.
-        let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / 4, 1_000_000)))
+        // A peer must complete a frame every frameTimeout; checked four times per timeout on the
+        // loop's clock, so a silent peer is cut between 1 and 1.25 timeouts after its last frame.
+        let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / UInt64(Self.checksPerTimeout), 1_000_000)))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             let (handler, context) = loopBound.value
@@ -78,7 +80,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         let now = monotonicNanoseconds()
-        lastFrame = now
+        silentChecks = 0
         guard frame.type == .packet else { return }
         received += 1
         if let cause = admissionRefusal() {
@@ -128,7 +130,8 @@ final class InboundPacketHandler: ChannelInboundHandler {
     }
 
     private func checkDeadline(context: ChannelHandlerContext) {
-        guard monotonicNanoseconds() &- lastFrame > shared.frameTimeout else { return }
+        silentChecks += 1
+        guard silentChecks > Self.checksPerTimeout else { return }
         shared.metrics.drop(.frameTimeout)
         deadlineCheck?.cancel()
         closing = true

@@ -5,6 +5,26 @@ import LoopixNetwork
 import NIOCore
 import NIOPosix
 
+/// Opens the transport of an outbound link, with the link's handler installed in the pipeline.
+protocol LinkConnector: Sendable {
+    func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
+                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel>
+}
+
+/// Plain TCP to the address the topology lists for the peer.
+struct TCPLinkConnector: LinkConnector {
+    func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
+                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
+            }
+            .connect(host: peer.host, port: peer.port)
+    }
+}
+
 /// Settings shared by all outbound links of a node.
 struct OutboundSettings: Sendable {
     var queueLimit: Int
@@ -32,6 +52,7 @@ final class OutboundConnection: @unchecked Sendable {
     let schedulerIndex: Int
     private let metrics: NodeMetrics
     private let settings: OutboundSettings
+    private let connector: any LinkConnector
     private var state = State.idle
     private var pending: UniqueDeque<PacketBuffer>
     private var backoff: Double
@@ -40,12 +61,13 @@ final class OutboundConnection: @unchecked Sendable {
     private var keepAlive: RepeatedTask?
 
     init(peer: NodeDescriptor, eventLoop: any EventLoop, schedulerIndex: Int, metrics: NodeMetrics,
-         settings: OutboundSettings) {
+         settings: OutboundSettings, connector: any LinkConnector = TCPLinkConnector()) {
         self.peer = peer
         self.eventLoop = eventLoop
         self.schedulerIndex = schedulerIndex
         self.metrics = metrics
         self.settings = settings
+        self.connector = connector
         self.pending = UniqueDeque(minimumCapacity: min(settings.queueLimit, 64))
         self.backoff = settings.initialBackoff
     }
@@ -93,22 +115,14 @@ final class OutboundConnection: @unchecked Sendable {
 
     private func connect() {
         state = .connecting
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(OutboundLinkHandler(connection: self))
-                }
-            }
-        bootstrap.connect(host: peer.host, port: peer.port).whenComplete { result in
+        connector.connect(to: peer, on: eventLoop) { OutboundLinkHandler(connection: self) }.whenComplete { result in
             switch result {
             case .success(let channel):
                 if case .closed = self.state {
-                    channel.close(promise: nil)
+                    channel.close(mode: .all, promise: nil)
                     return
                 }
-                self.state = .connected(channel, since: monotonicNanoseconds())
+                self.state = .connected(channel, since: self.eventLoop.now.uptimeNanoseconds)
                 self.startKeepAlive(on: channel)
                 self.drainPending()
             case .failure:
@@ -163,7 +177,7 @@ final class OutboundConnection: @unchecked Sendable {
         guard case .connected(_, let since) = state else { return }
         unflushed = 0
         // A link that lived a while starts over from the shortest wait.
-        if monotonicNanoseconds() &- since > 10_000_000_000 { backoff = settings.initialBackoff }
+        if eventLoop.now.uptimeNanoseconds &- since > 10_000_000_000 { backoff = settings.initialBackoff }
         retryLater()
     }
 
@@ -188,7 +202,7 @@ final class OutboundConnection: @unchecked Sendable {
 }
 
 /// Watches one outbound link for writability and closure; discards anything the peer sends.
-private final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
+final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     let connection: OutboundConnection
 
