@@ -124,6 +124,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoopixNodeTests", dependencies: [
             "LoopixNode",
+            "LoopixTestSupport",
             "CLoopixThreads",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -8,6 +8,7 @@ import LoopixSphinx
 import NIOCore
 import NIOEmbedded
 import Testing
+import LoopixTestSupport
 
 @Suite("Inbound handler on an embedded channel")
 struct InboundHandlerTests {

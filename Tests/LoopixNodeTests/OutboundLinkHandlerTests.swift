@@ -6,6 +6,7 @@ import LoopixSphinx
 import NIOCore
 import NIOEmbedded
 import Testing
+import LoopixTestSupport
 
 @Suite("Outbound link on embedded channels")
 struct OutboundLinkHandlerTests {
