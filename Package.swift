@@ -59,6 +59,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "BasicContainers", package: "swift-collections"),
             ]
         ),
         .systemLibrary(
@@ -123,6 +124,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoopixNodeTests", dependencies: [
             "LoopixNode",
+            "LoopixTestSupport",
             "CLoopixThreads",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -1,56 +1,47 @@
-// The queue between the event loops and the crypto workers, with the state admission reads
-// without taking its lock.
+// The queue between the event loops and the crypto workers.
 import Atomics
 import DequeModule
-import NIOConcurrencyHelpers
+import Synchronization
 
 /// An admitted packet waiting for a worker.
-struct QueuedPacket: Sendable {
-    var slot: PacketSlot
+struct QueuedPacket: ~Copyable, Sendable {
+    var buffer: PacketBuffer
     /// Monotonic nanoseconds when it was read from the wire.
     var arrival: UInt64
 }
 
-/// A bounded FIFO of admitted packets plus the admission state derived from it: the current
-/// length, the drop probability and the limit in packets, all readable lock-free.
-///
-/// `@unchecked Sendable`: `entries` and `activeWorkers` are only touched under `lock`; the rest
-/// are atomics or immutable.
-final class CryptoQueue: @unchecked Sendable {
-    let hardLimit: Int
-    private let lock = NIOLock()
-    private var entries: Deque<QueuedPacket>
-    private var activeWorkers = 0
+/// A bounded FIFO of admitted packets, and how many workers are draining it. Its length is
+/// mirrored in an atomic so that admission can read it without the lock.
+final class CryptoQueue: Sendable {
+    private struct State: ~Copyable {
+        var entries: RigidDeque<QueuedPacket>
+        var activeWorkers = 0
+    }
 
-    /// Mirror of the length, updated under the lock, read by admission without it.
-    let length = ManagedAtomic<Int>(0)
-    /// The limit admission applies now (the hard limit or less, from the sojourn limit).
-    let admitLimit: ManagedAtomic<Int>
-    /// The AQM's effective drop probability, as the bit pattern of a Double.
-    let dropProbabilityBits = ManagedAtomic<UInt64>(0)
-    /// The longest sojourn seen by a worker since the controller last looked, in nanoseconds.
-    let intervalMaxSojourn = ManagedAtomic<UInt64>(0)
-    /// A moving average of one packet's processing time on one worker, in nanoseconds.
-    let serviceNanos = ManagedAtomic<UInt64>(0)
-    /// Packets the workers have finished, ever (the controller derives the drain rate from it).
-    let completed = ManagedAtomic<Int>(0)
+    let hardLimit: Int
+    private let state: Mutex<State>
+    private let lengthValue = ManagedAtomic<Int>(0)
 
     init(hardLimit: Int) {
         self.hardLimit = hardLimit
-        self.entries = Deque(minimumCapacity: hardLimit)
-        self.admitLimit = ManagedAtomic(hardLimit)
+        self.state = Mutex(State(entries: RigidDeque(capacity: hardLimit)))
     }
 
-    /// Appends what fits under the hard limit; returns how many of `batch` were taken (a prefix).
-    /// Also returns how many workers the caller should start (the queue counts them as active).
-    func append(_ batch: [QueuedPacket], maxWorkers: Int) -> (accepted: Int, workersToStart: Int) {
-        lock.withLock {
-            let accepted = min(batch.count, hardLimit - entries.count)
-            if accepted > 0 { entries.append(contentsOf: batch[..<accepted]) }
-            length.store(entries.count, ordering: .relaxed)
-            let start = max(0, min(maxWorkers - activeWorkers, entries.count))
-            activeWorkers += start
-            return (accepted, start)
+    /// Packets waiting, read without the lock (it may be a moment old).
+    var length: Int { lengthValue.load(ordering: .relaxed) }
+
+    /// Moves packets from the front of `batch` while they fit under the hard limit; what does not
+    /// fit stays in `batch`. Returns how many workers the caller should start (the queue counts
+    /// them as active from now on).
+    func append(from batch: inout RigidDeque<QueuedPacket>, maxWorkers: Int) -> Int {
+        state.withLock { state in
+            while !state.entries.isFull, let packet = batch.popFirst() {
+                state.entries.append(packet)
+            }
+            lengthValue.store(state.entries.count, ordering: .relaxed)
+            let start = max(0, min(maxWorkers - state.activeWorkers, state.entries.count))
+            state.activeWorkers += start
+            return start
         }
     }
 
@@ -58,61 +49,36 @@ final class CryptoQueue: @unchecked Sendable {
     /// stopped and nil is returned. One packet at a time: a packet held by a worker but not yet
     /// processed would wait unseen by admission and by the controller.
     func take() -> QueuedPacket? {
-        lock.withLock {
-            guard let packet = entries.popFirst() else {
-                activeWorkers -= 1
+        state.withLock { state in
+            guard let packet = state.entries.popFirst() else {
+                state.activeWorkers -= 1
                 return nil
             }
-            length.store(entries.count, ordering: .relaxed)
+            lengthValue.store(state.entries.count, ordering: .relaxed)
             return packet
         }
     }
 
     /// How long the oldest queued packet has waited, in nanoseconds (0 when empty).
     func headAge(now: UInt64) -> UInt64 {
-        lock.withLock {
-            guard let head = entries.first else { return 0 }
-            return now &- head.arrival
+        state.withLock { state in
+            guard !state.entries.isEmpty else { return 0 }
+            return now &- state.entries[state.entries.startIndex].arrival
         }
     }
 
     /// True when no packet is queued and no worker is busy.
     var isIdle: Bool {
-        lock.withLock { entries.isEmpty && activeWorkers == 0 }
+        state.withLock { $0.entries.isEmpty && $0.activeWorkers == 0 }
     }
 
-    /// Empties the queue (shutdown); returns the packets for the caller to release and count.
-    func removeAll() -> [QueuedPacket] {
-        lock.withLock {
-            let all = Array(entries)
-            entries.removeAll()
-            length.store(0, ordering: .relaxed)
-            return all
+    /// Empties the queue (shutdown), letting go of every packet; returns how many there were.
+    func removeAll() -> Int {
+        state.withLock { state in
+            let count = state.entries.count
+            state.entries.removeAll()
+            lengthValue.store(0, ordering: .relaxed)
+            return count
         }
-    }
-
-    /// The drop probability admission applies now.
-    var dropProbability: Double {
-        Double(bitPattern: dropProbabilityBits.load(ordering: .relaxed))
-    }
-
-    /// Records a worker's sojourn sample for the controller.
-    @inline(__always)
-    func noteSojourn(_ nanos: UInt64) {
-        var current = intervalMaxSojourn.load(ordering: .relaxed)
-        while nanos > current {
-            let (exchanged, original) = intervalMaxSojourn.compareExchange(
-                expected: current, desired: nanos, ordering: .relaxed)
-            if exchanged { break }
-            current = original
-        }
-    }
-
-    /// Folds one packet's processing time (wall clock, so time the worker spent descheduled
-    /// counts) into the moving average (weight 1/16).
-    @inline(__always)
-    func noteServiceTime(_ nanos: UInt64) {
-        let old = serviceNanos.load(ordering: .relaxed)
-        serviceNanos.store(old == 0 ? nanos : old - old / 16 + nanos / 16, ordering: .relaxed)
     }
 }

@@ -1,5 +1,6 @@
 // The crypto stage: a Dispatch pool of at most `workers` drainers that empty the crypto queue
 // one packet at a time. Event loops only enqueue; workers never touch a socket.
+import DequeModule
 import Dispatch
 import NIOConcurrencyHelpers
 
@@ -18,14 +19,13 @@ final class CryptoWorkerPool: Sendable {
         self.scratches = NIOLockedValueBox((0..<workers).map { _ in WorkerScratch() })
     }
 
-    /// Enqueues a batch from an event loop and wakes idle workers; returns how many of the
-    /// batch (a prefix) were taken. The caller owns the slots of the rest.
-    func submit(_ batch: [QueuedPacket]) -> Int {
-        let (accepted, start) = queue.append(batch, maxWorkers: workers)
+    /// Moves a batch from an event loop into the queue, as much as fits, and wakes idle workers;
+    /// what did not fit stays in `batch`.
+    func submit(_ batch: inout RigidDeque<QueuedPacket>) {
+        let start = queue.append(from: &batch, maxWorkers: workers)
         for _ in 0..<start {
             dispatch.async { self.drain() }
         }
-        return accepted
     }
 
     private func drain() {
@@ -35,7 +35,7 @@ final class CryptoWorkerPool: Sendable {
         while true {
             // Nothing left to take: wake the loops for waiting results before the queue counts
             // this worker idle.
-            if queue.length.load(ordering: .relaxed) == 0 { worker.wakeSchedulers() }
+            if queue.length == 0 { worker.wakeSchedulers() }
             guard let packet = queue.take() else { break }
             worker.process(packet, scratch)
         }

@@ -1,8 +1,9 @@
 // The Poisson delay stage: holds each processed packet until its delay has passed, with
 // microsecond resolution from the event loop's timer, then writes it to its next hop.
+import BasicContainers
 import LoopixSphinx
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// What a test or benchmark learns about each relayed packet (monotonic nanoseconds).
 public struct HopRecord: Sendable {
@@ -11,73 +12,83 @@ public struct HopRecord: Sendable {
     public var requestedDelayMicroseconds: UInt32
 }
 
-/// One per event loop: a timer heap of packets owned by that loop. Workers hand packets over
-/// through a locked inbox, which the loop drains when a worker wakes it and after every read
-/// burst it handles; everything else runs on the loop.
+/// One per event loop: a timer heap of packets owned by that loop. Workers (and the loop
+/// sender) hand packets over through a locked inbox, which the loop takes in as `WakePolicy`
+/// describes; everything else runs on the loop.
 ///
-/// `@unchecked Sendable`: `inbox` and `drainPending` are guarded by `inboxLock`; every other
-/// mutable field is touched only on `eventLoop`.
+/// `@unchecked Sendable`: the inbox is behind its mutex; every other mutable field is touched
+/// only on `eventLoop`.
 final class DelayScheduler: @unchecked Sendable {
+    private struct Inbox: ~Copyable {
+        var packets: UniqueArray<ScheduledPacket>
+        /// A wake-up is on its way to the loop.
+        var wakePending = false
+    }
+
     let eventLoop: any EventLoop
-    private let slab: PacketSlab
+    private let routes: OutboundRoutes
     private let metrics: NodeMetrics
     private let deliverySink: (any DeliverySink)?
     private let hopObserver: (@Sendable (HopRecord) -> Void)?
-    /// All outbound connections of the node; this scheduler only uses those on its loop.
-    var connections: [OutboundConnection] = []
 
-    private let inboxLock = NIOLock()
-    private var inbox: [ScheduledPacket] = []
-    private var drainPending = false
-
-    private var spare: [ScheduledPacket] = []
+    private let inbox: Mutex<Inbox>
+    /// The loop's side of the inbox: swapped with it, so that taking packets in allocates nothing.
+    private var taken: UniqueArray<ScheduledPacket>
     private var heap = TimerHeap(reservingCapacity: 1024)
     private var timer: Scheduled<Void>?
     private var timerDue: UInt64 = .max
-    private var touched: [OutboundConnection] = []
+    /// Links written to since the last flush, each once (`listed` marks them by route index).
+    private var flushList: [Int] = []
+    private var listed: [Bool]
     private var delivered = 0
 
-    init(eventLoop: any EventLoop, slab: PacketSlab, metrics: NodeMetrics,
+    init(eventLoop: any EventLoop, routes: OutboundRoutes, metrics: NodeMetrics,
          deliverySink: (any DeliverySink)?, hopObserver: (@Sendable (HopRecord) -> Void)?) {
         self.eventLoop = eventLoop
-        self.slab = slab
+        self.routes = routes
         self.metrics = metrics
         self.deliverySink = deliverySink
         self.hopObserver = hopObserver
-        inbox.reserveCapacity(256)
-        spare.reserveCapacity(256)
+        self.inbox = Mutex(Inbox(packets: UniqueArray(minimumCapacity: 256)))
+        self.taken = UniqueArray(minimumCapacity: 256)
+        self.listed = [Bool](repeating: false, count: routes.connections.count)
+        flushList.reserveCapacity(routes.connections.count)
     }
 
-    /// Hands one packet over from a worker. The loop is woken once `wakeAfter` packets wait in
-    /// the inbox (1: at once); until then they wait for the loop's next wake-up, which on a busy
-    /// loop comes before that anyway: every read burst it handles drains the inbox too.
-    func submit(_ packet: ScheduledPacket, wakeAfter threshold: Int) {
-        let wake = inboxLock.withLock {
-            inbox.append(packet)
-            return claimWake(atLeast: threshold)
+    // MARK: the three moments of `WakePolicy`
+
+    /// From a worker or the loop sender: takes the packet over, and wakes the loop once
+    /// `WakePolicy.threshold(backlog:)` packets wait (1: at once).
+    func handOver(_ packet: consuming ScheduledPacket, backlog: Int) {
+        let threshold = WakePolicy.threshold(backlog: backlog)
+        var handed = Optional(packet)
+        let wake = inbox.withLock { inbox in
+            inbox.packets.append(handed.take()!)
+            return Self.claimWake(&inbox, atLeast: threshold)
         }
-        if wake { eventLoop.execute { self.drainInbox() } }
+        if wake { eventLoop.execute { self.takeInAndFire() } }
     }
 
-    /// Wakes the loop if packets wait in the inbox and no wake-up is on its way: a worker that
-    /// runs out of work leaves nothing behind.
+    /// From a worker that ran out of work: wakes the loop if anything waits for it.
     func wakeIfWaiting() {
-        if inboxLock.withLock({ claimWake(atLeast: 1) }) { eventLoop.execute { self.drainInbox() } }
+        if inbox.withLock({ Self.claimWake(&$0, atLeast: 1) }) { eventLoop.execute { self.takeInAndFire() } }
     }
 
-    /// Under `inboxLock`: whether the caller is to wake the loop, because `threshold` packets wait
-    /// and no wake-up is on its way (the caller's then is).
-    private func claimWake(atLeast threshold: Int) -> Bool {
-        guard !drainPending, inbox.count >= max(1, threshold) else { return false }
-        drainPending = true
+    /// On the loop, awake anyway: takes in what waits, if anything, and sends what is due.
+    func takeInbox() {
+        eventLoop.assertInEventLoop()
+        if inbox.withLock({ !$0.packets.isEmpty }) { takeInAndFire() }
+    }
+
+    /// Under the inbox lock: whether the caller is to wake the loop, because `threshold` packets
+    /// wait and no wake-up is on its way (the caller's then is).
+    private static func claimWake(_ inbox: inout Inbox, atLeast threshold: Int) -> Bool {
+        guard !inbox.wakePending, inbox.packets.count >= threshold else { return false }
+        inbox.wakePending = true
         return true
     }
 
-    /// On the loop: takes in what waits in the inbox, if anything, and sends what is due.
-    func drainIfWaiting() {
-        eventLoop.assertInEventLoop()
-        if inboxLock.withLock({ !inbox.isEmpty }) { drainInbox() }
-    }
+    // MARK: on the loop
 
     /// Packets waiting for their delay (on the loop).
     var pendingCount: Int {
@@ -85,13 +96,16 @@ final class DelayScheduler: @unchecked Sendable {
         return heap.count
     }
 
-    private func drainInbox() {
-        inboxLock.withLock {
-            swap(&inbox, &spare)
-            drainPending = false
+    private func takeIn() {
+        inbox.withLock { inbox in
+            swap(&inbox.packets, &taken)
+            inbox.wakePending = false
         }
-        for packet in spare { heap.push(packet) }
-        spare.removeAll(keepingCapacity: true)
+        while let packet = taken.popLast() { heap.push(packet) }
+    }
+
+    private func takeInAndFire() {
+        takeIn()
         fireDue()
     }
 
@@ -100,8 +114,11 @@ final class DelayScheduler: @unchecked Sendable {
         while let packet = heap.popDue(now: now) {
             dispatch(packet, now: now)
         }
-        for connection in touched { connection.flush() }
-        touched.removeAll(keepingCapacity: true)
+        for index in flushList {
+            listed[index] = false
+            routes.connections[index].flush()
+        }
+        flushList.removeAll(keepingCapacity: true)
         if delivered != 0 {
             metrics.delivered.increment(by: delivered)
             delivered = 0
@@ -109,21 +126,20 @@ final class DelayScheduler: @unchecked Sendable {
         rearm()
     }
 
-    private func dispatch(_ packet: ScheduledPacket, now: UInt64) {
+    private func dispatch(_ packet: consuming ScheduledPacket, now: UInt64) {
         metrics.schedulerLateness.recordNanoseconds(Int64(now &- max(packet.due, packet.ready)))
         metrics.hopOverhead.recordNanoseconds(Int64(now &- packet.due))
         switch packet.action {
         case .relay:
-            let connection = connections[Int(packet.target)]
-            connection.send(packet.slot)
-            if !connection.touched {
-                connection.touched = true
-                touched.append(connection)
-            }
+            let index = Int(packet.target)
             hopObserver?(HopRecord(arrival: packet.arrival, sent: now, requestedDelayMicroseconds: packet.delayMicroseconds))
+            routes.connections[index].send(packet.buffer)
+            if !listed[index] {
+                listed[index] = true
+                flushList.append(index)
+            }
         case .deliver:
-            deliverySink?.deliver(mailbox: packet.mailbox, packet: UnsafeRawBufferPointer(slab.buffer(packet.slot)))
-            slab.release(packet.slot)
+            deliverySink?.deliver(mailbox: packet.mailbox, packet: UnsafeRawBufferPointer(packet.buffer.bytes))
             delivered += 1
         }
     }
@@ -143,20 +159,12 @@ final class DelayScheduler: @unchecked Sendable {
     /// Shutdown: drops every packet still waiting (counted), on the loop; returns how many.
     func dropAll() -> Int {
         eventLoop.preconditionInEventLoop()
-        inboxLock.withLock {
-            swap(&inbox, &spare)
-            drainPending = false
-        }
-        for packet in spare { heap.push(packet) }
-        spare.removeAll(keepingCapacity: true)
+        takeIn()
         timer?.cancel()
         timer = nil
         timerDue = .max
         var dropped = 0
-        while let packet = heap.popFirst() {
-            slab.release(packet.slot)
-            dropped += 1
-        }
+        while heap.popFirst() != nil { dropped += 1 }
         metrics.drop(.shutdown, count: dropped)
         return dropped
     }

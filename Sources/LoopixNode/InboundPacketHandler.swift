@@ -3,12 +3,14 @@
 // once per read burst, after which it lets the loop's delay scheduler take in what the workers
 // left in its inbox. Also cuts peers that break the framing or send too slowly.
 import Atomics
+import DequeModule
 import LoopixNetwork
 import NIOCore
 
 /// What every inbound connection of a node shares.
 final class InboundContext: Sendable {
     let pool: CryptoWorkerPool
+    let admission: AdmissionState
     let slab: PacketSlab
     let schedulers: [DelayScheduler]
     let metrics: NodeMetrics
@@ -16,9 +18,10 @@ final class InboundContext: Sendable {
     let maxConnections: Int
     let openConnections = ManagedAtomic<Int>(0)
 
-    init(pool: CryptoWorkerPool, slab: PacketSlab, schedulers: [DelayScheduler], metrics: NodeMetrics, frameTimeout: Double,
-         maxConnections: Int) {
+    init(pool: CryptoWorkerPool, admission: AdmissionState, slab: PacketSlab, schedulers: [DelayScheduler],
+         metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int) {
         self.pool = pool
+        self.admission = admission
         self.slab = slab
         self.schedulers = schedulers
         self.metrics = metrics
@@ -32,11 +35,13 @@ final class InboundPacketHandler: ChannelInboundHandler {
     typealias InboundIn = WireFrame
 
     private static let batchLimit = 64
+    private static let checksPerTimeout = 4
     private let shared: InboundContext
     private var decider: DropDecider
-    private var batch: [QueuedPacket] = []
+    private var batch = RigidDeque<QueuedPacket>(capacity: InboundPacketHandler.batchLimit)
     private var received = 0
-    private var lastFrame: UInt64 = 0
+    /// Deadline checks since the last complete frame (see `checkDeadline`).
+    private var silentChecks = 0
     private var deadlineCheck: RepeatedTask?
     /// The delay scheduler of this connection's event loop, if the node has one on it.
     private var scheduler: DelayScheduler?
@@ -48,7 +53,6 @@ final class InboundPacketHandler: ChannelInboundHandler {
     init(shared: InboundContext) {
         self.shared = shared
         self.decider = DropDecider(seed: UInt64.random(in: 1...UInt64.max))
-        batch.reserveCapacity(Self.batchLimit)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -61,10 +65,10 @@ final class InboundPacketHandler: ChannelInboundHandler {
             context.close(promise: nil)
             return
         }
-        lastFrame = monotonicNanoseconds()
         scheduler = shared.schedulers.first { $0.eventLoop === context.eventLoop }
-        // A peer must complete a frame every frameTimeout; checked four times per timeout.
-        let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / 4, 1_000_000)))
+        // A peer must complete a frame every frameTimeout; checked four times per timeout on the
+        // loop's clock, so a silent peer is cut between 1 and 1.25 timeouts after its last frame.
+        let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / UInt64(Self.checksPerTimeout), 1_000_000)))
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         deadlineCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: period, delay: period) { _ in
             let (handler, context) = loopBound.value
@@ -76,27 +80,27 @@ final class InboundPacketHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         let now = monotonicNanoseconds()
-        lastFrame = now
+        silentChecks = 0
         guard frame.type == .packet else { return }
         received += 1
         if let cause = admissionRefusal() {
             shared.metrics.drop(cause)
             return
         }
-        guard let slot = shared.slab.acquire() else {
+        guard let buffer = shared.slab.acquire() else {
             shared.metrics.drop(.noBuffer)
             return
         }
-        let destination = shared.slab.buffer(slot)
+        let destination = buffer.bytes
         frame.body.withUnsafeReadableBytes { destination.copyMemory(from: $0) }
-        batch.append(QueuedPacket(slot: slot, arrival: now))
+        batch.append(QueuedPacket(buffer: buffer, arrival: now))
         if batch.count >= Self.batchLimit { handOff() }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         handOff()
         // The loop is awake anyway: results the workers left without waking it leave now.
-        scheduler?.drainIfWaiting()
+        scheduler?.takeInbox()
         context.fireChannelReadComplete()
     }
 
@@ -105,11 +109,10 @@ final class InboundPacketHandler: ChannelInboundHandler {
     /// this one, and a long read burst would otherwise overshoot the limit by a whole batch.
     @inline(__always)
     private func admissionRefusal() -> DropCause? {
-        let queue = shared.pool.queue
-        let length = queue.length.load(ordering: .relaxed) + batch.count
-        if length >= queue.admitLimit.load(ordering: .relaxed) { return .queueFull }
+        let length = shared.pool.queue.length + batch.count
+        if length >= shared.admission.admitLimit { return .queueFull }
         // As in PIE, never drop early while the queue is nearly empty.
-        if length >= 2 && decider.shouldDrop(probability: queue.dropProbability) { return .aqm }
+        if length >= 2 && decider.shouldDrop(probability: shared.admission.dropProbability) { return .aqm }
         return nil
     }
 
@@ -119,17 +122,16 @@ final class InboundPacketHandler: ChannelInboundHandler {
             received = 0
         }
         guard !batch.isEmpty else { return }
-        let accepted = shared.pool.submit(batch)
-        if accepted < batch.count {
-            let rejected = batch[accepted...].map(\.slot)
-            shared.slab.release(rejected)
-            shared.metrics.drop(.queueFull, count: rejected.count)
+        shared.pool.submit(&batch)
+        if !batch.isEmpty {
+            shared.metrics.drop(.queueFull, count: batch.count)
+            batch.removeAll()
         }
-        batch.removeAll(keepingCapacity: true)
     }
 
     private func checkDeadline(context: ChannelHandlerContext) {
-        guard monotonicNanoseconds() &- lastFrame > shared.frameTimeout else { return }
+        silentChecks += 1
+        guard silentChecks > Self.checksPerTimeout else { return }
         shared.metrics.drop(.frameTimeout)
         deadlineCheck?.cancel()
         closing = true

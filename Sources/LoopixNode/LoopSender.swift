@@ -15,6 +15,7 @@ final class LoopSender: @unchecked Sendable {
     private let topology: Topology
     private let monitor: LoopMonitor
     private let routes: OutboundRoutes
+    private let schedulers: [DelayScheduler]
     private let slab: PacketSlab
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -26,12 +27,13 @@ final class LoopSender: @unchecked Sendable {
     private var running = false
     private var wasAlarmed = false
 
-    init(me: NodeID, topology: Topology, monitor: LoopMonitor, routes: OutboundRoutes, slab: PacketSlab,
-         metrics: NodeMetrics, logger: Logger, eventLoop: any EventLoop, alarmMultiplier: Double) {
+    init(me: NodeID, topology: Topology, monitor: LoopMonitor, routes: OutboundRoutes, schedulers: [DelayScheduler],
+         slab: PacketSlab, metrics: NodeMetrics, logger: Logger, eventLoop: any EventLoop, alarmMultiplier: Double) {
         self.me = me
         self.topology = topology
         self.monitor = monitor
         self.routes = routes
+        self.schedulers = schedulers
         self.slab = slab
         self.metrics = metrics
         self.logger = logger
@@ -88,24 +90,23 @@ final class LoopSender: @unchecked Sendable {
         }
         let geometry = topology.parameters.geometry
         crypto.async { [route] in
-            guard let slot = self.slab.acquire() else {
+            guard let buffer = self.slab.acquire() else {
                 self.metrics.drop(.noBuffer)
                 return
             }
             do {
-                try Sphinx.createPacket(geometry: geometry, route: route, message: [], into: self.slab.buffer(slot))
+                try Sphinx.createPacket(geometry: geometry, route: route, message: [], into: buffer.bytes)
             } catch {
-                self.slab.release(slot)
                 self.logger.error("cannot build a loop packet", metadata: ["error": "\(error)"])
                 return
             }
-            self.monitor.recordSent(id, at: monotonicNanoseconds())
-            let connection = self.routes.connections[firstHop]
-            connection.eventLoop.execute {
-                connection.send(slot)
-                connection.flush()
-                self.metrics.loopsSent.increment()
-            }
+            // The loop leaves through the delay scheduler of its first hop's link, at once.
+            let now = monotonicNanoseconds()
+            self.monitor.recordSent(id, at: now)
+            self.schedulers[self.routes.connections[firstHop].schedulerIndex].handOver(ScheduledPacket(
+                due: now, arrival: now, ready: now, buffer: buffer, delayMicroseconds: 0, target: UInt32(firstHop),
+                action: .relay, mailbox: .zero), backlog: 0)
+            self.metrics.loopsSent.increment()
         }
     }
 

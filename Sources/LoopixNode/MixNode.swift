@@ -71,20 +71,21 @@ public final class MixNode: Service, Sendable {
         let filter = try ReplayFilter(capacity: configuration.replayCapacity,
                                       falsePositiveRate: configuration.replayFalsePositiveRate)
         processor = try PacketProcessor(geometry: geometry, secretKey: secretKey, replayFilter: filter)
+        // The wiring, top to bottom: each stage gets what it talks to when it is made.
         let slab = PacketSlab(packetBytes: geometry.packetBytes, capacity: configuration.packetBuffers)
         self.slab = slab
-        let schedulers = loops.map {
-            DelayScheduler(eventLoop: $0, slab: slab, metrics: metrics, deliverySink: deliverySink, hopObserver: hopObserver)
-        }
         let settings = OutboundSettings(
             queueLimit: configuration.outboundQueueLimit, initialBackoff: configuration.reconnectInitialBackoff,
             maxBackoff: configuration.reconnectMaxBackoff, keepAliveInterval: configuration.keepAliveInterval)
         let peers = topology.nodes.filter { $0.id != id }
+        // Link i lives on loop i mod loops, and its packets wait in that loop's scheduler.
         let routes = OutboundRoutes(connections: peers.enumerated().map { position, peer in
             OutboundConnection(peer: peer, eventLoop: loops[position % loops.count], schedulerIndex: position % loops.count,
-                               slab: slab, metrics: metrics, settings: settings)
+                               metrics: metrics, settings: settings)
         })
-        for scheduler in schedulers { scheduler.connections = routes.connections }
+        let schedulers = loops.map {
+            DelayScheduler(eventLoop: $0, routes: routes, metrics: metrics, deliverySink: deliverySink, hopObserver: hopObserver)
+        }
         self.schedulers = schedulers
         self.routes = routes
 
@@ -95,18 +96,20 @@ public final class MixNode: Service, Sendable {
                           threshold: topology.parameters.loopReturnThreshold)
             : nil
         let queue = CryptoQueue(hardLimit: configuration.aqm.queueLimit)
-        let worker = PacketWorker(processor: self.processor, slab: slab, queue: queue, metrics: metrics, routes: routes,
-                                  schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
+        let admission = AdmissionState(initialLimit: configuration.aqm.queueLimit)
+        let worker = PacketWorker(processor: self.processor, queue: queue, admission: admission, metrics: metrics,
+                                  routes: routes, schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
                                   hasDeliverySink: deliverySink != nil)
         let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers))
         self.pool = pool
-        controller = QueueController(configuration: configuration.aqm, queue: queue, slab: slab,
+        controller = QueueController(configuration: configuration.aqm, queue: queue, admission: admission, slab: slab,
                                      workers: max(1, configuration.workers), metrics: metrics, eventLoop: loops[0])
         loopSender = monitor.map {
-            LoopSender(me: id, topology: topology, monitor: $0, routes: routes, slab: slab, metrics: metrics,
-                       logger: logger, eventLoop: loops[0], alarmMultiplier: configuration.loopAlarmRateMultiplier)
+            LoopSender(me: id, topology: topology, monitor: $0, routes: routes, schedulers: schedulers, slab: slab,
+                       metrics: metrics, logger: logger, eventLoop: loops[0],
+                       alarmMultiplier: configuration.loopAlarmRateMultiplier)
         }
-        inbound = InboundContext(pool: pool, slab: slab, schedulers: schedulers, metrics: metrics,
+        inbound = InboundContext(pool: pool, admission: admission, slab: slab, schedulers: schedulers, metrics: metrics,
                                  frameTimeout: configuration.frameTimeout, maxConnections: configuration.maxInboundConnections)
     }
 
@@ -174,8 +177,7 @@ public final class MixNode: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(5))
         }
         let stranded = pool.queue.removeAll()
-        slab.release(stranded.map(\.slot))
-        metrics.drop(.shutdown, count: stranded.count)
+        metrics.drop(.shutdown, count: stranded)
         while ContinuousClock.now < deadline, await scheduledCount() > 0 {
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -188,7 +190,7 @@ public final class MixNode: Service, Sendable {
         }
         controller.stop()
         await metricsServer?.close()
-        logger.info("node stopped", metadata: ["droppedInDelay": "\(dropped)", "strandedInQueue": "\(stranded.count)"])
+        logger.info("node stopped", metadata: ["droppedInDelay": "\(dropped)", "strandedInQueue": "\(stranded)"])
         if ownsGroup {
             try? await group.shutdownGracefully()
         }

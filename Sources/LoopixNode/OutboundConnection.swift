@@ -5,6 +5,26 @@ import LoopixNetwork
 import NIOCore
 import NIOPosix
 
+/// Opens the transport of an outbound link, with the link's handler installed in the pipeline.
+protocol LinkConnector: Sendable {
+    func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
+                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel>
+}
+
+/// Plain TCP to the address the topology lists for the peer.
+struct TCPLinkConnector: LinkConnector {
+    func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
+                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
+            }
+            .connect(host: peer.host, port: peer.port)
+    }
+}
+
 /// Settings shared by all outbound links of a node.
 struct OutboundSettings: Sendable {
     var queueLimit: Int
@@ -28,70 +48,66 @@ final class OutboundConnection: @unchecked Sendable {
 
     let peer: NodeDescriptor
     let eventLoop: any EventLoop
+    /// The delay scheduler on `eventLoop`: packets for this link wait there for their delay.
     let schedulerIndex: Int
-    private let slab: PacketSlab
     private let metrics: NodeMetrics
     private let settings: OutboundSettings
+    private let connector: any LinkConnector
     private var state = State.idle
-    private var pending: Deque<PacketSlot>
+    private var pending: UniqueDeque<PacketBuffer>
     private var backoff: Double
     private var unflushed = 0
     private var wroteSinceKeepAlive = false
     private var keepAlive: RepeatedTask?
-    /// Set by the scheduler while this link is in its flush list.
-    var touched = false
 
-    init(peer: NodeDescriptor, eventLoop: any EventLoop, schedulerIndex: Int, slab: PacketSlab,
-         metrics: NodeMetrics, settings: OutboundSettings) {
+    init(peer: NodeDescriptor, eventLoop: any EventLoop, schedulerIndex: Int, metrics: NodeMetrics,
+         settings: OutboundSettings, connector: any LinkConnector = TCPLinkConnector()) {
         self.peer = peer
         self.eventLoop = eventLoop
         self.schedulerIndex = schedulerIndex
-        self.slab = slab
         self.metrics = metrics
         self.settings = settings
-        self.pending = Deque(minimumCapacity: min(settings.queueLimit, 64))
+        self.connector = connector
+        self.pending = UniqueDeque(minimumCapacity: min(settings.queueLimit, 64))
         self.backoff = settings.initialBackoff
     }
 
     /// Packets waiting for the link (on the loop).
     var queuedCount: Int { pending.count }
 
-    /// Takes ownership of a packet slot: writes it now, queues it, or drops it (counted).
-    func send(_ slot: PacketSlot) {
+    /// Takes the packet over: writes it now, queues it, or drops it (counted).
+    func send(_ packet: consuming PacketBuffer) {
         eventLoop.assertInEventLoop()
         if case .connected(let channel, _) = state, pending.isEmpty, channel.isWritable {
-            write(slot, to: channel)
+            write(packet, to: channel)
             return
         }
         if case .closed = state {
-            slab.release(slot)
             metrics.drop(.shutdown)
             return
         }
         guard pending.count < settings.queueLimit else {
-            slab.release(slot)
             metrics.drop(.outboundQueueFull)
             return
         }
-        pending.append(slot)
+        pending.append(packet)
         if case .idle = state { connect() }
     }
 
     /// Flushes what was written since the last flush.
     func flush() {
-        touched = false
         guard unflushed > 0, case .connected(let channel, _) = state else { return }
         channel.flush()
         metrics.relayed.increment(by: unflushed)
         unflushed = 0
     }
 
-    private func write(_ slot: PacketSlot, to channel: any Channel) {
-        let packet = UnsafeRawBufferPointer(slab.buffer(slot))
-        var buffer = channel.allocator.buffer(capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + packet.count)
-        buffer.writeWireFrameHeader(type: .packet, bodyBytes: packet.count)
-        buffer.writeBytes(packet)
-        slab.release(slot)
+    /// Copies the packet into a frame for the channel; its buffer goes back to the slab here.
+    private func write(_ packet: consuming PacketBuffer, to channel: any Channel) {
+        let bytes = UnsafeRawBufferPointer(packet.bytes)
+        var buffer = channel.allocator.buffer(capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count)
+        buffer.writeWireFrameHeader(type: .packet, bodyBytes: bytes.count)
+        buffer.writeBytes(bytes)
         channel.write(buffer, promise: nil)
         unflushed += 1
         wroteSinceKeepAlive = true
@@ -99,22 +115,14 @@ final class OutboundConnection: @unchecked Sendable {
 
     private func connect() {
         state = .connecting
-        let bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(5))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(OutboundLinkHandler(connection: self))
-                }
-            }
-        bootstrap.connect(host: peer.host, port: peer.port).whenComplete { result in
+        connector.connect(to: peer, on: eventLoop) { OutboundLinkHandler(connection: self) }.whenComplete { result in
             switch result {
             case .success(let channel):
                 if case .closed = self.state {
-                    channel.close(promise: nil)
+                    channel.close(mode: .all, promise: nil)
                     return
                 }
-                self.state = .connected(channel, since: monotonicNanoseconds())
+                self.state = .connected(channel, since: self.eventLoop.now.uptimeNanoseconds)
                 self.startKeepAlive(on: channel)
                 self.drainPending()
             case .failure:
@@ -138,8 +146,8 @@ final class OutboundConnection: @unchecked Sendable {
 
     private func drainPending() {
         guard case .connected(let channel, _) = state else { return }
-        while channel.isWritable, let slot = pending.popFirst() {
-            write(slot, to: channel)
+        while channel.isWritable, let packet = pending.popFirst() {
+            write(packet, to: channel)
         }
         flush()
     }
@@ -169,7 +177,7 @@ final class OutboundConnection: @unchecked Sendable {
         guard case .connected(_, let since) = state else { return }
         unflushed = 0
         // A link that lived a while starts over from the shortest wait.
-        if monotonicNanoseconds() &- since > 10_000_000_000 { backoff = settings.initialBackoff }
+        if eventLoop.now.uptimeNanoseconds &- since > 10_000_000_000 { backoff = settings.initialBackoff }
         retryLater()
     }
 
@@ -189,13 +197,12 @@ final class OutboundConnection: @unchecked Sendable {
             channel.close(mode: .all, promise: nil)
         }
         metrics.drop(.shutdown, count: pending.count)
-        slab.release(pending)
         pending.removeAll()
     }
 }
 
 /// Watches one outbound link for writability and closure; discards anything the peer sends.
-private final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
+final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     let connection: OutboundConnection
 

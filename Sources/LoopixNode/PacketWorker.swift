@@ -21,8 +21,8 @@ final class WorkerScratch: @unchecked Sendable {
 /// The per-packet logic of the crypto stage; shared by all workers, stateless between packets.
 final class PacketWorker: Sendable {
     let processor: PacketProcessor
-    let slab: PacketSlab
     let queue: CryptoQueue
+    let admission: AdmissionState
     let metrics: NodeMetrics
     let routes: OutboundRoutes
     let schedulers: [DelayScheduler]
@@ -30,12 +30,12 @@ final class PacketWorker: Sendable {
     let finalSink: (any FinalSink)?
     let hasDeliverySink: Bool
 
-    init(processor: PacketProcessor, slab: PacketSlab, queue: CryptoQueue, metrics: NodeMetrics,
+    init(processor: PacketProcessor, queue: CryptoQueue, admission: AdmissionState, metrics: NodeMetrics,
          routes: OutboundRoutes, schedulers: [DelayScheduler], loopMonitor: LoopMonitor?,
          finalSink: (any FinalSink)?, hasDeliverySink: Bool) {
         self.processor = processor
-        self.slab = slab
         self.queue = queue
+        self.admission = admission
         self.metrics = metrics
         self.routes = routes
         self.schedulers = schedulers
@@ -46,23 +46,15 @@ final class PacketWorker: Sendable {
 
     /// How many packets a worker processes between publishing its counts.
     static let countInterval = 64
-    /// The most results that wait in a scheduler's inbox before a worker wakes its event loop.
-    static let maxUnwoken = 16
 
-    /// Processes one packet taken from the queue and puts its result in its scheduler's inbox.
-    /// While the backlog is short the event loop is woken for it at once; behind a longer
-    /// backlog, only once a quarter of the backlog (at most `maxUnwoken`) waits there: each of
-    /// those packets waited far longer in the queue, and a busy loop drains the inbox after
-    /// every read burst anyway, so that one wake-up and one socket write serve several packets.
-    /// Counts are published every `countInterval` packets.
-    func process(_ packet: QueuedPacket, _ scratch: WorkerScratch) {
+    /// Processes one packet taken from the queue and hands its result to its scheduler (which
+    /// wakes its loop as `WakePolicy` says). Counts are published every `countInterval` packets.
+    func process(_ packet: consuming QueuedPacket, _ scratch: WorkerScratch) {
         let start = monotonicNanoseconds()
         let sojourn = start &- packet.arrival
         metrics.sojourn.recordNanoseconds(Int64(sojourn))
-        queue.noteSojourn(sojourn)
         handle(packet, scratch)
-        queue.noteServiceTime(monotonicNanoseconds() &- start)
-        queue.completed.wrappingIncrement(ordering: .relaxed)
+        admission.noteWorkerSample(sojournNanos: sojourn, serviceNanos: monotonicNanoseconds() &- start)
         scratch.unpublished += 1
         if scratch.unpublished >= Self.countInterval { publishCounts(scratch) }
     }
@@ -72,22 +64,17 @@ final class PacketWorker: Sendable {
         for scheduler in schedulers { scheduler.wakeIfWaiting() }
     }
 
-    /// Puts a result in its scheduler's inbox, waking the loop as `process` describes.
+    /// Unwraps the packet in place and routes the result; a packet whose way ends here is let go
+    /// (its buffer returns to the slab) when this returns.
     @inline(__always)
-    private func submit(_ packet: ScheduledPacket, to scheduler: Int) {
-        let backlog = queue.length.load(ordering: .relaxed)
-        schedulers[scheduler].submit(packet, wakeAfter: min(Self.maxUnwoken, max(1, backlog / 4)))
-    }
-
-    @inline(__always)
-    private func handle(_ packet: QueuedPacket, _ scratch: WorkerScratch) {
-        let buffer = slab.buffer(packet.slot)
+    private func handle(_ packet: consuming QueuedPacket, _ scratch: WorkerScratch) {
+        let arrival = packet.arrival
+        let buffer = packet.buffer
         let processed: ProcessedPacket
         do {
-            processed = try processor.process(UnsafeRawBufferPointer(buffer), into: buffer)
+            processed = try processor.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
         } catch {
             scratch.drops[DropCause(error).index] += 1
-            slab.release(packet.slot)
             return
         }
         let ready = monotonicNanoseconds()
@@ -95,40 +82,37 @@ final class PacketWorker: Sendable {
         case .relay(let next, let delay):
             guard let target = routes.index[next] else {
                 scratch.drops[DropCause.unknownNextHop.index] += 1
-                slab.release(packet.slot)
                 return
             }
-            submit(ScheduledPacket(
-                due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
-                slot: packet.slot, delayMicroseconds: delay, target: UInt32(target), action: .relay,
-                mailbox: .zero), to: routes.connections[target].schedulerIndex)
+            schedulers[routes.connections[target].schedulerIndex].handOver(ScheduledPacket(
+                due: arrival &+ UInt64(delay) &* 1000, arrival: arrival, ready: ready, buffer: buffer,
+                delayMicroseconds: delay, target: UInt32(target), action: .relay, mailbox: .zero),
+                backlog: queue.length)
         case .deliver(let mailbox, let delay):
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
-                slab.release(packet.slot)
                 return
             }
-            submit(ScheduledPacket(
-                due: packet.arrival &+ UInt64(delay) &* 1000, arrival: packet.arrival, ready: ready,
-                slot: packet.slot, delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox),
-                to: Int(packet.slot) % schedulers.count)
+            let scheduler = Int(buffer.slot) % schedulers.count
+            schedulers[scheduler].handOver(ScheduledPacket(
+                due: arrival &+ UInt64(delay) &* 1000, arrival: arrival, ready: ready, buffer: buffer,
+                delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox),
+                backlog: queue.length)
         case .drop:
             // Drop cover traffic ends here; nothing leaves, so its delay does not matter.
             scratch.coverDropped += 1
-            slab.release(packet.slot)
         case .final(let messageID):
             if let loopMonitor, loopMonitor.loopReturned(messageID, at: ready) {
                 scratch.loopsReturned += 1
             } else if let finalSink {
                 if let range = processed.finalMessage {
-                    finalSink.receive(messageID: messageID, message: UnsafeRawBufferPointer(rebasing: buffer[range]))
+                    finalSink.receive(messageID: messageID, message: UnsafeRawBufferPointer(rebasing: buffer.bytes[range]))
                 } else {
                     finalSink.receive(messageID: messageID, message: nil)
                 }
             } else {
                 scratch.drops[DropCause.unknownFinal.index] += 1
             }
-            slab.release(packet.slot)
         }
     }
 

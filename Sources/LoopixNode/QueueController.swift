@@ -6,6 +6,7 @@ import NIOCore
 final class QueueController: @unchecked Sendable {
     // `@unchecked Sendable`: every mutable field is touched only on `eventLoop`.
     private let queue: CryptoQueue
+    private let admission: AdmissionState
     private let metrics: NodeMetrics
     private let slab: PacketSlab
     private let workers: Int
@@ -20,10 +21,11 @@ final class QueueController: @unchecked Sendable {
     private var lastTick: (time: UInt64, completed: Int, length: Int)?
     private var task: RepeatedTask?
 
-    init(configuration: AQMConfiguration, queue: CryptoQueue, slab: PacketSlab, workers: Int,
-         metrics: NodeMetrics, eventLoop: any EventLoop) {
+    init(configuration: AQMConfiguration, queue: CryptoQueue, admission: AdmissionState, slab: PacketSlab,
+         workers: Int, metrics: NodeMetrics, eventLoop: any EventLoop) {
         self.controller = PIEController(configuration: configuration)
         self.queue = queue
+        self.admission = admission
         self.slab = slab
         self.workers = workers
         self.metrics = metrics
@@ -45,21 +47,20 @@ final class QueueController: @unchecked Sendable {
 
     private func tick() {
         let now = monotonicNanoseconds()
-        let sojourn = max(queue.headAge(now: now), queue.intervalMaxSojourn.exchange(0, ordering: .relaxed))
+        let sojourn = max(queue.headAge(now: now), admission.takeIntervalMaxSojourn())
         noteDrain(now: now)
-        let probability = controller.update(queueDelay: Double(sojourn) / 1e9)
-        queue.dropProbabilityBits.store(probability.bitPattern, ordering: .relaxed)
-        queue.admitLimit.store(admitLimit(), ordering: .relaxed)
+        admission.dropProbability = controller.update(queueDelay: Double(sojourn) / 1e9)
+        admission.admitLimit = admitLimit()
         metrics.dropProbability.record(controller.probability)
-        metrics.cryptoQueueLength.record(queue.length.load(ordering: .relaxed))
+        metrics.cryptoQueueLength.record(queue.length)
         metrics.buffersInUse.record(slab.inUse)
     }
 
     /// Measures the drain rate over the last interval if the queue held work for every worker
     /// at both ends of it.
     private func noteDrain(now: UInt64) {
-        let completed = queue.completed.load(ordering: .relaxed)
-        let length = queue.length.load(ordering: .relaxed)
+        let completed = admission.completed
+        let length = queue.length
         if let last = lastTick, last.length >= workers, length >= workers, now > last.time {
             let rate = Double(completed &- last.completed) / (Double(now - last.time) / 1e9)
             if drainRate == 0 {
@@ -80,7 +81,7 @@ final class QueueController: @unchecked Sendable {
     /// often less than the average. Workers that always get their cores scatter little, and
     /// keep nearly the whole limit.
     private func admitLimit() -> Int {
-        let service = queue.serviceNanos.load(ordering: .relaxed)
+        let service = admission.serviceNanos
         guard service > 0 else { return queue.hardLimit }
         var perPacket = Double(service) / 1e9
         if drainRate > 0 {

@@ -1,8 +1,9 @@
-// A processed packet waiting for its delay: plain data, so the scheduler's heap never allocates.
+// A processed packet waiting for its delay: its buffer and plain numbers, so the scheduler's heap
+// never allocates.
 import LoopixSphinx
 
 /// One packet in the delay scheduler: when it is due, what to do, and the numbers for metrics.
-struct ScheduledPacket: Sendable {
+struct ScheduledPacket: ~Copyable, Sendable {
     enum Action: UInt8, Sendable {
         /// Write to outbound connection `target`.
         case relay
@@ -12,11 +13,11 @@ struct ScheduledPacket: Sendable {
 
     /// Monotonic nanoseconds at which the packet may leave.
     var due: UInt64
-    /// Monotonic nanoseconds at which the packet was read from the wire.
+    /// Monotonic nanoseconds at which the packet was read from the wire (or made, for a loop).
     var arrival: UInt64
     /// Monotonic nanoseconds at which a worker finished with it.
     var ready: UInt64
-    var slot: PacketSlot
+    var buffer: PacketBuffer
     var delayMicroseconds: UInt32
     var target: UInt32
     var action: Action

@@ -6,6 +6,7 @@ import LoopixSphinx
 import NIOCore
 import NIOPosix
 import Testing
+import LoopixTestSupport
 
 @Suite("Three-node chain on loopback")
 struct ChainTests {

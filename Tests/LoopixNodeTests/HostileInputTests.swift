@@ -7,6 +7,7 @@ import LoopixSphinx
 import NIOCore
 import NIOPosix
 import Testing
+import LoopixTestSupport
 
 @Suite("Hostile input against a running node")
 struct HostileInputTests {
@@ -142,7 +143,7 @@ struct HostileInputTests {
         let refused = { () -> Int in
             ["malformed", "bad_mac", "aqm", "queue_full", "no_buffer"].map { drops($0, at: node) }.reduce(0, +)
         }
-        #expect(await eventually(timeout: 10) { refused() >= flood + 2 }, "refused \(refused()) of \(flood) garbage packets")
+        #expect(await eventually(within: 10) { refused() >= flood + 2 }, "refused \(refused()) of \(flood) garbage packets")
         let memoryAfter = residentBytes()
         print("resident memory: \((memoryAfter - memoryBefore) / 1024) KiB growth over a \(flood)-packet flood")
         #expect(memoryAfter - memoryBefore < 64 << 20)
@@ -177,15 +178,5 @@ struct HostileInputTests {
 
 /// Whether the peer closes `channel` within the time.
 func closes(_ channel: any Channel, within seconds: Double) async -> Bool {
-    await eventually(timeout: seconds) { !channel.isActive }
-}
-
-/// Polls a condition until it holds or the timeout passes.
-func eventually(timeout: Double = 3, _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-    while !condition() {
-        if ContinuousClock.now > deadline { return false }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
+    await eventually(within: seconds) { !channel.isActive }
 }

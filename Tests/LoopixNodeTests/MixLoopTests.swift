@@ -7,6 +7,7 @@ import LoopixSphinx
 import NIOCore
 import NIOPosix
 import Testing
+import LoopixTestSupport
 
 @Suite("Mix loops")
 struct MixLoopTests {
@@ -40,7 +41,7 @@ struct MixLoopTests {
         func metric(_ name: String) -> Double { value(of: name, in: watched.metrics.render()) }
 
         // Healthy: loops come back, the ratio is high and there is no alarm.
-        #expect(await eventually(timeout: 5) { metric("loopix_loop_return_ratio") >= 0.9 },
+        #expect(await eventually(within: 5) { metric("loopix_loop_return_ratio") >= 0.9 },
                 "return ratio \(metric("loopix_loop_return_ratio"))")
         #expect(metric("loopix_loop_alarm") == 0)
         #expect(metric("loopix_loops_returned_total") > 10)
@@ -58,7 +59,7 @@ struct MixLoopTests {
 
         // The provider disappears: every loop passes through it, so none come back.
         await nodes[3].shutdown()
-        #expect(await eventually(timeout: 6) { metric("loopix_loop_alarm") == 1 }, "no alarm")
+        #expect(await eventually(within: 6) { metric("loopix_loop_alarm") == 1 }, "no alarm")
         #expect(metric("loopix_loop_alarms_total") >= 1)
         #expect(metric("loopix_loop_return_ratio") < 0.8)
         let alarmedRate = try await loopRate()

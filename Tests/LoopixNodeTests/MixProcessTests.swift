@@ -10,6 +10,7 @@ import LoopixSphinx
 import NIOCore
 import NIOPosix
 import Testing
+import LoopixTestSupport
 
 @Suite("loopix mix process")
 struct MixProcessTests {

@@ -5,6 +5,7 @@ import LoopixNode
 import LoopixSphinx
 import NIOCore
 import NIOPosix
+import LoopixTestSupport
 import Testing
 
 @Suite("Outbound links")

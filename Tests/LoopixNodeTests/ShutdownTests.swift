@@ -6,6 +6,7 @@ import LoopixSphinx
 import NIOCore
 import NIOPosix
 import Testing
+import LoopixTestSupport
 
 @Suite("Graceful shutdown")
 struct ShutdownTests {

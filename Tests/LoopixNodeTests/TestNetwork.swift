@@ -7,6 +7,7 @@ import LoopixSphinx
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import LoopixTestSupport
 
 /// A node of a test topology: its keys and its entry.
 struct Member {
@@ -116,16 +117,6 @@ final class FrameSink: Sendable {
             received.withLockedValue { $0.append((now, Array(frame.body.readableBytesView))) }
         }
     }
-}
-
-/// The value of one sample in Prometheus text, e.g. `value(of: "loopix_packets_dropped_total",
-/// labels: "cause=\"replay\"")`; 0 when absent.
-func value(of name: String, labels: String? = nil, in text: String) -> Double {
-    let key = labels.map { "\(name){\($0)}" } ?? name
-    for line in text.split(separator: "\n") where line.hasPrefix(key + " ") {
-        return Double(line.dropFirst(key.count + 1)) ?? 0
-    }
-    return 0
 }
 
 /// Drop count of one cause at a node.

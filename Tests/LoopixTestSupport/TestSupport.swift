@@ -10,14 +10,24 @@ public func makeTemporaryDirectory(_ label: String = "loopix-tests") -> URL {
     return dir
 }
 
-/// Polls `condition` every 20 ms until it holds or `seconds` pass; returns whether it held.
-public func eventually(within seconds: Double, _ condition: @Sendable () async throws -> Bool) async rethrows -> Bool {
+/// Polls `condition` every 5 ms until it holds or `seconds` pass; returns whether it held.
+public func eventually(within seconds: Double = 3, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
+        try? await Task.sleep(for: .milliseconds(5))
     }
     return try await condition()
+}
+
+/// The value of one sample in Prometheus text, e.g. `value(of: "loopix_packets_dropped_total",
+/// labels: "cause=\"replay\"")`; 0 when absent.
+public func value(of name: String, labels: String? = nil, in text: String) -> Double {
+    let key = labels.map { "\(name){\($0)}" } ?? name
+    for line in text.split(separator: "\n") where line.hasPrefix(key + " ") {
+        return Double(line.dropFirst(key.count + 1)) ?? 0
+    }
+    return 0
 }
 
 /// Kolmogorov–Smirnov: the statistic D of `samples` against Exp(rate), and its asymptotic p-value.

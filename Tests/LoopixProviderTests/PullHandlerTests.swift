@@ -1,0 +1,159 @@
+// The pull server's connection handler on a testing channel, without sockets: the challenge,
+// an authenticated pull and its acknowledgement, and every refusal counted under its cause.
+@testable import LoopixProvider
+import LoopixNetwork
+import LoopixSphinx
+import LoopixTestSupport
+import NIOCore
+import NIOEmbedded
+import Prometheus
+import Testing
+
+@Suite("Pull handler on a testing channel")
+struct PullHandlerTests {
+    static let pullSize = 3
+    let geometry = Geometry.standard
+
+    /// A pull server over a real mailbox file with one registered client, and a channel with
+    /// the server's pipeline. The handler hands disk work to a Dispatch queue, so the channel is
+    /// NIO's thread-safe testing channel.
+    struct Fixture {
+        let registry = PrometheusCollectorRegistry()
+        let server: PullServer
+        let mailbox = SphinxAddress.random()
+        let key = SigningKey()
+        let channel = NIOAsyncTestingChannel()
+
+        init(idleTimeout: Double = 30) async throws {
+            let store = try MailboxStore(configuration: .init(path: temporaryPath("pull.sqlite")), geometry: .standard)
+            try store.register(mailbox: mailbox, verifyingKey: key.verifyingKey)
+            server = PullServer(service: PullService(store: store, pullSize: PullHandlerTests.pullSize),
+                                metrics: ProviderMetrics(registry: registry), idleTimeout: idleTimeout)
+            let server = self.server
+            try await channel.pipeline.addHandlers([
+                ByteToMessageHandler(PullFrameDecoder.provider(pullSize: PullHandlerTests.pullSize)),
+                MessageToByteHandler(PullFrameEncoder()),
+                PullConnectionHandler(server: server),
+            ])
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+        }
+
+        func refused(_ cause: String) -> Int {
+            Int(value(of: "loopix_pull_refused_total", labels: "cause=\"\(cause)\"", in: registry.emitToString()))
+        }
+
+        func counter(_ name: String, labels: String? = nil) -> Int {
+            Int(value(of: name, labels: labels, in: registry.emitToString()))
+        }
+
+        func send(_ type: PullFrameType, _ bytes: [UInt8]) async throws {
+            var buffer = ByteBuffer()
+            try PullFrameEncoder().encode(data: PullFrame(type: type, bytes: bytes), out: &buffer)
+            try await channel.writeInbound(buffer)
+        }
+
+        /// The next frame the server wrote, waiting for it if the answer comes from the disk queue.
+        func nextFrame() async throws -> PullFrame {
+            var bytes = try await channel.waitForOutboundWrite(as: ByteBuffer.self)
+            let decoder = PullFrameDecoder.client(pullSize: PullHandlerTests.pullSize, packetBytes: Geometry.standard.packetBytes)
+            return try #require(try decoder.decodeFrame(from: &bytes))
+        }
+
+        /// Whether the server closed the connection within a few seconds.
+        func closed() async -> Bool {
+            await eventually { await !((try? channel.eventLoop.submit { channel.isActive }.get()) ?? false) }
+        }
+    }
+
+    @Test("a signed pull gets exactly K slots, and its acknowledgement deletes what it names and brings a new challenge")
+    func pullAndAcknowledge() async throws {
+        let fixture = try await Fixture()
+        let stored = (0..<2).map { _ in Sphinx.createDummy(geometry: geometry) }
+        for packet in stored { _ = try fixture.server.service.store.store(mailbox: fixture.mailbox, packet: packet) }
+
+        let challenge = try await fixture.nextFrame()
+        #expect(challenge.type == .challenge)
+        let request = PullRequest(mailbox: fixture.mailbox, challenge: Array(challenge.body.readableBytesView), key: fixture.key)
+        try await fixture.send(.request, request.encoded)
+        let answer = try await fixture.nextFrame()
+        #expect(answer.type == .response)
+        let response = try PullResponse(decoding: Array(answer.body.readableBytesView), pullSize: Self.pullSize,
+                                        packetBytes: geometry.packetBytes)
+        #expect(response.slots.count == Self.pullSize)
+        #expect(Array(response.slots.prefix(2).map(\.packet)) == stored)
+
+        try await fixture.send(.acknowledgement, PullAcknowledgement(handles: response.slots.map(\.handle)).encoded)
+        let next = try await fixture.nextFrame()
+        #expect(next.type == .challenge)
+        #expect(next.body != challenge.body, "every pull signs a fresh challenge")
+        #expect(try fixture.server.service.store.count(mailbox: fixture.mailbox) == 0)
+        #expect(fixture.counter("loopix_pulls_total") == 1)
+        #expect(fixture.counter("loopix_mailbox_acknowledged_total") == 2)
+        #expect(fixture.counter("loopix_pull_packets_total", labels: "kind=\"dummy\"") == 1)
+    }
+
+    @Test("a request signed by another key is refused as unauthenticated and the connection closed")
+    func wrongKey() async throws {
+        let fixture = try await Fixture()
+        let challenge = try await fixture.nextFrame()
+        let forged = PullRequest(mailbox: fixture.mailbox, challenge: Array(challenge.body.readableBytesView), key: SigningKey())
+        try await fixture.send(.request, forged.encoded)
+        let refusal = try await fixture.nextFrame()
+        #expect(refusal.type == .refusal)
+        #expect(Array(refusal.body.readableBytesView) == [PullRefusal.unauthenticated.rawValue])
+        #expect(fixture.refused("pull_unauthenticated") == 1)
+        #expect(await fixture.closed())
+    }
+
+    @Test("a request that does not sign the current challenge is refused")
+    func staleChallenge() async throws {
+        let fixture = try await Fixture()
+        _ = try await fixture.nextFrame()
+        let replayed = PullRequest(mailbox: fixture.mailbox, challenge: [UInt8](repeating: 1, count: PullFormat.challengeBytes),
+                                   key: fixture.key)
+        try await fixture.send(.request, replayed.encoded)
+        #expect(try await fixture.nextFrame().type == .refusal)
+        #expect(fixture.refused("pull_unauthenticated") == 1)
+    }
+
+    @Test("a request of the wrong length is refused as malformed")
+    func malformed() async throws {
+        let fixture = try await Fixture()
+        _ = try await fixture.nextFrame()
+        try await fixture.send(.request, [UInt8](repeating: 0, count: PullRequest.bytes - 1))
+        #expect(try await fixture.nextFrame().type == .refusal)
+        #expect(fixture.refused("pull_malformed") == 1)
+        #expect(await fixture.closed())
+    }
+
+    @Test("an acknowledgement before any answer is a protocol violation")
+    func acknowledgementFirst() async throws {
+        let fixture = try await Fixture()
+        _ = try await fixture.nextFrame()
+        try await fixture.send(.acknowledgement, PullAcknowledgement(handles: []).encoded)
+        #expect(try await fixture.nextFrame().type == .refusal)
+        #expect(fixture.refused("pull_protocol_violation") == 1)
+    }
+
+    @Test("bytes that break the framing are counted as pull_framing and close the connection")
+    func framing() async throws {
+        let fixture = try await Fixture()
+        _ = try await fixture.nextFrame()
+        var garbage = ByteBuffer()
+        garbage.writeInteger(UInt32.max)
+        try? await fixture.channel.writeInbound(garbage)
+        #expect(await fixture.closed())
+        #expect(fixture.refused("pull_framing") == 1)
+    }
+
+    @Test("a client that goes quiet past the idle timeout is cut off and counted")
+    func idleTimeout() async throws {
+        let fixture = try await Fixture(idleTimeout: 1)
+        _ = try await fixture.nextFrame()
+        await fixture.channel.testingEventLoop.advanceTime(by: .milliseconds(900))
+        #expect(try await fixture.channel.eventLoop.submit { fixture.channel.isActive }.get())
+        await fixture.channel.testingEventLoop.advanceTime(by: .milliseconds(200))
+        #expect(await fixture.closed())
+        #expect(fixture.refused("pull_timeout") == 1)
+    }
+}
