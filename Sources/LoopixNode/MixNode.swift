@@ -31,7 +31,7 @@ public final class MixNode: Service, Sendable {
 
     private struct Running {
         var server: (any Channel)?
-        var metricsServer: MetricsServer?
+        var metricsServer: HTTPEndpoint?
         var children: [ObjectIdentifier: any Channel] = [:]
         var stopped = false
     }
@@ -134,9 +134,9 @@ public final class MixNode: Service, Sendable {
                 }
             }
             .bind(host: configuration.listenHost, port: configuration.listenPort).get()
-        var metricsServer: MetricsServer? = nil
+        var metricsServer: HTTPEndpoint? = nil
         if let port = configuration.metricsPort {
-            metricsServer = try await MetricsServer.start(host: configuration.metricsHost, port: port, metrics: metrics, group: group)
+            metricsServer = try await metrics.serve(host: configuration.metricsHost, port: port, group: group)
         }
         running.withLockedValue {
             $0.server = server
