@@ -26,7 +26,7 @@ public struct Geometry: Sendable, Hashable, Codable, CustomStringConvertible {
 
     var c: lsx_geometry { lsx_geometry(hops: UInt32(hops), payload: UInt32(payload)) }
 
-    public var headerBytes: Int { 1 + 32 + hops * Int(LSX_SLOT_BYTES) + 16 }
+    public var headerBytes: Int { withUnsafePointer(to: c) { lsx_header_bytes($0) } }
     public var packetBytes: Int { headerBytes + payload }
     public var maxMessageBytes: Int { payload - Int(LSX_PAYLOAD_OVERHEAD) }
     public var replyBlockBytes: Int { 32 + headerBytes + Int(LSX_REPLY_KEY_BYTES) }

@@ -26,8 +26,8 @@ public struct ReplyBlock: Sendable, Hashable {
         var g = geometry.c
         try bytes.withUnsafeBufferPointer { (surb) throws(SphinxError) in
             try msg.withUnsafeBufferPointer { (m) throws(SphinxError) in
-                try check(lsx_surb_use(&g, surb.baseAddress, surb.count, m.baseAddress, m.count, &to, &packet,
-                                       packet.count))
+                try check(lsx_surb_use(&packet, packet.count, &to, &g, surb.baseAddress, surb.count, m.baseAddress,
+                                       m.count))
             }
         }
         return packet
@@ -58,7 +58,7 @@ public final class ReplyBlockSecret: @unchecked Sendable {
         var length = 0
         var g = geometry.c
         try secret.withUnsafeBufferPointer { (s) throws(SphinxError) in
-            try check(lsx_surb_open(&g, s.baseAddress, s.count, &payload, payload.count, &offset, &length))
+            try check(lsx_surb_open(&payload, payload.count, &offset, &length, &g, s.baseAddress, s.count))
         }
         return Array(payload[offset..<(offset + length)])
     }
@@ -83,8 +83,8 @@ extension Sphinx {
                 try withOptionalBytes(replyKey) { (kt) throws(SphinxError) in
                     try firstHop.storage.withUnsafeBytes { (first) throws(SphinxError) in
                         var g = geometry.c
-                        try check(lsx_surb_create(&g, route.count, keys, commands, first.u8, x, kt, &surb, surb.count,
-                                                  &secret, secret.count))
+                        try check(lsx_surb_create(&surb, surb.count, &secret, secret.count, &g, route.count, keys,
+                                                  commands, first.u8, x, kt))
                     }
                 }
             }

@@ -69,8 +69,8 @@ public enum Sphinx {
             try messageBytes.withUnsafeBufferPointer { (msg) throws(SphinxError) in
                 try withOptionalBytes(ephemeralSecret) { (secret) throws(SphinxError) in
                     var g = geometry.c
-                    try check(lsx_create_packet(&g, route.count, keys, commands, msg.baseAddress, msg.count, secret,
-                                                out.u8, out.count))
+                    try check(lsx_create_packet(out.u8, out.count, &g, route.count, keys, commands, msg.baseAddress,
+                                                msg.count, secret))
                 }
             }
         }
@@ -81,7 +81,7 @@ public enum Sphinx {
         ensureInitialized()
         return [UInt8](unsafeUninitializedCapacity: geometry.packetBytes) { out, count in
             var g = geometry.c
-            let rc = lsx_create_dummy(&g, out.baseAddress, geometry.packetBytes)
+            let rc = lsx_create_dummy(out.baseAddress, geometry.packetBytes, &g)
             precondition(rc == 0, "a valid geometry always gives a dummy")
             count = geometry.packetBytes
         }
@@ -94,7 +94,7 @@ public enum Sphinx {
     ) throws(SphinxError) -> R {
         guard (1...geometry.hops).contains(route.count) else { throw .invalidRoute }
         var keys = [UInt8](repeating: 0, count: route.count * 32)
-        var commands = [UInt8](repeating: 0, count: route.count * Int(LSX_COMMAND_BYTES))
+        var commands = [UInt8](repeating: 0, count: route.count * lsx_command_bytes())
         for (i, hop) in route.enumerated() {
             keys.withUnsafeMutableBytes { k in
                 hop.publicKey.storage.withUnsafeBytes {
@@ -102,7 +102,7 @@ public enum Sphinx {
                 }
             }
             commands.withUnsafeMutableBytes { c in
-                let size = Int(LSX_COMMAND_BYTES)
+                let size = lsx_command_bytes()
                 hop.command.encode(into: UnsafeMutableRawBufferPointer(rebasing: c[(i * size)..<(i * size + size)]))
             }
         }
