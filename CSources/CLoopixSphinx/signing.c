@@ -15,6 +15,11 @@ int lsx_sign_keypair(uint8_t public_key[LSX_SIGN_PUBLIC_KEY_BYTES], uint8_t secr
     return rc == 0 ? LSX_OK : LSX_ERR_BACKEND;
 }
 
+int lsx_sign_seed(uint8_t seed[LSX_SIGN_SEED_BYTES], const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]) {
+    if (seed == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
+    return crypto_sign_ed25519_sk_to_seed(seed, secret_key) == 0 ? LSX_OK : LSX_ERR_BACKEND;
+}
+
 int lsx_sign(uint8_t signature[LSX_SIGNATURE_BYTES], const uint8_t *message, size_t message_len,
              const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]) {
     if (signature == NULL || secret_key == NULL || (message == NULL && message_len > 0)) return LSX_ERR_ARGUMENT;

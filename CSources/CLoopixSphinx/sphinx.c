@@ -332,6 +332,16 @@ int lsx_surb_use(uint8_t *packet, size_t packet_len, uint8_t first_hop_id[LSX_AD
     return LSX_OK;
 }
 
+int lsx_surb_first_hop(uint8_t first_hop_id[LSX_ADDRESS_BYTES], const lsx_geometry *geometry, const uint8_t *surb,
+                       size_t surb_len) {
+    int rc = lsx_geometry_check(geometry);
+    if (rc != LSX_OK) return rc;
+    if (first_hop_id == NULL || surb == NULL) return LSX_ERR_ARGUMENT;
+    if (surb_len != LSX_SURB_BYTES(geometry->hops)) return LSX_ERR_LENGTH;
+    memcpy(first_hop_id, surb + LSXI_SURB_FIRST_HOP_OFFSET, LSX_ADDRESS_BYTES);
+    return LSX_OK;
+}
+
 int lsx_surb_open(uint8_t *payload, size_t payload_len, size_t *message_offset, size_t *message_len,
                   const lsx_geometry *geometry, const uint8_t *surb_secret, size_t surb_secret_len) {
     lsxi_lioness_keys keys;

@@ -90,6 +90,12 @@ static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
         FUZZ_ASSERT(memcmp(first_hop, surb_buf + LSXI_SURB_FIRST_HOP_OFFSET, LSX_ADDRESS_BYTES) == 0);
         FUZZ_ASSERT(memcmp(packet, surb_buf + LSXI_SURB_HEADER_OFFSET, header) == 0);
     }
+    /* Reading the first hop alone agrees with using the block, and only needs its length right. */
+    uint8_t read_first_hop[LSX_ADDRESS_BYTES];
+    rc = lsx_surb_first_hop(read_first_hop, g, surb_buf, surb_len);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(rc == (surb_len == LSX_SURB_BYTES(g->hops) ? LSX_OK : LSX_ERR_LENGTH));
+    if (rc == LSX_OK && expected == LSX_OK) FUZZ_ASSERT(memcmp(read_first_hop, first_hop, LSX_ADDRESS_BYTES) == 0);
 }
 
 /* lsx_surb_open on arbitrary bytes: refused by length or route length, or

@@ -383,6 +383,10 @@ static void test_surb(void) {
     const char *reply = "a reply through a single-use block";
     CHECK_RC(lsx_surb_use(packet, len, to, &g, surb, lsx_surb_bytes(&g), (const uint8_t *)reply, strlen(reply)), LSX_OK);
     CHECK(memcmp(to, first_hop, LSX_ADDRESS_BYTES) == 0);
+    memset(to, 0, sizeof to);
+    CHECK_RC(lsx_surb_first_hop(to, &g, surb, lsx_surb_bytes(&g)), LSX_OK);
+    CHECK(memcmp(to, first_hop, LSX_ADDRESS_BYTES) == 0);
+    CHECK_RC(lsx_surb_first_hop(to, &g, surb, lsx_surb_bytes(&g) - 1), LSX_ERR_LENGTH);
     memcpy(again, packet, len);
     lsx_processed res;
     CHECK_RC(route_run(&r, &g, packet, &res), LSX_OK);
@@ -485,6 +489,9 @@ static void test_signatures(void) {
     CHECK_RC(lsx_sign_keypair(pk, sk, seed), LSX_OK);
     CHECK_RC(lsx_sign_keypair(pk2, sk2, seed), LSX_OK);
     CHECK(memcmp(pk, pk2, sizeof pk) == 0);
+    uint8_t seed_again[LSX_SIGN_SEED_BYTES];
+    CHECK_RC(lsx_sign_seed(seed_again, sk), LSX_OK);
+    CHECK(memcmp(seed_again, seed, sizeof seed) == 0);
     CHECK_RC(lsx_sign(sig, NULL, 0, sk), LSX_OK);
     CHECK_RC(lsx_verify(sig, NULL, 0, pk), LSX_OK);
     CHECK(strcmp(lsx_error_name(LSX_ERR_SIGNATURE), "bad_signature") == 0);

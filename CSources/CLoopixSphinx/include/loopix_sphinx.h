@@ -281,6 +281,11 @@ LSX_EXPORT LSX_MUST_USE int lsx_surb_use(uint8_t *packet, size_t packet_len, uin
                                          const lsx_geometry *geometry, const uint8_t *surb, size_t surb_len,
                                          const uint8_t *message, size_t message_len);
 
+/* Reads where the reply made from a block goes first (its first_hop_id),
+ * without using the block. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_first_hop(uint8_t first_hop_id[LSX_ADDRESS_BYTES], const lsx_geometry *geometry,
+                                               const uint8_t *surb, size_t surb_len);
+
 /* Opens a reply in place: `payload` is the payload part (geometry->payload
  * bytes) of the maker's own FINAL output. On success the message is
  * payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does not
@@ -336,6 +341,9 @@ LSX_EXPORT size_t lsx_signature_bytes(void);
 LSX_EXPORT LSX_MUST_USE int lsx_sign_keypair(uint8_t public_key[LSX_SIGN_PUBLIC_KEY_BYTES],
                                              uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES],
                                              const uint8_t seed[LSX_SIGN_SEED_BYTES]);
+/* The seed a signing secret key was made from (what a key file keeps). */
+LSX_EXPORT LSX_MUST_USE int lsx_sign_seed(uint8_t seed[LSX_SIGN_SEED_BYTES],
+                                          const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]);
 LSX_EXPORT LSX_MUST_USE int lsx_sign(uint8_t signature[LSX_SIGNATURE_BYTES], const uint8_t *message, size_t message_len,
                                      const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]);
 /* LSX_OK, or LSX_ERR_SIGNATURE when the signature does not verify. */
