@@ -1,4 +1,5 @@
-/* Library set-up, error names, geometry, keys and routing commands. */
+/* The version, error names, geometry and sizes, keys and routing commands
+ * (lsx_init and the backends are in x25519.c). */
 #include "lsx_internal.h"
 
 #include <stdlib.h>
@@ -131,7 +132,8 @@ int lsx_command_decode(uint8_t *flag, uint32_t *delay_us, uint8_t address[LSX_AD
     if (!flag_known(command[LSXI_COMMAND_FLAG_OFFSET])) return LSX_ERR_FLAG;
     if (!sodium_is_zero(command + LSXI_COMMAND_RESERVED_OFFSET, LSX_COMMAND_RESERVED_BYTES)) return LSX_ERR_RESERVED;
     if (flag != NULL) *flag = command[LSXI_COMMAND_FLAG_OFFSET];
-    if (delay_us != NULL) *delay_us = (uint32_t)lsxi_load_be(command + LSXI_COMMAND_DELAY_OFFSET, LSX_COMMAND_DELAY_BYTES);
+    if (delay_us != NULL)
+        *delay_us = (uint32_t)lsxi_load_be(command + LSXI_COMMAND_DELAY_OFFSET, LSX_COMMAND_DELAY_BYTES);
     if (address != NULL) memcpy(address, command + LSXI_COMMAND_ADDRESS_OFFSET, LSX_ADDRESS_BYTES);
     return LSX_OK;
 }

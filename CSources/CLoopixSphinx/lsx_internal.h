@@ -100,7 +100,8 @@ _Static_assert(LSXI_POINT_BYTES == crypto_scalarmult_BYTES, "X25519 point size")
 _Static_assert(LSXI_KDF_KEY_BYTES == crypto_kdf_KEYBYTES, "KDF key size");
 _Static_assert(LSX_TAG_BYTES >= crypto_kdf_BYTES_MIN && LSX_TAG_BYTES <= crypto_kdf_BYTES_MAX, "tag from the KDF");
 _Static_assert(LSXI_STREAM_KEY_BYTES == crypto_stream_chacha20_KEYBYTES, "stream key size");
-_Static_assert(LSXI_MAC_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN && LSXI_MAC_KEY_BYTES <= crypto_generichash_KEYBYTES_MAX,
+_Static_assert(LSXI_MAC_KEY_BYTES >= crypto_generichash_KEYBYTES_MIN &&
+                   LSXI_MAC_KEY_BYTES <= crypto_generichash_KEYBYTES_MAX,
                "MAC key size");
 _Static_assert(LSX_GAMMA_BYTES >= crypto_generichash_BYTES_MIN, "MAC output size");
 _Static_assert(LSXI_HASH_BYTES == LSXI_LIONESS_LEFT_BYTES, "H32 digest covers L");
@@ -124,9 +125,10 @@ _Static_assert(LSXI_SURB_REPLY_KEY_OFFSET(LSX_MAX_HOPS) + LSX_REPLY_KEY_BYTES ==
 _Static_assert(LSXI_SURB_SECRET_HOP_KEYS_OFFSET + LSX_MAX_HOPS * sizeof(lsxi_lioness_keys) ==
                    LSX_SURB_SECRET_BYTES(LSX_MAX_HOPS),
                "reply block secret");
-_Static_assert(LSX_SIGN_PUBLIC_KEY_BYTES == crypto_sign_PUBLICKEYBYTES && LSX_SIGN_SEED_BYTES == crypto_sign_SEEDBYTES &&
-                   LSX_SIGN_SECRET_KEY_BYTES == crypto_sign_SECRETKEYBYTES && LSX_SIGNATURE_BYTES == crypto_sign_BYTES,
-               "Ed25519 sizes");
+_Static_assert(LSX_SIGN_PUBLIC_KEY_BYTES == crypto_sign_PUBLICKEYBYTES && LSX_SIGN_SEED_BYTES == crypto_sign_SEEDBYTES,
+               "Ed25519 key sizes");
+_Static_assert(LSX_SIGN_SECRET_KEY_BYTES == crypto_sign_SECRETKEYBYTES && LSX_SIGNATURE_BYTES == crypto_sign_BYTES,
+               "Ed25519 secret key and signature sizes");
 
 /* Integers on the wire are unsigned big-endian (spec section 1). */
 static inline void lsxi_store_be(uint8_t *out, size_t n, uint64_t value) {

@@ -1,5 +1,6 @@
-/* The X25519 backends (libsodium and libcrypto) and the choice between them.
- * This is the only file that knows about more than one backend. */
+/* Library set-up, the X25519 backends (libsodium and libcrypto) and the
+ * choice between them. This is the only file that knows about more than one
+ * backend. */
 #include "lsx_internal.h"
 
 #include <openssl/core_names.h>
@@ -57,7 +58,8 @@ static EVP_PKEY *evp_scalar_key(const uint8_t scalar[LSXI_SCALAR_BYTES],
     EVP_PKEY *key = NULL;
     OSSL_PARAM params[3];
     params[0] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PRIV_KEY, (void *)scalar, LSXI_SCALAR_BYTES);
-    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)placeholder_public, LSXI_POINT_BYTES);
+    params[1] =
+        OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)placeholder_public, LSXI_POINT_BYTES);
     params[2] = OSSL_PARAM_construct_end();
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "X25519", NULL);
     if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) != 1)
@@ -133,7 +135,8 @@ static double time_backend(lsx_backend backend, int rounds) {
     lsxi_x25519_key key;
     double start, elapsed;
     randombytes_buf(secret, sizeof secret);
-    if (crypto_scalarmult_base(point, secret) != 0 || lsxi_x25519_key_init(&key, backend, secret) != LSX_OK) return LSXI_NEVER;
+    if (crypto_scalarmult_base(point, secret) != 0 || lsxi_x25519_key_init(&key, backend, secret) != LSX_OK)
+        return LSXI_NEVER;
     start = now();
     for (int i = 0; i < rounds; i++) {
         if (lsxi_x25519_with_key(shared, &key, secret, point) != LSX_OK ||

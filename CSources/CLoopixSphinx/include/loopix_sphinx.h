@@ -117,8 +117,8 @@ LSX_EXPORT const char *lsx_error_name(int code);
 /* ---- Library set-up and backends --------------------------------------- */
 
 typedef enum lsx_backend {
-    LSX_BACKEND_AUTO = 0,      /* measure at lsx_init and choose the faster */
-    LSX_BACKEND_SODIUM = 1,    /* libsodium for everything (default) */
+    LSX_BACKEND_AUTO = 0,      /* measure at lsx_init and choose the faster (the default) */
+    LSX_BACKEND_SODIUM = 1,    /* libsodium for everything (what AUTO keeps unless libcrypto is clearly faster) */
     LSX_BACKEND_LIBCRYPTO = 2  /* libcrypto (OpenSSL EVP) for X25519 */
 } lsx_backend;
 
