@@ -67,13 +67,16 @@ void lsxi_noise_cipher_init_key(lsxi_noise_cipher_state *cipher, const uint8_t k
     cipher->has_key = 1;
 }
 
+/* Before the first key, "encryption" copies (the spec's handshake messages without a key). */
+static int copy_without_key(uint8_t *out, const uint8_t *in, size_t len) {
+    if (len > 0 && out != in) memmove(out, in, len);
+    return LSX_OK;
+}
+
 int lsxi_noise_encrypt_with_ad(uint8_t *out, lsxi_noise_cipher_state *cipher, const uint8_t *ad, size_t ad_len,
                                const uint8_t *in, size_t len) {
     uint8_t nonce[LSX_NOISE_NONCE_BYTES];
-    if (!cipher->has_key) {
-        if (len > 0 && out != in) memmove(out, in, len);
-        return LSX_OK;
-    }
+    if (!cipher->has_key) return copy_without_key(out, in, len);
     if (cipher->n == LSX_NOISE_RESERVED_NONCE) return LSX_ERR_NONCE_EXHAUSTED;
     nonce_bytes(nonce, cipher->n);
     /* Cannot fail: the lengths are bounded by LSX_NOISE_MAX_MESSAGE_BYTES. */
@@ -85,10 +88,7 @@ int lsxi_noise_encrypt_with_ad(uint8_t *out, lsxi_noise_cipher_state *cipher, co
 int lsxi_noise_decrypt_with_ad(uint8_t *out, lsxi_noise_cipher_state *cipher, const uint8_t *ad, size_t ad_len,
                                const uint8_t *in, size_t in_len) {
     uint8_t nonce[LSX_NOISE_NONCE_BYTES];
-    if (!cipher->has_key) {
-        if (in_len > 0 && out != in) memmove(out, in, in_len);
-        return LSX_OK;
-    }
+    if (!cipher->has_key) return copy_without_key(out, in, in_len);
     if (cipher->n == LSX_NOISE_RESERVED_NONCE) return LSX_ERR_NONCE_EXHAUSTED;
     if (in_len < LSX_NOISE_TAG_BYTES) return LSX_ERR_LENGTH;
     nonce_bytes(nonce, cipher->n);

@@ -295,6 +295,19 @@ static void calibrate(item *it, double seconds) {
     if (it->max_n != 0 && it->n > it->max_n) it->n = it->max_n;
 }
 
+/* Runs every item once per round, in order, so that noise on the host hits them alike, and
+ * keeps each item's mean per call of each round and their median. */
+static void run_rounds(item *items, int count, int rounds) {
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < count; i++) {
+            double start = now();
+            items[i].run(items[i].ctx, items[i].n);
+            items[i].mean[r] = (now() - start) / (double)items[i].n;
+        }
+    }
+    for (int i = 0; i < count; i++) items[i].median = median(items[i].mean, rounds);
+}
+
 static process_ctx make_process_ctx(lsx_backend backend, const uint8_t *secret, const uint8_t *packets) {
     process_ctx c = {0};
     int rc;
@@ -438,14 +451,7 @@ static void bench_noise(process_ctx *process, int rounds, double seconds, int js
         [N_HANDSHAKE] = {"XK handshake (both)", run_noise_handshake, &handshake, 0},
     };
     for (int i = 0; i < N_ITEMS; i++) calibrate(&items[i], seconds);
-    for (int r = 0; r < rounds; r++) {
-        for (int i = 0; i < N_ITEMS; i++) {
-            double start = now();
-            items[i].run(items[i].ctx, items[i].n);
-            items[i].mean[r] = (now() - start) / (double)items[i].n;
-        }
-    }
-    for (int i = 0; i < N_ITEMS; i++) items[i].median = median(items[i].mean, rounds);
+    run_rounds(items, N_ITEMS, rounds);
     const double transport_process = median_ratio(&items[N_TRANSPORT], &items[N_PROCESS], rounds);
     const double handshake_process = median_ratio(&items[N_HANDSHAKE], &items[N_PROCESS], rounds);
     const double transport_floor = median_ratio(&items[N_TRANSPORT], &items[N_FLOOR], rounds);
@@ -561,14 +567,7 @@ int main(int argc, char **argv) {
     };
     for (int i = 0; i < ITEMS; i++) calibrate(&items[i], seconds);
     fprintf(stderr, "bench_sphinx: %d rounds of %d items, %.2f s each\n", rounds, ITEMS, seconds);
-    for (int r = 0; r < rounds; r++) {
-        for (int i = 0; i < ITEMS; i++) {
-            double start = now();
-            items[i].run(items[i].ctx, items[i].n);
-            items[i].mean[r] = (now() - start) / (double)items[i].n;
-        }
-    }
-    for (int i = 0; i < ITEMS; i++) items[i].median = median(items[i].mean, rounds);
+    run_rounds(items, ITEMS, rounds);
 
     /* Each ratio is the median of its per-round ratios: both sides of one
      * round ran within a fraction of a second of each other. */

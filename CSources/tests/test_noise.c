@@ -3,6 +3,7 @@
  * input must do (tampering, replays, wrong keys, low-order points, turns,
  * nonce exhaustion, rekeying). The published vectors run in noise_vectors.
  * Usage: test_noise */
+#include "check.h"
 #include "loopix_noise.h"
 #include "loopix_test_hooks.h"
 #include "noise_internal.h"
@@ -10,28 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int checks_failed = 0, checks_run = 0;
-static const char *current_test = "";
-
-#define CHECK(cond)                                                                                        \
-    do {                                                                                                   \
-        checks_run++;                                                                                      \
-        if (!(cond)) {                                                                                     \
-            checks_failed++;                                                                               \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current_test, __FILE__, __LINE__, #cond);             \
-        }                                                                                                  \
-    } while (0)
-#define CHECK_RC(expr, expected)                                                                           \
-    do {                                                                                                   \
-        int rc_ = (expr);                                                                                  \
-        checks_run++;                                                                                      \
-        if (rc_ != (expected)) {                                                                           \
-            checks_failed++;                                                                               \
-            fprintf(stderr, "FAIL %s (%s:%d): %s gave %s, expected %s\n", current_test, __FILE__, __LINE__, \
-                    #expr, lsx_error_name(rc_), lsx_error_name(expected));                                 \
-        }                                                                                                  \
-    } while (0)
 
 #define XK LSX_NOISE_PROTOCOL_XK
 #define MAX_MESSAGE LSX_NOISE_MAX_MESSAGE_BYTES

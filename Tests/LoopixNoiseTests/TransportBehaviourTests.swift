@@ -11,6 +11,15 @@ struct TransportBehaviourTests {
         return (try link.initiator.split(), try link.responder.split())
     }
 
+    /// Sends `text` from one end to the other and returns what arrived.
+    @discardableResult
+    private func carry(_ text: String, from sender: NoiseTransport, to receiver: NoiseTransport) throws -> [UInt8] {
+        var frame = Array(text.utf8)
+        try sender.sending.encrypt(&frame)
+        try receiver.receiving.decrypt(&frame)
+        return frame
+    }
+
     @Test("a 2,500-byte frame is encrypted and decrypted in place in caller memory, both ways")
     func inPlace() throws {
         let (a, b) = try transports()
@@ -34,9 +43,7 @@ struct TransportBehaviourTests {
     @Test("a changed byte in a transport message fails, and the receiving cipher refuses everything after")
     func tamperedFrame() throws {
         let (a, b) = try transports()
-        var good = Array("first".utf8)
-        try a.sending.encrypt(&good)
-        try b.receiving.decrypt(&good)
+        try carry("first", from: a, to: b)
         var frame = Array("second".utf8)
         try a.sending.encrypt(&frame)
         let original = frame
@@ -46,10 +53,7 @@ struct TransportBehaviourTests {
         #expect(throws: NoiseError.badState) { try b.receiving.decrypt(&again) }
         #expect(b.receiving.nonce == UInt64.max)
         // The other direction is its own cipher and goes on.
-        var reply = Array("reply".utf8)
-        try b.sending.encrypt(&reply)
-        try a.receiving.decrypt(&reply)
-        #expect(reply == Array("reply".utf8))
+        #expect(try carry("reply", from: b, to: a) == Array("reply".utf8))
     }
 
     @Test("nonce 2^64-2 is the last one; after it both directions refuse, and rekeying does not help")
@@ -57,10 +61,8 @@ struct TransportBehaviourTests {
         let (a, b) = try transports()
         try a.sending.setNonce(UInt64.max - 1)
         try b.receiving.setNonce(UInt64.max - 1)
-        var last = Array("last".utf8)
-        try a.sending.encrypt(&last)
-        try b.receiving.decrypt(&last)
-        #expect(last == Array("last".utf8) && a.sending.nonce == UInt64.max)
+        #expect(try carry("last", from: a, to: b) == Array("last".utf8))
+        #expect(a.sending.nonce == UInt64.max)
         var more = Array("more".utf8)
         #expect(throws: NoiseError.nonceExhausted) { try a.sending.encrypt(&more) }
         #expect(more == Array("more".utf8))
@@ -73,20 +75,15 @@ struct TransportBehaviourTests {
     @Test("rekey: a new key, the nonce count goes on, and both ends must rekey together")
     func rekey() throws {
         let (a, b) = try transports()
-        var frame = Array("before".utf8)
-        try a.sending.encrypt(&frame)
-        try b.receiving.decrypt(&frame)
+        try carry("before", from: a, to: b)
         let key = a.sending.key
         try a.sending.rekey()
         #expect(a.sending.key != key && a.sending.nonce == 1)
         try b.receiving.rekey()
-        frame = Array("after".utf8)
-        try a.sending.encrypt(&frame)
-        try b.receiving.decrypt(&frame)
-        #expect(frame == Array("after".utf8))
+        #expect(try carry("after", from: a, to: b) == Array("after".utf8))
         // Only the sender rekeys: the receiver cannot read.
         try b.sending.rekey()
-        frame = Array("one-sided".utf8)
+        var frame = Array("one-sided".utf8)
         try b.sending.encrypt(&frame)
         #expect(throws: NoiseError.authenticationFailed) { try a.receiving.decrypt(&frame) }
     }
