@@ -27,6 +27,10 @@ const char *lsx_error_name(int code) {
     case LSX_ERR_NOT_INITIALIZED: return "not_initialized";
     case LSX_ERR_NO_MEMORY: return "no_memory";
     case LSX_ERR_SIGNATURE: return "bad_signature";
+    case LSX_ERR_NOISE_PROTOCOL: return "noise_protocol_unsupported";
+    case LSX_ERR_NOISE_KEYS: return "noise_keys_mismatch";
+    case LSX_ERR_NOISE_STATE: return "noise_bad_state";
+    case LSX_ERR_NONCE_EXHAUSTED: return "nonce_exhausted";
     default: return "unknown_error";
     }
 }

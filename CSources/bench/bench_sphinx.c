@@ -1,6 +1,7 @@
 /* Measures the Sphinx core against the cost it cannot avoid: lsx_process
  * against its cryptographic floor (per X25519 backend), lsx_create_packet
- * against the scalar multiplications the spec requires, and reply blocks.
+ * against the scalar multiplications the spec requires, and reply blocks; then, in a section
+ * of its own, Noise XK link encryption (a frame's transport, a handshake) beside lsx_process.
  *
  * All items run in the same process, interleaved round by round; an item's
  * result is the median over rounds of its per-round mean, so that noise on a
@@ -10,6 +11,7 @@
  *   --rounds   rounds (default 9)
  *   --seconds  time each item gets per round (default 0.1) */
 #include "loopix_sphinx.h"
+#include "loopix_noise.h"
 #include "lsx_internal.h" /* the sizes of the work inside a hop, for its floor */
 
 #include <openssl/crypto.h>
@@ -299,6 +301,19 @@ static void calibrate(item *it, double seconds) {
     if (it->max_n != 0 && it->n > it->max_n) it->n = it->max_n;
 }
 
+/* Runs every item once per round, in order, so that noise on the host hits them alike, and
+ * keeps each item's mean per call of each round and their median. */
+static void run_rounds(item *items, int count, int rounds) {
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < count; i++) {
+            double start = now();
+            items[i].run(items[i].ctx, items[i].n);
+            items[i].mean[r] = (now() - start) / (double)items[i].n;
+        }
+    }
+    for (int i = 0; i < count; i++) items[i].median = median(items[i].mean, rounds);
+}
+
 static process_ctx make_process_ctx(lsx_backend backend, const uint8_t *secret, const uint8_t *packets) {
     process_ctx c = {0};
     int rc;
@@ -330,6 +345,144 @@ static void cpu_model(char *out, size_t size) {
         }
     }
     fclose(f);
+}
+
+/* ---- Noise link encryption, beside lsx_process (an output section of its own) ---- */
+
+/* A frame of the links' size: a default-geometry packet (2,481 bytes) and its framing, rounded. */
+#define NOISE_FRAME_BYTES 2500
+
+/* The two ends of one direction of an XK link, and a frame to carry. */
+typedef struct noise_transport_ctx {
+    lsx_noise_cipher *send, *receive;
+    uint8_t key[crypto_aead_chacha20poly1305_ietf_KEYBYTES]; /* for the floor */
+    uint8_t frame[LSX_NOISE_TRANSPORT_BYTES(NOISE_FRAME_BYTES)];
+} noise_transport_ctx;
+
+/* Both nodes' static keys: a handshake needs nothing else. */
+typedef struct noise_handshake_ctx {
+    uint8_t initiator_secret[LSX_NOISE_SECRET_KEY_BYTES], responder_secret[LSX_NOISE_SECRET_KEY_BYTES];
+    uint8_t responder_public[LSX_NOISE_PUBLIC_KEY_BYTES];
+} noise_handshake_ctx;
+
+/* One complete XK handshake, both sides, as a link set-up runs it: create, three messages with
+ * empty payloads, split, destroy. Returns the split ciphers when asked (else frees them). */
+static void noise_xk_handshake(const noise_handshake_ctx *c, lsx_noise_cipher **send, lsx_noise_cipher **receive) {
+    lsx_noise_handshake *side[2];
+    lsx_noise_cipher *ciphers[2][2];
+    uint8_t message[LSX_NOISE_XK_MESSAGE3_BYTES(0)];
+    size_t len, payload_len;
+    int rc = lsx_noise_handshake_create(&side[0], LSX_NOISE_PROTOCOL_XK, LSX_NOISE_INITIATOR, NULL, 0,
+                                        c->initiator_secret, c->responder_public, NULL, 0);
+    if (rc == LSX_OK)
+        rc = lsx_noise_handshake_create(&side[1], LSX_NOISE_PROTOCOL_XK, LSX_NOISE_RESPONDER, NULL, 0,
+                                        c->responder_secret, NULL, NULL, 0);
+    for (int m = 0; rc == LSX_OK && m < LSX_NOISE_XK_MESSAGES; m++) {
+        rc = lsx_noise_handshake_write_message(message, sizeof message, &len, side[m % 2], NULL, 0);
+        if (rc == LSX_OK) rc = lsx_noise_handshake_read_message(NULL, 0, &payload_len, side[1 - m % 2], message, len);
+    }
+    for (int i = 0; rc == LSX_OK && i < 2; i++) rc = lsx_noise_handshake_split(&ciphers[i][0], &ciphers[i][1], side[i]);
+    if (rc != LSX_OK) die("XK handshake", rc);
+    sink ^= message[0];
+    lsx_noise_handshake_destroy(side[0]);
+    lsx_noise_handshake_destroy(side[1]);
+    if (send != NULL) {
+        *send = ciphers[0][0];      /* initiator to responder */
+        *receive = ciphers[1][1];
+        ciphers[0][0] = ciphers[1][1] = NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        lsx_noise_cipher_destroy(ciphers[i][0]);
+        lsx_noise_cipher_destroy(ciphers[i][1]);
+    }
+}
+
+static void run_noise_handshake(void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) noise_xk_handshake(p, NULL, NULL);
+}
+
+/* Encrypts a frame in place and decrypts it again, as the two ends of a link do. */
+static void run_noise_transport(void *p, size_t n) {
+    noise_transport_ctx *c = p;
+    size_t len, plain_len;
+    for (size_t i = 0; i < n; i++) {
+        int rc = lsx_noise_cipher_encrypt(c->frame, sizeof c->frame, &len, c->send, NOISE_FRAME_BYTES);
+        if (rc == LSX_OK) rc = lsx_noise_cipher_decrypt(c->frame, &plain_len, c->receive, len);
+        if (rc != LSX_OK) die("Noise transport", rc);
+    }
+    sink ^= c->frame[0];
+}
+
+/* The floor of the transport: the same AEAD calls on the same frame, nothing else (nonces
+ * repeat here: this measures cost only). */
+static void run_noise_aead_floor(void *p, size_t n) {
+    noise_transport_ctx *c = p;
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    unsigned long long len, plain_len;
+    for (size_t i = 0; i < n; i++) {
+        nonce[4] = (uint8_t)i;
+        crypto_aead_chacha20poly1305_ietf_encrypt(c->frame, &len, c->frame, NOISE_FRAME_BYTES, NULL, 0, NULL, nonce,
+                                                  c->key);
+        if (crypto_aead_chacha20poly1305_ietf_decrypt(c->frame, &plain_len, NULL, c->frame, len, NULL, 0, nonce,
+                                                      c->key) != 0)
+            die("AEAD floor", -1);
+    }
+    sink ^= c->frame[0];
+}
+
+static double median_ratio(const item *a, const item *b, int rounds) {
+    double per_round[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) per_round[r] = a->mean[r] / b->mean[r];
+    return median(per_round, rounds);
+}
+
+/* XK transport and handshake, interleaved round by round with lsx_process so that their
+ * ratios to it come from the same moments of the same run. */
+static void bench_noise(process_ctx *process, int rounds, double seconds, int json) {
+    noise_handshake_ctx handshake;
+    noise_transport_ctx *transport = calloc(1, sizeof *transport);
+    int rc = lsx_noise_keypair(handshake.responder_public, handshake.responder_secret);
+    uint8_t initiator_public[LSX_NOISE_PUBLIC_KEY_BYTES];
+    if (rc == LSX_OK) rc = lsx_noise_keypair(initiator_public, handshake.initiator_secret);
+    if (rc != LSX_OK) die("lsx_noise_keypair", rc);
+    noise_xk_handshake(&handshake, &transport->send, &transport->receive);
+    randombytes_buf(transport->frame, NOISE_FRAME_BYTES);
+    randombytes_buf(transport->key, sizeof transport->key);
+
+    enum { N_PROCESS, N_TRANSPORT, N_FLOOR, N_HANDSHAKE, N_ITEMS };
+    item items[N_ITEMS] = {
+        [N_PROCESS] = {"process (sodium)", run_process, process, PROCESS_PACKETS},
+        [N_TRANSPORT] = {"XK transport enc+dec", run_noise_transport, transport, 0},
+        [N_FLOOR] = {"AEAD enc+dec (floor)", run_noise_aead_floor, transport, 0},
+        [N_HANDSHAKE] = {"XK handshake (both)", run_noise_handshake, &handshake, 0},
+    };
+    for (int i = 0; i < N_ITEMS; i++) calibrate(&items[i], seconds);
+    run_rounds(items, N_ITEMS, rounds);
+    const double transport_process = median_ratio(&items[N_TRANSPORT], &items[N_PROCESS], rounds);
+    const double handshake_process = median_ratio(&items[N_HANDSHAKE], &items[N_PROCESS], rounds);
+    const double transport_floor = median_ratio(&items[N_TRANSPORT], &items[N_FLOOR], rounds);
+
+    printf("\nNoise links (%s), a %d-byte frame; medians of the same %d interleaved rounds\n",
+           LSX_NOISE_PROTOCOL_XK, NOISE_FRAME_BYTES, rounds);
+    printf("%-24s %12s %12s %10s\n", "item", "us/op", "ops/s", "calls/rnd");
+    for (int i = 0; i < N_ITEMS; i++)
+        printf("%-24s %12.2f %12.0f %10zu\n", items[i].name, items[i].median * 1e6, 1.0 / items[i].median,
+               items[i].n);
+    printf("\n%-44s %8s\n", "ratio", "value");
+    printf("%-44s %8.3f\n", "XK transport enc+dec / process", transport_process);
+    printf("%-44s %8.3f\n", "XK handshake (both sides) / process", handshake_process);
+    printf("%-44s %8.3f\n", "XK transport enc+dec / AEAD floor", transport_floor);
+    if (json)
+        printf("{\"bench\":\"loopix_noise\",\"frame_bytes\":%d,\"rounds\":%d,\"us_per_op\":{\"process\":%.3f,"
+               "\"transport\":%.3f,\"aead_floor\":%.3f,\"handshake\":%.3f},\"ratios\":{\"transport_process\":%.4f,"
+               "\"handshake_process\":%.4f,\"transport_floor\":%.4f}}\n",
+               NOISE_FRAME_BYTES, rounds, items[N_PROCESS].median * 1e6, items[N_TRANSPORT].median * 1e6,
+               items[N_FLOOR].median * 1e6, items[N_HANDSHAKE].median * 1e6, transport_process, handshake_process,
+               transport_floor);
+    lsx_noise_cipher_destroy(transport->send);
+    lsx_noise_cipher_destroy(transport->receive);
+    sodium_memzero(&handshake, sizeof handshake);
+    free(transport);
 }
 
 int main(int argc, char **argv) {
@@ -420,14 +573,7 @@ int main(int argc, char **argv) {
     };
     for (int i = 0; i < ITEMS; i++) calibrate(&items[i], seconds);
     fprintf(stderr, "bench_sphinx: %d rounds of %d items, %.2f s each\n", rounds, ITEMS, seconds);
-    for (int r = 0; r < rounds; r++) {
-        for (int i = 0; i < ITEMS; i++) {
-            double start = now();
-            items[i].run(items[i].ctx, items[i].n);
-            items[i].mean[r] = (now() - start) / (double)items[i].n;
-        }
-    }
-    for (int i = 0; i < ITEMS; i++) items[i].median = median(items[i].mean, rounds);
+    run_rounds(items, ITEMS, rounds);
 
     /* Each ratio is the median of its per-round ratios: both sides of one
      * round ran within a fraction of a second of each other. */
@@ -493,6 +639,8 @@ int main(int argc, char **argv) {
             printf(",\"create_%zu_required_with_lioness\":%.4f", route_hops[i], create_lioness_ratio[i]);
         printf("}}\n");
     }
+
+    bench_noise(&proc_sodium, rounds, seconds, json);
 
     lsx_node_destroy(proc_sodium.node);
     lsx_node_destroy(proc_libcrypto.node);

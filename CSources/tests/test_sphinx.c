@@ -1,5 +1,6 @@
 /* Unit tests and test vectors for the C Sphinx core.
  * Usage: test_sphinx VECTORS_DIR (the folder holding sphinx-v1.json). */
+#include "check.h"
 #include "json.h"
 #include "loopix_sphinx.h"
 #include "lsx_internal.h"
@@ -7,28 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int checks_failed = 0, checks_run = 0;
-static const char *current_test = "";
-
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        checks_run++;                                                                       \
-        if (!(cond)) {                                                                      \
-            checks_failed++;                                                                \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current_test, __FILE__, __LINE__, #cond); \
-        }                                                                                   \
-    } while (0)
-#define CHECK_RC(expr, expected)                                                            \
-    do {                                                                                    \
-        int rc_ = (expr);                                                                   \
-        checks_run++;                                                                       \
-        if (rc_ != (expected)) {                                                            \
-            checks_failed++;                                                                \
-            fprintf(stderr, "FAIL %s (%s:%d): %s gave %s, expected %s\n", current_test,      \
-                    __FILE__, __LINE__, #expr, lsx_error_name(rc_), lsx_error_name(expected)); \
-        }                                                                                   \
-    } while (0)
 
 /* A route of n fresh nodes: RELAY to the next node, and `last_flag` at the end. */
 typedef struct {

@@ -108,7 +108,11 @@ typedef enum lsx_error {
     LSX_ERR_BACKEND = -15,          /* the crypto backend failed or is unavailable */
     LSX_ERR_NOT_INITIALIZED = -16,  /* lsx_init() was not called or failed */
     LSX_ERR_NO_MEMORY = -17,        /* allocation failed (set-up functions only) */
-    LSX_ERR_SIGNATURE = -18         /* an Ed25519 signature does not verify */
+    LSX_ERR_SIGNATURE = -18,        /* an Ed25519 signature does not verify */
+    LSX_ERR_NOISE_PROTOCOL = -19,   /* a Noise protocol name this library does not implement */
+    LSX_ERR_NOISE_KEYS = -20,       /* the keys given are not those the Noise pattern needs */
+    LSX_ERR_NOISE_STATE = -21,      /* not now: not this side's turn, not complete, or failed earlier */
+    LSX_ERR_NONCE_EXHAUSTED = -22   /* a Noise cipher has used its last nonce: a new handshake is needed */
 } lsx_error;
 
 /* The stable lower-case name of an error code ("bad_mac", ...); never NULL. */
