@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .library(name: "LoopixSphinx", targets: ["LoopixSphinx"]),
         .library(name: "LoopixNetwork", targets: ["LoopixNetwork"]),
+        .library(name: "LoopixNoise", targets: ["LoopixNoise"]),
         .library(name: "LoopixNode", targets: ["LoopixNode"]),
         .library(name: "LoopixSim", targets: ["LoopixSim"]),
         .library(name: "LoopixProvider", targets: ["LoopixProvider"]),
@@ -35,6 +36,16 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sodium"), .linkedLibrary("crypto")]
         ),
         .target(name: "LoopixSphinx", dependencies: ["CLoopixSphinx"]),
+        // Noise handshakes and transport encryption for the links, over the same C core.
+        .target(name: "LoopixNoise", dependencies: ["CLoopixSphinx"]),
+        // What only tests may do to the Noise core (fixed ephemeral keys, nonces); no product links it.
+        .target(
+            name: "CLoopixTestHooks",
+            dependencies: ["CLoopixSphinx"],
+            path: "CSources/CLoopixTestHooks",
+            publicHeadersPath: "include",
+            cSettings: [.headerSearchPath("../CLoopixSphinx")]
+        ),
         .target(
             name: "LoopixNetwork",
             dependencies: [
@@ -139,6 +150,7 @@ let package = Package(
         // Helpers shared by the tests that run real nodes.
         .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork"], path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
+        .testTarget(name: "LoopixNoiseTests", dependencies: ["LoopixNoise", "CLoopixSphinx", "CLoopixTestHooks"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
             "LoopixNetwork",
             .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -115,8 +115,8 @@ final class CNode {
             epoch += 1
             lsx_replay_filter_rotate(filter, epoch)
         }
-        return lsx_process(node, filter, packet.baseAddress!.assumingMemoryBound(to: UInt8.self), packet.count,
-                           ring.output.baseAddress!.assumingMemoryBound(to: UInt8.self), ring.output.count, &result)
+        return lsx_process(ring.output.baseAddress!.assumingMemoryBound(to: UInt8.self), ring.output.count, &result,
+                           node, filter, packet.baseAddress!.assumingMemoryBound(to: UInt8.self), packet.count)
     }
 }
 

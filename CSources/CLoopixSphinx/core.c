@@ -1,9 +1,8 @@
-/* Library set-up, error names, geometry, keys and routing commands. */
+/* The version, error names, geometry and sizes, keys and routing commands
+ * (lsx_init and the backends are in x25519.c). */
 #include "lsx_internal.h"
 
 #include <stdlib.h>
-
-#define LSX_VERSION_STRING "1.0.0"
 
 const char *lsx_version(void) { return LSX_VERSION_STRING; }
 
@@ -28,6 +27,10 @@ const char *lsx_error_name(int code) {
     case LSX_ERR_NOT_INITIALIZED: return "not_initialized";
     case LSX_ERR_NO_MEMORY: return "no_memory";
     case LSX_ERR_SIGNATURE: return "bad_signature";
+    case LSX_ERR_NOISE_PROTOCOL: return "noise_protocol_unsupported";
+    case LSX_ERR_NOISE_KEYS: return "noise_keys_mismatch";
+    case LSX_ERR_NOISE_STATE: return "noise_bad_state";
+    case LSX_ERR_NONCE_EXHAUSTED: return "nonce_exhausted";
     default: return "unknown_error";
     }
 }
@@ -49,25 +52,43 @@ int lsx_geometry_check(const lsx_geometry *geometry) {
     return lsx_geometry_init(&copy, geometry->hops, geometry->payload);
 }
 
-#define LSX_SIZE_OF_VALID(expr) (lsx_geometry_check(geometry) == LSX_OK ? (size_t)(expr) : 0)
+#define LSXI_SIZE_OF_VALID(expr) (lsx_geometry_check(geometry) == LSX_OK ? (size_t)(expr) : 0)
 
-size_t lsx_header_bytes(const lsx_geometry *geometry) { return LSX_SIZE_OF_VALID(LSX_HEADER_BYTES(geometry->hops)); }
+size_t lsx_header_bytes(const lsx_geometry *geometry) { return LSXI_SIZE_OF_VALID(LSX_HEADER_BYTES(geometry->hops)); }
 size_t lsx_packet_bytes(const lsx_geometry *geometry) {
-    return LSX_SIZE_OF_VALID(LSX_PACKET_BYTES(geometry->hops, geometry->payload));
+    return LSXI_SIZE_OF_VALID(LSX_PACKET_BYTES(geometry->hops, geometry->payload));
 }
 size_t lsx_max_message_bytes(const lsx_geometry *geometry) {
-    return LSX_SIZE_OF_VALID(LSX_MAX_MESSAGE_BYTES(geometry->payload));
+    return LSXI_SIZE_OF_VALID(LSX_MAX_MESSAGE_BYTES(geometry->payload));
 }
-size_t lsx_surb_bytes(const lsx_geometry *geometry) { return LSX_SIZE_OF_VALID(LSX_SURB_BYTES(geometry->hops)); }
+size_t lsx_surb_bytes(const lsx_geometry *geometry) { return LSXI_SIZE_OF_VALID(LSX_SURB_BYTES(geometry->hops)); }
 size_t lsx_surb_secret_bytes(const lsx_geometry *geometry) {
-    return LSX_SIZE_OF_VALID(LSX_SURB_SECRET_BYTES(geometry->hops));
+    return LSXI_SIZE_OF_VALID(LSX_SURB_SECRET_BYTES(geometry->hops));
 }
+
+size_t lsx_format_version_bytes(void) { return LSX_FORMAT_VERSION_BYTES; }
 size_t lsx_key_bytes(void) { return LSX_KEY_BYTES; }
-size_t lsx_command_bytes(void) { return LSX_COMMAND_BYTES; }
+size_t lsx_secret_bytes(void) { return LSX_SECRET_BYTES; }
+size_t lsx_alpha_bytes(void) { return LSX_ALPHA_BYTES; }
+size_t lsx_gamma_bytes(void) { return LSX_GAMMA_BYTES; }
 size_t lsx_address_bytes(void) { return LSX_ADDRESS_BYTES; }
 size_t lsx_tag_bytes(void) { return LSX_TAG_BYTES; }
-size_t lsx_reply_key_bytes(void) { return LSX_REPLY_KEY_BYTES; }
+size_t lsx_command_flag_bytes(void) { return LSX_COMMAND_FLAG_BYTES; }
+size_t lsx_command_delay_bytes(void) { return LSX_COMMAND_DELAY_BYTES; }
+size_t lsx_command_reserved_bytes(void) { return LSX_COMMAND_RESERVED_BYTES; }
+size_t lsx_command_bytes(void) { return LSX_COMMAND_BYTES; }
+size_t lsx_slot_bytes(void) { return LSX_SLOT_BYTES; }
+size_t lsx_payload_zero_bytes(void) { return LSX_PAYLOAD_ZERO_BYTES; }
+size_t lsx_payload_length_bytes(void) { return LSX_PAYLOAD_LENGTH_BYTES; }
 size_t lsx_payload_overhead(void) { return LSX_PAYLOAD_OVERHEAD; }
+size_t lsx_reply_key_bytes(void) { return LSX_REPLY_KEY_BYTES; }
+size_t lsx_route_length_bytes(void) { return LSX_ROUTE_LENGTH_BYTES; }
+uint32_t lsx_min_hops(void) { return LSX_MIN_HOPS; }
+uint32_t lsx_max_hops(void) { return LSX_MAX_HOPS; }
+uint32_t lsx_min_payload(void) { return LSX_MIN_PAYLOAD; }
+uint32_t lsx_max_payload(void) { return LSX_MAX_PAYLOAD; }
+uint32_t lsx_default_hops(void) { return LSX_DEFAULT_HOPS; }
+uint32_t lsx_default_payload(void) { return LSX_DEFAULT_PAYLOAD; }
 
 /* ---- Keys ---- */
 
@@ -81,7 +102,7 @@ void lsx_random(void *buffer, size_t n) {
 
 int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[LSX_KEY_BYTES]) {
     if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
-    if (!lsx_initialized()) return LSX_ERR_NOT_INITIALIZED;
+    if (!lsxi_initialized()) return LSX_ERR_NOT_INITIALIZED;
     /* The base point is never low order, so this cannot fail for a real key. */
     if (crypto_scalarmult_base(public_key, secret_key) != 0) return LSX_ERR_LOW_ORDER;
     return LSX_OK;
@@ -89,39 +110,34 @@ int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[L
 
 int lsx_keypair(uint8_t public_key[LSX_KEY_BYTES], uint8_t secret_key[LSX_KEY_BYTES]) {
     if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
-    if (!lsx_initialized()) return LSX_ERR_NOT_INITIALIZED;
+    if (!lsxi_initialized()) return LSX_ERR_NOT_INITIALIZED;
     randombytes_buf(secret_key, LSX_KEY_BYTES);
     return lsx_public_key(public_key, secret_key);
 }
 
 /* ---- Routing commands ---- */
 
-static int lsx_flag_known(uint8_t flag) { return flag >= LSX_FLAG_RELAY && flag <= LSX_FLAG_FINAL; }
+static int flag_known(uint8_t flag) { return flag >= LSX_FLAG_RELAY && flag <= LSX_FLAG_FINAL; }
 
 int lsx_command_encode(uint8_t command[LSX_COMMAND_BYTES], uint8_t flag, uint32_t delay_us,
                        const uint8_t address[LSX_ADDRESS_BYTES]) {
     if (command == NULL) return LSX_ERR_ARGUMENT;
-    if (!lsx_flag_known(flag)) return LSX_ERR_FLAG;
+    if (!flag_known(flag)) return LSX_ERR_FLAG;
     memset(command, 0, LSX_COMMAND_BYTES);
-    command[0] = flag;
-    command[1] = (uint8_t)(delay_us >> 24);
-    command[2] = (uint8_t)(delay_us >> 16);
-    command[3] = (uint8_t)(delay_us >> 8);
-    command[4] = (uint8_t)delay_us;
-    if (address != NULL) memcpy(command + 5, address, LSX_ADDRESS_BYTES);
+    command[LSXI_COMMAND_FLAG_OFFSET] = flag;
+    lsxi_store_be(command + LSXI_COMMAND_DELAY_OFFSET, LSX_COMMAND_DELAY_BYTES, delay_us);
+    if (address != NULL) memcpy(command + LSXI_COMMAND_ADDRESS_OFFSET, address, LSX_ADDRESS_BYTES);
     return LSX_OK;
 }
 
-int lsx_command_decode(const uint8_t command[LSX_COMMAND_BYTES], uint8_t *flag, uint32_t *delay_us,
-                       uint8_t address[LSX_ADDRESS_BYTES]) {
+int lsx_command_decode(uint8_t *flag, uint32_t *delay_us, uint8_t address[LSX_ADDRESS_BYTES],
+                       const uint8_t command[LSX_COMMAND_BYTES]) {
     if (command == NULL) return LSX_ERR_ARGUMENT;
-    if (!lsx_flag_known(command[0])) return LSX_ERR_FLAG;
-    if (!sodium_is_zero(command + 5 + LSX_ADDRESS_BYTES, LSX_COMMAND_BYTES - 5 - LSX_ADDRESS_BYTES))
-        return LSX_ERR_RESERVED;
-    if (flag != NULL) *flag = command[0];
+    if (!flag_known(command[LSXI_COMMAND_FLAG_OFFSET])) return LSX_ERR_FLAG;
+    if (!sodium_is_zero(command + LSXI_COMMAND_RESERVED_OFFSET, LSX_COMMAND_RESERVED_BYTES)) return LSX_ERR_RESERVED;
+    if (flag != NULL) *flag = command[LSXI_COMMAND_FLAG_OFFSET];
     if (delay_us != NULL)
-        *delay_us = ((uint32_t)command[1] << 24) | ((uint32_t)command[2] << 16) | ((uint32_t)command[3] << 8) |
-                    (uint32_t)command[4];
-    if (address != NULL) memcpy(address, command + 5, LSX_ADDRESS_BYTES);
+        *delay_us = (uint32_t)lsxi_load_be(command + LSXI_COMMAND_DELAY_OFFSET, LSX_COMMAND_DELAY_BYTES);
+    if (address != NULL) memcpy(address, command + LSXI_COMMAND_ADDRESS_OFFSET, LSX_ADDRESS_BYTES);
     return LSX_OK;
 }

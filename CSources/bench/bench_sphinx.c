@@ -1,6 +1,7 @@
 /* Measures the Sphinx core against the cost it cannot avoid: lsx_process
  * against its cryptographic floor (per X25519 backend), lsx_create_packet
- * against the scalar multiplications the spec requires, and reply blocks.
+ * against the scalar multiplications the spec requires, and reply blocks; then, in a section
+ * of its own, Noise XK link encryption (a frame's transport, a handshake) beside lsx_process.
  *
  * All items run in the same process, interleaved round by round; an item's
  * result is the median over rounds of its per-round mean, so that noise on a
@@ -10,6 +11,8 @@
  *   --rounds   rounds (default 9)
  *   --seconds  time each item gets per round (default 0.1) */
 #include "loopix_sphinx.h"
+#include "loopix_noise.h"
+#include "lsx_internal.h" /* the sizes of the work inside a hop, for its floor */
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -24,10 +27,11 @@
 #define DEFAULT_HOPS LSX_DEFAULT_HOPS
 #define DEFAULT_PAYLOAD LSX_DEFAULT_PAYLOAD
 /* Sizes of the symmetric work of one hop at the default geometry (spec sections 5-8). */
-#define BETA_BYTES (DEFAULT_HOPS * LSX_SLOT_BYTES)               /* 384: MAC input after the version byte */
-#define ROUTING_BYTES ((DEFAULT_HOPS + 1) * LSX_SLOT_BYTES)      /* 448: header stream */
-#define LIONESS_R_BYTES (DEFAULT_PAYLOAD - 32)                   /* 2016 */
-#define KDF_CALLS 8                                              /* tag, mac, stream, blinding, K1..K4 */
+#define BETA_BYTES LSXI_BETA_BYTES(DEFAULT_HOPS)                   /* 384: MAC input after the version byte */
+#define ROUTING_BYTES LSXI_ROUTING_BYTES(DEFAULT_HOPS)             /* 448: header stream */
+#define LIONESS_R_BYTES (DEFAULT_PAYLOAD - LSXI_LIONESS_LEFT_BYTES) /* 2016 */
+#define KDF_CALLS LSXI_KDF_TAG /* ids 1..8: stream, mac, K1..K4, blinding, tag */
+#define KEY(id) keys[(id) - 1]
 
 static const lsx_geometry geometry = {DEFAULT_HOPS, DEFAULT_PAYLOAD};
 
@@ -63,8 +67,8 @@ static void run_process(void *p, size_t n) {
      * filter costs microseconds and happens outside the timed loop's body. */
     lsx_replay_filter_rotate(c->filter, ++c->epoch);
     for (size_t i = 0; i < n; i++) {
-        int rc = lsx_process(c->node, c->filter, c->packets + (i % PROCESS_PACKETS) * c->packet_bytes,
-                             c->packet_bytes, c->out, c->packet_bytes, &r);
+        int rc = lsx_process(c->out, c->packet_bytes, &r, c->node, c->filter,
+                             c->packets + (i % PROCESS_PACKETS) * c->packet_bytes, c->packet_bytes);
         if (rc != LSX_OK) die("lsx_process", rc);
     }
     sink ^= c->out[1];
@@ -72,9 +76,9 @@ static void run_process(void *p, size_t n) {
 
 /* The floor of one hop: the same primitives on the same sizes, with nothing else. */
 typedef struct floor_ctx {
-    uint8_t node_secret[32], alpha[32], shared[32], blinded[32];
-    uint8_t keys[KDF_CALLS][32];
-    uint8_t mac_input[1 + BETA_BYTES], mac[16];
+    uint8_t node_secret[LSX_KEY_BYTES], alpha[LSX_ALPHA_BYTES], shared[LSXI_POINT_BYTES], blinded[LSXI_POINT_BYTES];
+    uint8_t keys[KDF_CALLS][LSXI_KDF_KEY_BYTES];
+    uint8_t mac_input[LSX_FORMAT_VERSION_BYTES + BETA_BYTES], mac[LSX_GAMMA_BYTES];
     uint8_t routing[ROUTING_BYTES];
     uint8_t payload[DEFAULT_PAYLOAD];
     EVP_PKEY *evp_node; /* for the libcrypto floor */
@@ -84,19 +88,22 @@ static const uint8_t zero_nonce[crypto_stream_chacha20_NONCEBYTES];
 
 /* The payload work of one hop: LIONESS's two stream and two hash rounds over the R part. */
 static void floor_lioness(floor_ctx *c) {
-    uint8_t digest[32];
+    uint8_t digest[LSXI_HASH_BYTES];
+    uint8_t *right = c->payload + LSXI_LIONESS_LEFT_BYTES;
     for (int round = 0; round < 2; round++) {
-        crypto_generichash(digest, 32, c->payload + 32, LIONESS_R_BYTES, c->keys[4 + 2 * round], 32);
-        crypto_stream_chacha20_xor(c->payload + 32, c->payload + 32, LIONESS_R_BYTES, zero_nonce,
-                                   c->keys[3 + 2 * round]);
+        crypto_generichash(digest, sizeof digest, right, LIONESS_R_BYTES, c->KEY(LSXI_KDF_PAYLOAD_1 + 1 + 2 * round),
+                           LSXI_LIONESS_KEY_BYTES);
+        crypto_stream_chacha20_xor(right, right, LIONESS_R_BYTES, zero_nonce, c->KEY(LSXI_KDF_PAYLOAD_1 + 2 * round));
         c->payload[0] ^= digest[0];
     }
 }
 
 static void floor_symmetric(floor_ctx *c) {
-    for (int k = 0; k < KDF_CALLS; k++) crypto_kdf_derive_from_key(c->keys[k], 32, (uint64_t)k + 1, "LOOPIXv1", c->shared);
-    crypto_generichash(c->mac, 16, c->mac_input, sizeof c->mac_input, c->keys[1], 32);
-    crypto_stream_chacha20_xor(c->routing, c->routing, ROUTING_BYTES, zero_nonce, c->keys[0]);
+    for (int id = 1; id <= KDF_CALLS; id++)
+        crypto_kdf_derive_from_key(c->KEY(id), LSXI_KDF_KEY_BYTES, (uint64_t)id, LSXI_KDF_CONTEXT, c->shared);
+    crypto_generichash(c->mac, sizeof c->mac, c->mac_input, sizeof c->mac_input, c->KEY(LSXI_KDF_HEADER_MAC),
+                       LSXI_MAC_KEY_BYTES);
+    crypto_stream_chacha20_xor(c->routing, c->routing, ROUTING_BYTES, zero_nonce, c->KEY(LSXI_KDF_HEADER_STREAM));
     floor_lioness(c);
 }
 
@@ -111,18 +118,18 @@ static void run_floor_sodium(void *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         if (crypto_scalarmult(c->shared, c->node_secret, c->alpha) != 0) die("crypto_scalarmult", -1);
         floor_symmetric(c);
-        if (crypto_scalarmult(c->blinded, c->keys[6], c->alpha) != 0) die("crypto_scalarmult", -1);
+        if (crypto_scalarmult(c->blinded, c->KEY(LSXI_KDF_BLINDING), c->alpha) != 0) die("crypto_scalarmult", -1);
     }
     sink ^= c->blinded[0] ^ c->payload[0] ^ c->mac[0];
 }
 
 /* X25519 through OpenSSL's EVP interface, as the libcrypto backend must call it. */
-static void evp_x25519(EVP_PKEY *key, uint8_t out[32], const uint8_t point[32]) {
-    size_t len = 32;
-    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point, 32);
+static void evp_x25519(uint8_t shared[LSXI_POINT_BYTES], EVP_PKEY *key, const uint8_t point[LSXI_POINT_BYTES]) {
+    size_t len = LSXI_POINT_BYTES;
+    EVP_PKEY *peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, point, LSXI_POINT_BYTES);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
     if (peer == NULL || ctx == NULL || EVP_PKEY_derive_init(ctx) != 1 || EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) != 1 ||
-        EVP_PKEY_derive(ctx, out, &len) != 1)
+        EVP_PKEY_derive(ctx, shared, &len) != 1)
         die("EVP X25519", -1);
     EVP_PKEY_CTX_free(ctx);
     EVP_PKEY_free(peer);
@@ -131,18 +138,19 @@ static void evp_x25519(EVP_PKEY *key, uint8_t out[32], const uint8_t point[32]) 
 static void run_floor_libcrypto(void *p, size_t n) {
     floor_ctx *c = p;
     for (size_t i = 0; i < n; i++) {
-        evp_x25519(c->evp_node, c->shared, c->alpha); /* the node key is built once, as lsx_node does */
+        evp_x25519(c->shared, c->evp_node, c->alpha); /* the node key is built once, as lsx_node does */
         floor_symmetric(c);
-        EVP_PKEY *blinding = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, c->keys[6], 32);
+        EVP_PKEY *blinding =
+            EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, c->KEY(LSXI_KDF_BLINDING), LSXI_SCALAR_BYTES);
         if (blinding == NULL) die("EVP_PKEY_new_raw_private_key", -1);
-        evp_x25519(blinding, c->blinded, c->alpha);
+        evp_x25519(c->blinded, blinding, c->alpha);
         EVP_PKEY_free(blinding);
     }
     sink ^= c->blinded[0] ^ c->payload[0] ^ c->mac[0];
 }
 
 typedef struct mult_ctx {
-    uint8_t scalar[32], point[32], out[32];
+    uint8_t scalar[LSXI_SCALAR_BYTES], point[LSXI_POINT_BYTES], out[LSXI_POINT_BYTES];
 } mult_ctx;
 
 static void run_base_mult(void *p, size_t n) {
@@ -195,8 +203,8 @@ static void route_init(route_ctx *c, size_t hops) {
 static void run_create(void *p, size_t n) {
     route_ctx *c = p;
     for (size_t i = 0; i < n; i++) {
-        int rc = lsx_create_packet(&geometry, c->hops, c->public_keys, c->commands, c->message, sizeof c->message,
-                                   NULL, c->packet, sizeof c->packet);
+        int rc = lsx_create_packet(c->packet, sizeof c->packet, &geometry, c->hops, c->public_keys, c->commands,
+                                   c->message, sizeof c->message, NULL);
         if (rc != LSX_OK) die("lsx_create_packet", rc);
     }
     sink ^= c->packet[1];
@@ -206,8 +214,8 @@ static void run_surb_create(void *p, size_t n) {
     route_ctx *c = p;
     uint8_t first_hop[LSX_ADDRESS_BYTES] = {1};
     for (size_t i = 0; i < n; i++) {
-        int rc = lsx_surb_create(&geometry, c->hops, c->public_keys, c->commands, first_hop, NULL, NULL, c->surb,
-                                 sizeof c->surb, c->surb_secret, sizeof c->surb_secret);
+        int rc = lsx_surb_create(c->surb, sizeof c->surb, c->surb_secret, sizeof c->surb_secret, &geometry, c->hops,
+                                 c->public_keys, c->commands, first_hop, NULL, NULL);
         if (rc != LSX_OK) die("lsx_surb_create", rc);
     }
     sink ^= c->surb[40];
@@ -217,8 +225,8 @@ static void run_surb_use(void *p, size_t n) {
     route_ctx *c = p;
     uint8_t first_hop[LSX_ADDRESS_BYTES];
     for (size_t i = 0; i < n; i++) {
-        int rc = lsx_surb_use(&geometry, c->surb, sizeof c->surb, c->message, sizeof c->message, first_hop, c->packet,
-                              sizeof c->packet);
+        int rc = lsx_surb_use(c->packet, sizeof c->packet, first_hop, &geometry, c->surb, sizeof c->surb, c->message,
+                              sizeof c->message);
         if (rc != LSX_OK) die("lsx_surb_use", rc);
     }
     sink ^= c->packet[500];
@@ -229,8 +237,8 @@ static void run_surb_open(void *p, size_t n) {
     size_t offset, len;
     for (size_t i = 0; i < n; i++) {
         memcpy(c->scratch, c->reply_payload, sizeof c->scratch); /* opening decrypts in place */
-        int rc = lsx_surb_open(&geometry, c->surb_secret, sizeof c->surb_secret, c->scratch, sizeof c->scratch,
-                               &offset, &len);
+        int rc = lsx_surb_open(c->scratch, sizeof c->scratch, &offset, &len, &geometry, c->surb_secret,
+                               sizeof c->surb_secret);
         if (rc != LSX_OK) die("lsx_surb_open", rc);
     }
     sink ^= c->scratch[offset];
@@ -247,7 +255,7 @@ static void deliver_reply(route_ctx *c) {
         lsx_node *node;
         int rc = lsx_node_create(&node, &geometry, c->secret_keys + i * LSX_KEY_BYTES);
         if (rc != LSX_OK) die("lsx_node_create", rc);
-        if ((rc = lsx_process(node, NULL, c->packet, sizeof c->packet, out, sizeof out, &r)) != LSX_OK)
+        if ((rc = lsx_process(out, sizeof out, &r, node, NULL, c->packet, sizeof c->packet)) != LSX_OK)
             die("lsx_process", rc);
         memcpy(c->packet, out, sizeof out);
         lsx_node_destroy(node);
@@ -293,6 +301,19 @@ static void calibrate(item *it, double seconds) {
     if (it->max_n != 0 && it->n > it->max_n) it->n = it->max_n;
 }
 
+/* Runs every item once per round, in order, so that noise on the host hits them alike, and
+ * keeps each item's mean per call of each round and their median. */
+static void run_rounds(item *items, int count, int rounds) {
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < count; i++) {
+            double start = now();
+            items[i].run(items[i].ctx, items[i].n);
+            items[i].mean[r] = (now() - start) / (double)items[i].n;
+        }
+    }
+    for (int i = 0; i < count; i++) items[i].median = median(items[i].mean, rounds);
+}
+
 static process_ctx make_process_ctx(lsx_backend backend, const uint8_t *secret, const uint8_t *packets) {
     process_ctx c = {0};
     int rc;
@@ -326,6 +347,144 @@ static void cpu_model(char *out, size_t size) {
     fclose(f);
 }
 
+/* ---- Noise link encryption, beside lsx_process (an output section of its own) ---- */
+
+/* A frame of the links' size: a default-geometry packet (2,481 bytes) and its framing, rounded. */
+#define NOISE_FRAME_BYTES 2500
+
+/* The two ends of one direction of an XK link, and a frame to carry. */
+typedef struct noise_transport_ctx {
+    lsx_noise_cipher *send, *receive;
+    uint8_t key[crypto_aead_chacha20poly1305_ietf_KEYBYTES]; /* for the floor */
+    uint8_t frame[LSX_NOISE_TRANSPORT_BYTES(NOISE_FRAME_BYTES)];
+} noise_transport_ctx;
+
+/* Both nodes' static keys: a handshake needs nothing else. */
+typedef struct noise_handshake_ctx {
+    uint8_t initiator_secret[LSX_NOISE_SECRET_KEY_BYTES], responder_secret[LSX_NOISE_SECRET_KEY_BYTES];
+    uint8_t responder_public[LSX_NOISE_PUBLIC_KEY_BYTES];
+} noise_handshake_ctx;
+
+/* One complete XK handshake, both sides, as a link set-up runs it: create, three messages with
+ * empty payloads, split, destroy. Returns the split ciphers when asked (else frees them). */
+static void noise_xk_handshake(const noise_handshake_ctx *c, lsx_noise_cipher **send, lsx_noise_cipher **receive) {
+    lsx_noise_handshake *side[2];
+    lsx_noise_cipher *ciphers[2][2];
+    uint8_t message[LSX_NOISE_XK_MESSAGE3_BYTES(0)];
+    size_t len, payload_len;
+    int rc = lsx_noise_handshake_create(&side[0], LSX_NOISE_PROTOCOL_XK, LSX_NOISE_INITIATOR, NULL, 0,
+                                        c->initiator_secret, c->responder_public, NULL, 0);
+    if (rc == LSX_OK)
+        rc = lsx_noise_handshake_create(&side[1], LSX_NOISE_PROTOCOL_XK, LSX_NOISE_RESPONDER, NULL, 0,
+                                        c->responder_secret, NULL, NULL, 0);
+    for (int m = 0; rc == LSX_OK && m < LSX_NOISE_XK_MESSAGES; m++) {
+        rc = lsx_noise_handshake_write_message(message, sizeof message, &len, side[m % 2], NULL, 0);
+        if (rc == LSX_OK) rc = lsx_noise_handshake_read_message(NULL, 0, &payload_len, side[1 - m % 2], message, len);
+    }
+    for (int i = 0; rc == LSX_OK && i < 2; i++) rc = lsx_noise_handshake_split(&ciphers[i][0], &ciphers[i][1], side[i]);
+    if (rc != LSX_OK) die("XK handshake", rc);
+    sink ^= message[0];
+    lsx_noise_handshake_destroy(side[0]);
+    lsx_noise_handshake_destroy(side[1]);
+    if (send != NULL) {
+        *send = ciphers[0][0];      /* initiator to responder */
+        *receive = ciphers[1][1];
+        ciphers[0][0] = ciphers[1][1] = NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        lsx_noise_cipher_destroy(ciphers[i][0]);
+        lsx_noise_cipher_destroy(ciphers[i][1]);
+    }
+}
+
+static void run_noise_handshake(void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) noise_xk_handshake(p, NULL, NULL);
+}
+
+/* Encrypts a frame in place and decrypts it again, as the two ends of a link do. */
+static void run_noise_transport(void *p, size_t n) {
+    noise_transport_ctx *c = p;
+    size_t len, plain_len;
+    for (size_t i = 0; i < n; i++) {
+        int rc = lsx_noise_cipher_encrypt(c->frame, sizeof c->frame, &len, c->send, NOISE_FRAME_BYTES);
+        if (rc == LSX_OK) rc = lsx_noise_cipher_decrypt(c->frame, &plain_len, c->receive, len);
+        if (rc != LSX_OK) die("Noise transport", rc);
+    }
+    sink ^= c->frame[0];
+}
+
+/* The floor of the transport: the same AEAD calls on the same frame, nothing else (nonces
+ * repeat here: this measures cost only). */
+static void run_noise_aead_floor(void *p, size_t n) {
+    noise_transport_ctx *c = p;
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {0};
+    unsigned long long len, plain_len;
+    for (size_t i = 0; i < n; i++) {
+        nonce[4] = (uint8_t)i;
+        crypto_aead_chacha20poly1305_ietf_encrypt(c->frame, &len, c->frame, NOISE_FRAME_BYTES, NULL, 0, NULL, nonce,
+                                                  c->key);
+        if (crypto_aead_chacha20poly1305_ietf_decrypt(c->frame, &plain_len, NULL, c->frame, len, NULL, 0, nonce,
+                                                      c->key) != 0)
+            die("AEAD floor", -1);
+    }
+    sink ^= c->frame[0];
+}
+
+static double median_ratio(const item *a, const item *b, int rounds) {
+    double per_round[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++) per_round[r] = a->mean[r] / b->mean[r];
+    return median(per_round, rounds);
+}
+
+/* XK transport and handshake, interleaved round by round with lsx_process so that their
+ * ratios to it come from the same moments of the same run. */
+static void bench_noise(process_ctx *process, int rounds, double seconds, int json) {
+    noise_handshake_ctx handshake;
+    noise_transport_ctx *transport = calloc(1, sizeof *transport);
+    int rc = lsx_noise_keypair(handshake.responder_public, handshake.responder_secret);
+    uint8_t initiator_public[LSX_NOISE_PUBLIC_KEY_BYTES];
+    if (rc == LSX_OK) rc = lsx_noise_keypair(initiator_public, handshake.initiator_secret);
+    if (rc != LSX_OK) die("lsx_noise_keypair", rc);
+    noise_xk_handshake(&handshake, &transport->send, &transport->receive);
+    randombytes_buf(transport->frame, NOISE_FRAME_BYTES);
+    randombytes_buf(transport->key, sizeof transport->key);
+
+    enum { N_PROCESS, N_TRANSPORT, N_FLOOR, N_HANDSHAKE, N_ITEMS };
+    item items[N_ITEMS] = {
+        [N_PROCESS] = {"process (sodium)", run_process, process, PROCESS_PACKETS},
+        [N_TRANSPORT] = {"XK transport enc+dec", run_noise_transport, transport, 0},
+        [N_FLOOR] = {"AEAD enc+dec (floor)", run_noise_aead_floor, transport, 0},
+        [N_HANDSHAKE] = {"XK handshake (both)", run_noise_handshake, &handshake, 0},
+    };
+    for (int i = 0; i < N_ITEMS; i++) calibrate(&items[i], seconds);
+    run_rounds(items, N_ITEMS, rounds);
+    const double transport_process = median_ratio(&items[N_TRANSPORT], &items[N_PROCESS], rounds);
+    const double handshake_process = median_ratio(&items[N_HANDSHAKE], &items[N_PROCESS], rounds);
+    const double transport_floor = median_ratio(&items[N_TRANSPORT], &items[N_FLOOR], rounds);
+
+    printf("\nNoise links (%s), a %d-byte frame; medians of the same %d interleaved rounds\n",
+           LSX_NOISE_PROTOCOL_XK, NOISE_FRAME_BYTES, rounds);
+    printf("%-24s %12s %12s %10s\n", "item", "us/op", "ops/s", "calls/rnd");
+    for (int i = 0; i < N_ITEMS; i++)
+        printf("%-24s %12.2f %12.0f %10zu\n", items[i].name, items[i].median * 1e6, 1.0 / items[i].median,
+               items[i].n);
+    printf("\n%-44s %8s\n", "ratio", "value");
+    printf("%-44s %8.3f\n", "XK transport enc+dec / process", transport_process);
+    printf("%-44s %8.3f\n", "XK handshake (both sides) / process", handshake_process);
+    printf("%-44s %8.3f\n", "XK transport enc+dec / AEAD floor", transport_floor);
+    if (json)
+        printf("{\"bench\":\"loopix_noise\",\"frame_bytes\":%d,\"rounds\":%d,\"us_per_op\":{\"process\":%.3f,"
+               "\"transport\":%.3f,\"aead_floor\":%.3f,\"handshake\":%.3f},\"ratios\":{\"transport_process\":%.4f,"
+               "\"handshake_process\":%.4f,\"transport_floor\":%.4f}}\n",
+               NOISE_FRAME_BYTES, rounds, items[N_PROCESS].median * 1e6, items[N_TRANSPORT].median * 1e6,
+               items[N_FLOOR].median * 1e6, items[N_HANDSHAKE].median * 1e6, transport_process, handshake_process,
+               transport_floor);
+    lsx_noise_cipher_destroy(transport->send);
+    lsx_noise_cipher_destroy(transport->receive);
+    sodium_memzero(&handshake, sizeof handshake);
+    free(transport);
+}
+
 int main(int argc, char **argv) {
     int json = 0, rounds = 9;
     double seconds = 0.1;
@@ -347,18 +506,18 @@ int main(int argc, char **argv) {
     if ((rc = lsx_set_backend(LSX_BACKEND_SODIUM)) != LSX_OK) die("lsx_set_backend", rc);
 
     /* The node and its packets: 6-hop routes that start at the node. */
-    uint8_t node_public[32], node_secret[32];
+    uint8_t node_public[LSX_KEY_BYTES], node_secret[LSX_KEY_BYTES];
     route_ctx *stock_route = malloc(sizeof *stock_route);
     route_init(stock_route, DEFAULT_HOPS);
     if ((rc = lsx_keypair(node_public, node_secret)) != LSX_OK) die("lsx_keypair", rc);
-    memcpy(stock_route->public_keys, node_public, 32);
+    memcpy(stock_route->public_keys, node_public, LSX_KEY_BYTES);
     const size_t packet_bytes = lsx_packet_bytes(&geometry);
     uint8_t *packets = malloc(PROCESS_PACKETS * packet_bytes);
     fprintf(stderr, "bench_sphinx: making %d packets...\n", PROCESS_PACKETS);
     for (size_t i = 0; i < PROCESS_PACKETS; i++) {
-        rc = lsx_create_packet(&geometry, DEFAULT_HOPS, stock_route->public_keys, stock_route->commands,
-                               stock_route->message, sizeof stock_route->message, NULL, packets + i * packet_bytes,
-                               packet_bytes);
+        rc = lsx_create_packet(packets + i * packet_bytes, packet_bytes, &geometry, DEFAULT_HOPS,
+                               stock_route->public_keys, stock_route->commands, stock_route->message,
+                               sizeof stock_route->message, NULL);
         if (rc != LSX_OK) die("lsx_create_packet", rc);
     }
     process_ctx proc_sodium = make_process_ctx(LSX_BACKEND_SODIUM, node_secret, packets);
@@ -366,18 +525,18 @@ int main(int argc, char **argv) {
     if ((rc = lsx_set_backend(LSX_BACKEND_SODIUM)) != LSX_OK) die("lsx_set_backend", rc);
 
     floor_ctx *floor = calloc(1, sizeof *floor);
-    memcpy(floor->node_secret, node_secret, 32);
-    memcpy(floor->alpha, packets + 1, 32);
+    memcpy(floor->node_secret, node_secret, LSX_KEY_BYTES);
+    memcpy(floor->alpha, packets + LSXI_HEADER_ALPHA_OFFSET, LSX_ALPHA_BYTES);
     randombytes_buf(floor->mac_input, sizeof floor->mac_input);
     randombytes_buf(floor->routing, sizeof floor->routing);
     randombytes_buf(floor->payload, sizeof floor->payload);
-    floor->evp_node = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, node_secret, 32);
+    floor->evp_node = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, node_secret, LSX_KEY_BYTES);
     if (floor->evp_node == NULL) die("EVP_PKEY_new_raw_private_key", -1);
 
     mult_ctx mult;
-    randombytes_buf(mult.scalar, 32);
+    randombytes_buf(mult.scalar, sizeof mult.scalar);
     crypto_scalarmult_base(mult.point, mult.scalar);
-    randombytes_buf(mult.scalar, 32);
+    randombytes_buf(mult.scalar, sizeof mult.scalar);
 
     /* Routes of 1 and 3 hops, 4 (a mix's loop), 5 (a client's drop cover)
      * and 6 (a client's message or loop), and one more whose block and
@@ -414,14 +573,7 @@ int main(int argc, char **argv) {
     };
     for (int i = 0; i < ITEMS; i++) calibrate(&items[i], seconds);
     fprintf(stderr, "bench_sphinx: %d rounds of %d items, %.2f s each\n", rounds, ITEMS, seconds);
-    for (int r = 0; r < rounds; r++) {
-        for (int i = 0; i < ITEMS; i++) {
-            double start = now();
-            items[i].run(items[i].ctx, items[i].n);
-            items[i].mean[r] = (now() - start) / (double)items[i].n;
-        }
-    }
-    for (int i = 0; i < ITEMS; i++) items[i].median = median(items[i].mean, rounds);
+    run_rounds(items, ITEMS, rounds);
 
     /* Each ratio is the median of its per-round ratios: both sides of one
      * round ran within a fraction of a second of each other. */
@@ -487,6 +639,8 @@ int main(int argc, char **argv) {
             printf(",\"create_%zu_required_with_lioness\":%.4f", route_hops[i], create_lioness_ratio[i]);
         printf("}}\n");
     }
+
+    bench_noise(&proc_sodium, rounds, seconds, json);
 
     lsx_node_destroy(proc_sodium.node);
     lsx_node_destroy(proc_libcrypto.node);

@@ -10,11 +10,10 @@
  *   bits 5-6  mode: 0 and 1 raw packet, 2 made route, 3 made route + tamper
  *   bit  7    the nodes' X25519 backend: libsodium or libcrypto
  * Raw: the rest is the packet, any length. Made route: hops count (1 byte),
- * ephemeral secret (32), [tamper: position (2), xor mask (1)], then
- * LSX_FUZZ_HOP_BYTES per hop, then the message (any length). Missing bytes
+ * ephemeral secret (LSX_SECRET_BYTES), [tamper: position (2), xor mask (1)], then
+ * FUZZ_HOP_BYTES per hop, then the message (any length). Missing bytes
  * read as zero. */
 #include "fuzz_common.h"
-#include "lsx_internal.h"
 
 #define MAX_NODES LSX_MAX_HOPS
 #define MAX_PACKET LSX_PACKET_BYTES(LSX_MAX_HOPS, 2048)
@@ -41,12 +40,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     const lsx_backend backends[2] = {LSX_BACKEND_SODIUM, LSX_BACKEND_LIBCRYPTO};
     for (unsigned i = 0; i < MAX_NODES; i++) {
         uint8_t secret[LSX_KEY_BYTES];
-        lsx_fuzz_node_secret(secret, i);
+        fuzz_node_secret(secret, i);
         if (lsx_public_key(public_keys + i * LSX_KEY_BYTES, secret) != LSX_OK) abort();
         for (int b = 0; b < 2; b++) {
             if (lsx_set_backend(backends[b]) != LSX_OK) abort();
             for (int g = 0; g < 4; g++) {
-                if (lsx_node_create(&nodes[b][g][i], &lsx_fuzz_geometries[g], secret) != LSX_OK) abort();
+                if (lsx_node_create(&nodes[b][g][i], &fuzz_geometries[g], secret) != LSX_OK) abort();
                 if (lsx_replay_filter_create(&filters[b][g][i], FILTER_CAPACITY, 1e-9, epoch) != LSX_OK) abort();
             }
         }
@@ -82,22 +81,23 @@ static lsx_replay_filter *fresh_filter(lsx_replay_filter *f) {
 /* What must hold after any lsx_process call. */
 static void check_result(int rc, const lsx_geometry *g, const lsx_processed *r, const uint8_t *out) {
     const size_t header = LSX_HEADER_BYTES(g->hops), total = LSX_PACKET_BYTES(g->hops, g->payload);
-    lsx_fuzz_check_code(rc);
+    fuzz_check_code(rc);
     if (rc != LSX_OK) {
         /* Only the tag may survive an error. */
-        LSX_FUZZ_ASSERT(r->flag == 0 && r->delay_us == 0 && r->final_status == 0);
-        LSX_FUZZ_ASSERT(r->message_offset == 0 && r->message_len == 0 && sodium_is_zero(r->address, 32));
+        FUZZ_ASSERT(r->flag == 0 && r->delay_us == 0 && r->final_status == 0);
+        FUZZ_ASSERT(r->message_offset == 0 && r->message_len == 0 && sodium_is_zero(r->address, sizeof r->address));
         return;
     }
-    LSX_FUZZ_ASSERT(r->flag >= LSX_FLAG_RELAY && r->flag <= LSX_FLAG_FINAL);
-    LSX_FUZZ_ASSERT(out[0] == LSX_FORMAT_VERSION && (out[32] & 0x80) == 0);
+    FUZZ_ASSERT(r->flag >= LSX_FLAG_RELAY && r->flag <= LSX_FLAG_FINAL);
+    FUZZ_ASSERT(out[LSXI_HEADER_VERSION_OFFSET] == LSX_FORMAT_VERSION);
+    FUZZ_ASSERT((out[LSXI_HEADER_ALPHA_OFFSET + LSXI_ALPHA_TOP_BYTE] & LSXI_ALPHA_TOP_BIT) == 0);
     if (r->flag == LSX_FLAG_FINAL && r->final_status == LSX_OK) {
-        LSX_FUZZ_ASSERT(r->message_offset >= header + LSX_PAYLOAD_OVERHEAD);
-        LSX_FUZZ_ASSERT(r->message_len <= LSX_MAX_MESSAGE_BYTES(g->payload));
-        LSX_FUZZ_ASSERT((size_t)r->message_offset + r->message_len <= total);
+        FUZZ_ASSERT(r->message_offset >= header + LSXI_PAYLOAD_MESSAGE_OFFSET);
+        FUZZ_ASSERT(r->message_len <= LSX_MAX_MESSAGE_BYTES(g->payload));
+        FUZZ_ASSERT((size_t)r->message_offset + r->message_len <= total);
     } else {
-        LSX_FUZZ_ASSERT(r->final_status == (r->flag == LSX_FLAG_FINAL ? LSX_ERR_PAYLOAD : LSX_OK));
-        LSX_FUZZ_ASSERT(r->message_offset == 0 && r->message_len == 0);
+        FUZZ_ASSERT(r->final_status == (r->flag == LSX_FLAG_FINAL ? LSX_ERR_PAYLOAD : LSX_OK));
+        FUZZ_ASSERT(r->message_offset == 0 && r->message_len == 0);
     }
 }
 
@@ -111,38 +111,39 @@ static int process_placed(const lsx_node *node, lsx_replay_filter *filter, const
     if (placement == 2) {
         /* Overlapping buffers: refused after the length check, never read. */
         memcpy(overlap_buf, packet, len);
-        rc = lsx_process(node, filter, overlap_buf, len, overlap_buf + 1 + len / 2, len, r);
-        lsx_fuzz_check_code(rc);
-        LSX_FUZZ_ASSERT(rc == (len != total ? LSX_ERR_LENGTH : LSX_ERR_ARGUMENT));
+        rc = lsx_process(overlap_buf + 1 + len / 2, len, r, node, filter, overlap_buf, len);
+        fuzz_check_code(rc);
+        FUZZ_ASSERT(rc == (len != total ? LSX_ERR_LENGTH : LSX_ERR_ARGUMENT));
         placement = 0;
     }
     if (placement == 1) {
         memcpy(out_buf, packet, len);
-        rc = lsx_process(node, filter, out_buf, len, out_buf, len, r);
+        rc = lsx_process(out_buf, len, r, node, filter, out_buf, len);
         check_result(rc, g, r, out_buf);
-        if (rc != LSX_OK) LSX_FUZZ_ASSERT(len == 0 || memcmp(out_buf, packet, len) == 0);
+        if (rc != LSX_OK) FUZZ_ASSERT(len == 0 || memcmp(out_buf, packet, len) == 0);
     } else {
         memset(out_buf, 0xa5, len);
-        rc = lsx_process(node, filter, packet, len, out_buf, len, r);
+        rc = lsx_process(out_buf, len, r, node, filter, packet, len);
         check_result(rc, g, r, out_buf);
         if (rc != LSX_OK)
-            for (size_t i = 0; i < len; i++) LSX_FUZZ_ASSERT(out_buf[i] == 0xa5);
+            for (size_t i = 0; i < len; i++) FUZZ_ASSERT(out_buf[i] == 0xa5);
     }
     *out = out_buf;
     return rc;
 }
 
-/* The plaintext a FINAL (or last) hop must see: 0^16 || length || message || 0... */
+/* The plaintext a FINAL (or last) hop must see: zeros || length || message || zeros. */
 static int payload_is(const uint8_t *payload, size_t payload_len, const uint8_t *message, size_t message_len) {
-    if (!sodium_is_zero(payload, 16) || payload[16] != (uint8_t)(message_len >> 8) ||
-        payload[17] != (uint8_t)message_len)
+    const uint8_t *text = payload + LSXI_PAYLOAD_MESSAGE_OFFSET;
+    if (!sodium_is_zero(payload + LSXI_PAYLOAD_ZERO_OFFSET, LSX_PAYLOAD_ZERO_BYTES) ||
+        lsxi_load_be(payload + LSXI_PAYLOAD_LENGTH_OFFSET, LSX_PAYLOAD_LENGTH_BYTES) != message_len)
         return 0;
-    if (message_len > 0 && memcmp(payload + 18, message, message_len) != 0) return 0;
-    return sodium_is_zero(payload + 18 + message_len, payload_len - 18 - message_len);
+    if (message_len > 0 && memcmp(text, message, message_len) != 0) return 0;
+    return sodium_is_zero(text + message_len, LSX_MAX_MESSAGE_BYTES(payload_len) - message_len);
 }
 
 static void fuzz_raw(int backend, int g_index, int use_filter, int placement, const uint8_t *data, size_t size) {
-    const lsx_geometry *g = &lsx_fuzz_geometries[g_index];
+    const lsx_geometry *g = &fuzz_geometries[g_index];
     lsx_replay_filter *filter = use_filter ? fresh_filter(filters[backend][g_index][0]) : NULL;
     const uint8_t *out;
     lsx_processed r;
@@ -153,14 +154,14 @@ static void fuzz_raw(int backend, int g_index, int use_filter, int placement, co
         uint8_t tag[LSX_TAG_BYTES];
         memcpy(tag, r.tag, sizeof tag);
         rc = process_placed(nodes[backend][g_index][0], filter, g, placement, in_buf, size, &out, &r);
-        LSX_FUZZ_ASSERT(rc == LSX_ERR_REPLAY && memcmp(tag, r.tag, sizeof tag) == 0);
+        FUZZ_ASSERT(rc == LSX_ERR_REPLAY && memcmp(tag, r.tag, sizeof tag) == 0);
     }
 }
 
 /* Makes a packet over a route of the fixed nodes from the fuzzed commands
  * and message, then processes it hop by hop and checks every hop's answer. */
 static void fuzz_route(int backend, int g_index, int use_filter, int placement, int tamper, reader *in) {
-    const lsx_geometry *g = &lsx_fuzz_geometries[g_index];
+    const lsx_geometry *g = &fuzz_geometries[g_index];
     const size_t header = LSX_HEADER_BYTES(g->hops), total = LSX_PACKET_BYTES(g->hops, g->payload);
     const size_t hops = 1 + read_byte(in) % g->hops;
     uint8_t secret[LSX_SECRET_BYTES], commands[MAX_NODES * LSX_COMMAND_BYTES];
@@ -177,9 +178,9 @@ static void fuzz_route(int backend, int g_index, int use_filter, int placement, 
         tamper_mask = read_byte(in) | 1;
     }
     for (size_t i = 0; i < hops; i++) {
-        uint8_t hop[LSX_FUZZ_HOP_BYTES];
+        uint8_t hop[FUZZ_HOP_BYTES];
         read_bytes(in, hop, sizeof hop);
-        expected[i] = lsx_fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
+        expected[i] = fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
         if (create_expected == LSX_OK) create_expected = expected[i];
     }
     const uint8_t *message = in->pos < in->size ? in->data + in->pos : in->data;
@@ -187,18 +188,18 @@ static void fuzz_route(int backend, int g_index, int use_filter, int placement, 
     if (create_expected == LSX_OK && message_len > LSX_MAX_MESSAGE_BYTES(g->payload))
         create_expected = LSX_ERR_MESSAGE_TOO_LONG;
 
-    int rc = lsx_create_packet(g, hops, public_keys, commands, message, message_len, secret, hop_packet, total);
-    lsx_fuzz_check_code(rc);
-    LSX_FUZZ_ASSERT(rc == create_expected);
+    int rc = lsx_create_packet(hop_packet, total, g, hops, public_keys, commands, message, message_len, secret);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(rc == create_expected);
     if (message_len > LSX_MAX_MESSAGE_BYTES(g->payload)) return;
     if (rc != LSX_OK) {
         /* The creator refuses bad commands; build the packet anyway, as the
          * test vectors do, to see that the hop reading one refuses it. */
-        lsx_lioness_keys keys[MAX_NODES];
-        rc = lsx_build_header(g, hops, public_keys, commands, secret, hop_packet, keys);
-        LSX_FUZZ_ASSERT(rc == LSX_OK);
-        lsx_payload_encode(hop_packet + header, g->payload, message, message_len);
-        for (size_t i = hops; i-- > 0;) lsx_lioness_encrypt(hop_packet + header, g->payload, &keys[i]);
+        lsxi_lioness_keys keys[MAX_NODES];
+        rc = lsxi_build_header(hop_packet, keys, g, hops, public_keys, commands, secret);
+        FUZZ_ASSERT(rc == LSX_OK);
+        lsxi_payload_encode(hop_packet + header, g->payload, message, message_len);
+        for (size_t i = hops; i-- > 0;) lsxi_lioness_encrypt(hop_packet + header, g->payload, &keys[i]);
         sodium_memzero(keys, sizeof keys);
     }
     if (tamper) hop_packet[tamper_at] ^= tamper_mask;
@@ -212,35 +213,36 @@ static void fuzz_route(int backend, int g_index, int use_filter, int placement, 
         rc = process_placed(nodes[backend][g_index][i], filter, g, placement, hop_packet, total, &out, &r);
         if (tamper && tamper_at < header) {
             /* Any change to the header is caught at the first hop. */
-            LSX_FUZZ_ASSERT(i == 0 && rc != LSX_OK);
+            FUZZ_ASSERT(i == 0 && rc != LSX_OK);
             return;
         }
         if (expected[i] != LSX_OK) {
-            LSX_FUZZ_ASSERT(rc == expected[i]);
+            FUZZ_ASSERT(rc == expected[i]);
             return;
         }
-        LSX_FUZZ_ASSERT(rc == LSX_OK);
-        LSX_FUZZ_ASSERT(lsx_command_decode(commands + i * LSX_COMMAND_BYTES, &flag, &delay, address) == LSX_OK);
-        LSX_FUZZ_ASSERT(r.flag == flag && r.delay_us == delay && memcmp(r.address, address, sizeof address) == 0);
+        FUZZ_ASSERT(rc == LSX_OK);
+        FUZZ_ASSERT(lsx_command_decode(&flag, &delay, address, commands + i * LSX_COMMAND_BYTES) == LSX_OK);
+        FUZZ_ASSERT(r.flag == flag && r.delay_us == delay && memcmp(r.address, address, sizeof address) == 0);
         if (i + 1 == hops) {
             /* The last hop sees the plaintext, unless the payload was changed on the way. */
             const int intact = payload_is(out + header, g->payload, message, message_len);
-            LSX_FUZZ_ASSERT(intact == !tamper);
+            FUZZ_ASSERT(intact == !tamper);
             if (flag == LSX_FLAG_FINAL) {
-                LSX_FUZZ_ASSERT(r.final_status == (tamper ? LSX_ERR_PAYLOAD : LSX_OK));
-                if (!tamper) LSX_FUZZ_ASSERT(r.message_offset == header + 18 && r.message_len == message_len);
+                FUZZ_ASSERT(r.final_status == (tamper ? LSX_ERR_PAYLOAD : LSX_OK));
+                if (!tamper) FUZZ_ASSERT(r.message_offset == header + LSXI_PAYLOAD_MESSAGE_OFFSET &&
+                                        r.message_len == message_len);
             }
         }
         if (filter != NULL && i == 0) {
             const uint8_t *again;
             lsx_processed replay;
-            LSX_FUZZ_ASSERT(process_placed(nodes[backend][g_index][i], filter, g, placement, hop_packet, total,
+            FUZZ_ASSERT(process_placed(nodes[backend][g_index][i], filter, g, placement, hop_packet, total,
                                            &again, &replay) == LSX_ERR_REPLAY);
-            LSX_FUZZ_ASSERT(memcmp(replay.tag, r.tag, LSX_TAG_BYTES) == 0);
+            FUZZ_ASSERT(memcmp(replay.tag, r.tag, LSX_TAG_BYTES) == 0);
             /* The refused replay left the output as it found it (0xa5 or the
              * input), so make this hop's output again, without the filter. */
             rc = process_placed(nodes[backend][g_index][i], NULL, g, placement, hop_packet, total, &out, &r);
-            LSX_FUZZ_ASSERT(rc == LSX_OK);
+            FUZZ_ASSERT(rc == LSX_OK);
         }
         memcpy(hop_packet, out, total);
     }

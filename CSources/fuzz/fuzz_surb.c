@@ -9,8 +9,8 @@
  *             3 real block, used and carried, then opened with a changed secret
  *   bit  4    (modes 0, 1) lengths as given by the input rather than exact
  * Modes 0 and 1: message length (2 bytes) or split point (2 bytes), then the
- * bytes. Modes 2 and 3: hops (1), ephemeral secret (32), change position (2)
- * and xor mask (1; 0 = no change), LSX_FUZZ_HOP_BYTES per hop, then the
+ * bytes. Modes 2 and 3: hops (1), ephemeral secret (LSX_SECRET_BYTES), change position (2)
+ * and xor mask (1; 0 = no change), FUZZ_HOP_BYTES per hop, then the
  * message. Missing bytes read as zero. */
 #include "fuzz_common.h"
 
@@ -34,10 +34,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     if (lsx_init() != LSX_OK || lsx_set_backend(LSX_BACKEND_SODIUM) != LSX_OK) abort();
     for (unsigned i = 0; i < MAX_NODES; i++) {
         uint8_t secret[LSX_KEY_BYTES];
-        lsx_fuzz_node_secret(secret, i);
+        fuzz_node_secret(secret, i);
         if (lsx_public_key(public_keys + i * LSX_KEY_BYTES, secret) != LSX_OK) abort();
         for (int g = 0; g < 4; g++)
-            if (lsx_node_create(&nodes[g][i], &lsx_fuzz_geometries[g], secret) != LSX_OK) abort();
+            if (lsx_node_create(&nodes[g][i], &fuzz_geometries[g], secret) != LSX_OK) abort();
         sodium_memzero(secret, sizeof secret);
     }
     for (size_t i = 0; i < sizeof message_buf; i++) message_buf[i] = (uint8_t)(i * 131 + 7);
@@ -83,13 +83,19 @@ static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
     else if (surb_len != LSX_SURB_BYTES(g->hops)) expected = LSX_ERR_LENGTH;
     else if (message_len > LSX_MAX_MESSAGE_BYTES(g->payload)) expected = LSX_ERR_MESSAGE_TOO_LONG;
     memset(packet, 0xa5, total);
-    int rc = lsx_surb_use(g, surb_buf, surb_len, message, message_len, first_hop, packet, total);
-    lsx_fuzz_check_code(rc);
-    LSX_FUZZ_ASSERT(rc == expected);
+    int rc = lsx_surb_use(packet, total, first_hop, g, surb_buf, surb_len, message, message_len);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(rc == expected);
     if (rc == LSX_OK) {
-        LSX_FUZZ_ASSERT(memcmp(first_hop, surb_buf, LSX_ADDRESS_BYTES) == 0);
-        LSX_FUZZ_ASSERT(memcmp(packet, surb_buf + LSX_ADDRESS_BYTES, header) == 0);
+        FUZZ_ASSERT(memcmp(first_hop, surb_buf + LSXI_SURB_FIRST_HOP_OFFSET, LSX_ADDRESS_BYTES) == 0);
+        FUZZ_ASSERT(memcmp(packet, surb_buf + LSXI_SURB_HEADER_OFFSET, header) == 0);
     }
+    /* Reading the first hop alone agrees with using the block, and only needs its length right. */
+    uint8_t read_first_hop[LSX_ADDRESS_BYTES];
+    rc = lsx_surb_first_hop(read_first_hop, g, surb_buf, surb_len);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(rc == (surb_len == LSX_SURB_BYTES(g->hops) ? LSX_OK : LSX_ERR_LENGTH));
+    if (rc == LSX_OK && expected == LSX_OK) FUZZ_ASSERT(memcmp(read_first_hop, first_hop, LSX_ADDRESS_BYTES) == 0);
 }
 
 /* lsx_surb_open on arbitrary bytes: refused by length or route length, or
@@ -111,15 +117,17 @@ static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
     size_t offset = 12345, len = 12345;
     int expected = LSX_OK;
     if (secret_len != secret_want || payload_len != g->payload) expected = LSX_ERR_LENGTH;
-    else if (secret_buf[0] < 1 || secret_buf[0] > g->hops) expected = LSX_ERR_ROUTE;
-    int rc = lsx_surb_open(g, secret_buf, secret_len, payload_buf, payload_len, &offset, &len);
-    lsx_fuzz_check_code(rc);
+    else if (secret_buf[LSXI_SURB_SECRET_HOPS_OFFSET] < LSX_MIN_HOPS ||
+             secret_buf[LSXI_SURB_SECRET_HOPS_OFFSET] > g->hops)
+        expected = LSX_ERR_ROUTE;
+    int rc = lsx_surb_open(payload_buf, payload_len, &offset, &len, g, secret_buf, secret_len);
+    fuzz_check_code(rc);
     if (expected != LSX_OK) {
-        LSX_FUZZ_ASSERT(rc == expected);
+        FUZZ_ASSERT(rc == expected);
     } else if (rc == LSX_OK) {
-        LSX_FUZZ_ASSERT(offset == LSX_PAYLOAD_OVERHEAD && len <= LSX_MAX_MESSAGE_BYTES(g->payload));
+        FUZZ_ASSERT(offset == LSXI_PAYLOAD_MESSAGE_OFFSET && len <= LSX_MAX_MESSAGE_BYTES(g->payload));
     } else {
-        LSX_FUZZ_ASSERT(rc == LSX_ERR_PAYLOAD && sodium_is_zero(payload_buf, payload_len));
+        FUZZ_ASSERT(rc == LSX_ERR_PAYLOAD && sodium_is_zero(payload_buf, payload_len));
     }
 }
 
@@ -127,7 +135,7 @@ static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
  * change (if any) goes into the block before use or into the secret before
  * opening. Checks every step against what the change must cause. */
 static void fuzz_real(int g_index, int change_secret, reader *in) {
-    const lsx_geometry *g = &lsx_fuzz_geometries[g_index];
+    const lsx_geometry *g = &fuzz_geometries[g_index];
     const size_t H = g->hops, header = LSX_HEADER_BYTES(H), total = LSX_PACKET_BYTES(H, g->payload);
     const size_t surb_len = LSX_SURB_BYTES(H), secret_len = LSX_SURB_SECRET_BYTES(H);
     uint8_t hops_byte, ephemeral[LSX_SECRET_BYTES], commands[MAX_NODES * LSX_COMMAND_BYTES], mask;
@@ -140,9 +148,9 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
     const size_t change_at = read_u16(in) % (change_secret ? secret_len : surb_len);
     read_bytes(in, &mask, 1);
     for (size_t i = 0; i < hops; i++) {
-        uint8_t hop[LSX_FUZZ_HOP_BYTES];
+        uint8_t hop[FUZZ_HOP_BYTES];
         read_bytes(in, hop, sizeof hop);
-        int e = lsx_fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
+        int e = fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
         if (create_expected == LSX_OK) create_expected = e;
     }
     if (create_expected == LSX_OK && commands[(hops - 1) * LSX_COMMAND_BYTES] != LSX_FLAG_FINAL)
@@ -151,78 +159,82 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
     const uint8_t *message = message_len > 0 ? in->data + in->pos : message_buf;
     memset(first_hop, 0x42, sizeof first_hop);
 
-    int rc = lsx_surb_create(g, hops, public_keys, commands, first_hop, ephemeral, NULL, surb_buf, surb_len,
-                             secret_buf, secret_len);
-    lsx_fuzz_check_code(rc);
-    LSX_FUZZ_ASSERT(rc == create_expected);
+    int rc = lsx_surb_create(surb_buf, surb_len, secret_buf, secret_len, g, hops, public_keys, commands, first_hop,
+                             ephemeral, NULL);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(rc == create_expected);
     if (rc != LSX_OK) return;
-    LSX_FUZZ_ASSERT(secret_buf[0] == hops && memcmp(surb_buf, first_hop, LSX_ADDRESS_BYTES) == 0);
+    FUZZ_ASSERT(secret_buf[LSXI_SURB_SECRET_HOPS_OFFSET] == hops);
+    FUZZ_ASSERT(memcmp(surb_buf + LSXI_SURB_FIRST_HOP_OFFSET, first_hop, LSX_ADDRESS_BYTES) == 0);
     if (!change_secret) surb_buf[change_at] ^= mask;
 
-    rc = lsx_surb_use(g, surb_buf, surb_len, message, message_len, first_hop_out, packet, total);
-    lsx_fuzz_check_code(rc);
+    rc = lsx_surb_use(packet, total, first_hop_out, g, surb_buf, surb_len, message, message_len);
+    fuzz_check_code(rc);
     if (message_len > LSX_MAX_MESSAGE_BYTES(g->payload)) {
-        LSX_FUZZ_ASSERT(rc == LSX_ERR_MESSAGE_TOO_LONG);
+        FUZZ_ASSERT(rc == LSX_ERR_MESSAGE_TOO_LONG);
         return;
     }
-    LSX_FUZZ_ASSERT(rc == LSX_OK && memcmp(first_hop_out, surb_buf, LSX_ADDRESS_BYTES) == 0);
+    FUZZ_ASSERT(rc == LSX_OK && memcmp(first_hop_out, surb_buf, LSX_ADDRESS_BYTES) == 0);
 
     /* Where the change went decides what must happen. */
     const int changed = mask != 0;
-    const int in_header = changed && !change_secret && change_at >= LSX_ADDRESS_BYTES &&
-                          change_at < LSX_ADDRESS_BYTES + header;
-    const int in_kt = changed && !change_secret && change_at >= LSX_ADDRESS_BYTES + header;
-    const int in_used_secret = changed && change_secret && change_at < 1 + LSX_REPLY_KEY_BYTES * (1 + hops);
+    const size_t kt_in_block = LSXI_SURB_REPLY_KEY_OFFSET(H);
+    const int in_header = changed && !change_secret && change_at >= LSXI_SURB_HEADER_OFFSET && change_at < kt_in_block;
+    const int in_kt = changed && !change_secret && change_at >= kt_in_block;
+    const int in_used_secret =
+        changed && change_secret && change_at < LSXI_SURB_SECRET_HOP_KEYS_OFFSET + hops * LSX_REPLY_KEY_BYTES;
 
     for (size_t i = 0; i < hops; i++) {
         lsx_processed r;
-        rc = lsx_process(nodes[g_index][i], NULL, packet, total, next_packet, total, &r);
-        lsx_fuzz_check_code(rc);
+        rc = lsx_process(next_packet, total, &r, nodes[g_index][i], NULL, packet, total);
+        fuzz_check_code(rc);
         if (in_header) {
-            LSX_FUZZ_ASSERT(i == 0 && rc != LSX_OK);
+            FUZZ_ASSERT(i == 0 && rc != LSX_OK);
             return;
         }
-        LSX_FUZZ_ASSERT(rc == LSX_OK);
+        FUZZ_ASSERT(rc == LSX_OK);
         uint8_t flag;
-        LSX_FUZZ_ASSERT(lsx_command_decode(commands + i * LSX_COMMAND_BYTES, &flag, NULL, NULL) == LSX_OK);
-        LSX_FUZZ_ASSERT(r.flag == flag);
+        FUZZ_ASSERT(lsx_command_decode(&flag, NULL, NULL, commands + i * LSX_COMMAND_BYTES) == LSX_OK);
+        FUZZ_ASSERT(r.flag == flag);
         /* A reply is not readable as a forward message by the hops, the maker included. */
-        if (flag == LSX_FLAG_FINAL) LSX_FUZZ_ASSERT(r.final_status == LSX_ERR_PAYLOAD);
+        if (flag == LSX_FLAG_FINAL) FUZZ_ASSERT(r.final_status == LSX_ERR_PAYLOAD);
         memcpy(packet, next_packet, total);
     }
 
     if (change_secret) secret_buf[change_at] ^= mask;
     size_t offset = 0, len = 0;
-    rc = lsx_surb_open(g, secret_buf, secret_len, packet + header, g->payload, &offset, &len);
-    lsx_fuzz_check_code(rc);
+    rc = lsx_surb_open(packet + header, g->payload, &offset, &len, g, secret_buf, secret_len);
+    fuzz_check_code(rc);
     /* K1 of kt, on either side (the replier's block or the maker's secret),
      * only drives the stream round that LIONESS decryption does last, and
-     * that round rewrites R alone (the bytes after the first 32): the zero
-     * prefix and the length live in L and still check out, and only message
-     * bytes from 14 on come out garbled. The check of spec 6.9 cannot see a
+     * that round rewrites R alone (the bytes after L): the zero prefix and
+     * the length live in L and still check out, and only the message bytes
+     * past L come out garbled. The check of spec 6.9 cannot see a
      * wrong K1; the maker's secret is its own, and the replier chooses the
      * message anyway. */
-    const size_t kt_at = change_secret ? 1 : LSX_ADDRESS_BYTES + header;
-    if (changed && change_at >= kt_at && change_at < kt_at + 32) {
-        LSX_FUZZ_ASSERT(rc == LSX_OK && offset == LSX_PAYLOAD_OVERHEAD && len == message_len);
-        LSX_FUZZ_ASSERT(memcmp(packet + header + offset, message, message_len < 14 ? message_len : 14) == 0);
+    const size_t kt_at = change_secret ? LSXI_SURB_SECRET_REPLY_KEY_OFFSET : kt_in_block;
+    const size_t in_left = LSXI_LIONESS_LEFT_BYTES - LSXI_PAYLOAD_MESSAGE_OFFSET; /* message bytes in L */
+    if (changed && change_at >= kt_at && change_at < kt_at + LSXI_LIONESS_KEY_BYTES) {
+        FUZZ_ASSERT(rc == LSX_OK && offset == LSXI_PAYLOAD_MESSAGE_OFFSET && len == message_len);
+        FUZZ_ASSERT(memcmp(packet + header + offset, message, message_len < in_left ? message_len : in_left) == 0);
     } else if (in_kt || in_used_secret) {
-        const size_t changed_hops = secret_buf[0];
-        if (change_secret && change_at == 0 && (changed_hops < 1 || changed_hops > H))
-            LSX_FUZZ_ASSERT(rc == LSX_ERR_ROUTE);
+        const size_t changed_hops = secret_buf[LSXI_SURB_SECRET_HOPS_OFFSET];
+        if (change_secret && change_at == LSXI_SURB_SECRET_HOPS_OFFSET &&
+            (changed_hops < LSX_MIN_HOPS || changed_hops > H))
+            FUZZ_ASSERT(rc == LSX_ERR_ROUTE);
         else
-            LSX_FUZZ_ASSERT(rc == LSX_ERR_PAYLOAD && sodium_is_zero(packet + header, g->payload));
+            FUZZ_ASSERT(rc == LSX_ERR_PAYLOAD && sodium_is_zero(packet + header, g->payload));
     } else {
         /* Unchanged, or changed where nothing reads (first hop id, unused secret tail). */
-        LSX_FUZZ_ASSERT(rc == LSX_OK && offset == LSX_PAYLOAD_OVERHEAD && len == message_len);
-        LSX_FUZZ_ASSERT(message_len == 0 || memcmp(packet + header + offset, message, message_len) == 0);
+        FUZZ_ASSERT(rc == LSX_OK && offset == LSXI_PAYLOAD_MESSAGE_OFFSET && len == message_len);
+        FUZZ_ASSERT(message_len == 0 || memcmp(packet + header + offset, message, message_len) == 0);
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0 || size > LARGEST_INPUT) return 0;
     const int g_index = data[0] & 3, mode = (data[0] >> 2) & 3, exact = !((data[0] >> 4) & 1);
-    const lsx_geometry *g = &lsx_fuzz_geometries[g_index];
+    const lsx_geometry *g = &fuzz_geometries[g_index];
     reader in = {data + 1, size - 1, 0};
     switch (mode) {
     case 0: fuzz_use(g, exact, &in); break;

@@ -43,7 +43,7 @@ static void route_commands(uint8_t *commands, size_t hops, uint8_t last_flag) {
 static size_t route_input(uint8_t *out, size_t hops, int with_change, uint16_t at, uint8_t mask, uint8_t last) {
     size_t n = 0;
     out[n++] = (uint8_t)(hops - 1);
-    for (int i = 0; i < 32; i++) out[n++] = (uint8_t)(i * 7 + hops);
+    for (int i = 0; i < LSX_SECRET_BYTES; i++) out[n++] = (uint8_t)(i * 7 + hops);
     if (with_change) {
         out[n++] = (uint8_t)(at >> 8);
         out[n++] = (uint8_t)at;
@@ -74,14 +74,14 @@ int main(int argc, char **argv) {
     if (lsx_init() != LSX_OK || lsx_set_backend(LSX_BACKEND_SODIUM) != LSX_OK) return 1;
     for (unsigned i = 0; i < MAX_NODES; i++) {
         uint8_t secret[LSX_KEY_BYTES];
-        lsx_fuzz_node_secret(secret, i);
+        fuzz_node_secret(secret, i);
         if (lsx_public_key(public_keys + i * LSX_KEY_BYTES, secret) != LSX_OK) return 1;
         for (int g = 0; g < 3; g++)
-            if (lsx_node_create(&nodes[g][i], &lsx_fuzz_geometries[g], secret) != LSX_OK) return 1;
+            if (lsx_node_create(&nodes[g][i], &fuzz_geometries[g], secret) != LSX_OK) return 1;
     }
 
     for (int g = 0; g < 3; g++) {
-        const lsx_geometry *geo = &lsx_fuzz_geometries[g];
+        const lsx_geometry *geo = &fuzz_geometries[g];
         const size_t total = LSX_PACKET_BYTES(geo->hops, geo->payload), header = LSX_HEADER_BYTES(geo->hops);
         const size_t hops = geo->hops, message_len = sizeof message - 1 < LSX_MAX_MESSAGE_BYTES(geo->payload)
                                                           ? sizeof message - 1
@@ -91,8 +91,8 @@ int main(int argc, char **argv) {
 
         /* Raw packets for node 0: every setting of filter, placement and backend. */
         route_commands(commands, hops, LSX_FLAG_FINAL);
-        if (lsx_create_packet(geo, hops, public_keys, commands, (const uint8_t *)message, message_len, NULL, packet,
-                              total) != LSX_OK)
+        if (lsx_create_packet(packet, total, geo, hops, public_keys, commands, (const uint8_t *)message, message_len,
+                              NULL) != LSX_OK)
             return 1;
         for (int s = 0; s < 32; s++) {
             setting = (uint8_t)(g | (s & 1) << 2 | ((s >> 1) & 3) << 3 | ((s >> 3) & 1) << 5 | ((s >> 4) & 1) << 7);
@@ -100,18 +100,18 @@ int main(int argc, char **argv) {
             write_seed(0, (char *)name, &setting, 1, packet, total);
         }
         /* The same packet one hop on (node 0 must refuse it: the MAC is node 1's). */
-        if (lsx_process(nodes[g][0], NULL, packet, total, out, total, &r) != LSX_OK) return 1;
+        if (lsx_process(out, total, &r, nodes[g][0], NULL, packet, total) != LSX_OK) return 1;
         setting = (uint8_t)g;
         snprintf((char *)name, sizeof name, "raw-g%d-next-hop", g);
         write_seed(0, (char *)name, &setting, 1, out, total);
         /* A 1-hop FINAL packet, and a cover packet. */
         route_commands(commands, 1, LSX_FLAG_FINAL);
-        if (lsx_create_packet(geo, 1, public_keys, commands, (const uint8_t *)message, message_len, NULL, packet,
-                              total) != LSX_OK)
+        if (lsx_create_packet(packet, total, geo, 1, public_keys, commands, (const uint8_t *)message, message_len,
+                              NULL) != LSX_OK)
             return 1;
         snprintf((char *)name, sizeof name, "raw-g%d-final", g);
         write_seed(0, (char *)name, &setting, 1, packet, total);
-        if (lsx_create_dummy(geo, packet, total) != LSX_OK) return 1;
+        if (lsx_create_dummy(packet, total, geo) != LSX_OK) return 1;
         snprintf((char *)name, sizeof name, "raw-g%d-dummy", g);
         write_seed(0, (char *)name, &setting, 1, packet, total);
 
@@ -140,17 +140,17 @@ int main(int argc, char **argv) {
         const size_t surb_len = LSX_SURB_BYTES(hops), secret_len = LSX_SURB_SECRET_BYTES(hops);
         route_commands(commands, hops, LSX_FLAG_FINAL);
         memset(first_hop, 0x42, sizeof first_hop);
-        if (lsx_surb_create(geo, hops, public_keys, commands, first_hop, NULL, NULL, surb, surb_len, secret,
-                            secret_len) != LSX_OK)
+        if (lsx_surb_create(surb, surb_len, secret, secret_len, geo, hops, public_keys, commands, first_hop, NULL,
+                            NULL) != LSX_OK)
             return 1;
         uint8_t use_head[3] = {(uint8_t)g, 0, (uint8_t)message_len};
         snprintf((char *)name, sizeof name, "use-g%d", g);
         write_seed(1, (char *)name, use_head, 3, surb, surb_len);
-        if (lsx_surb_use(geo, surb, surb_len, (const uint8_t *)message, message_len, first_hop, packet, total) !=
+        if (lsx_surb_use(packet, total, first_hop, geo, surb, surb_len, (const uint8_t *)message, message_len) !=
             LSX_OK)
             return 1;
         for (size_t i = 0; i < hops; i++) {
-            if (lsx_process(nodes[g][i], NULL, packet, total, out, total, &r) != LSX_OK) return 1;
+            if (lsx_process(out, total, &r, nodes[g][i], NULL, packet, total) != LSX_OK) return 1;
             memcpy(packet, out, total);
         }
         buf[0] = (uint8_t)(g | 1 << 2);

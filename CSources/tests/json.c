@@ -142,8 +142,9 @@ const json *json_get(const json *o, const char *key) {
     return NULL;
 }
 
-uint8_t *json_hex(const json *o, const char *key, size_t *len) {
-    const json *v = json_get(o, key);
+uint8_t *json_hex(const json *o, const char *key, size_t *len) { return json_hex_value(json_get(o, key), len); }
+
+uint8_t *json_hex_value(const json *v, size_t *len) {
     if (!v || v->kind != JSON_STRING) { *len = 0; return NULL; }
     size_t n = strlen(v->string) / 2;
     uint8_t *out = malloc(n ? n : 1);

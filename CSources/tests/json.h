@@ -21,6 +21,8 @@ void json_free(json *value);
 const json *json_get(const json *object, const char *key);  /* NULL if absent */
 /* Hex string member decoded into a new buffer; *len receives its length. */
 uint8_t *json_hex(const json *object, const char *key, size_t *len);
+/* A hex string value (an array item, say) decoded the same way; NULL if not a string. */
+uint8_t *json_hex_value(const json *value, size_t *len);
 double json_number(const json *object, const char *key);
 const char *json_string(const json *object, const char *key);
 #endif

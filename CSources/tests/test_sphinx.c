@@ -1,5 +1,6 @@
 /* Unit tests and test vectors for the C Sphinx core.
  * Usage: test_sphinx VECTORS_DIR (the folder holding sphinx-v1.json). */
+#include "check.h"
 #include "json.h"
 #include "loopix_sphinx.h"
 #include "lsx_internal.h"
@@ -8,32 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks_failed = 0, checks_run = 0;
-static const char *current_test = "";
-
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        checks_run++;                                                                       \
-        if (!(cond)) {                                                                      \
-            checks_failed++;                                                                \
-            fprintf(stderr, "FAIL %s (%s:%d): %s\n", current_test, __FILE__, __LINE__, #cond); \
-        }                                                                                   \
-    } while (0)
-#define CHECK_RC(expr, expected)                                                            \
-    do {                                                                                    \
-        int rc_ = (expr);                                                                   \
-        checks_run++;                                                                       \
-        if (rc_ != (expected)) {                                                            \
-            checks_failed++;                                                                \
-            fprintf(stderr, "FAIL %s (%s:%d): %s gave %s, expected %s\n", current_test,      \
-                    __FILE__, __LINE__, #expr, lsx_error_name(rc_), lsx_error_name(expected)); \
-        }                                                                                   \
-    } while (0)
-
 /* A route of n fresh nodes: RELAY to the next node, and `last_flag` at the end. */
 typedef struct {
     size_t n;
-    uint8_t pk[LSX_MAX_HOPS][32], sk[LSX_MAX_HOPS][32], id[LSX_MAX_HOPS][32];
+    uint8_t pk[LSX_MAX_HOPS][LSX_KEY_BYTES], sk[LSX_MAX_HOPS][LSX_KEY_BYTES], id[LSX_MAX_HOPS][LSX_ADDRESS_BYTES];
     uint8_t cmd[LSX_MAX_HOPS][LSX_COMMAND_BYTES];
     lsx_node *node[LSX_MAX_HOPS];
 } route;
@@ -43,7 +22,7 @@ static void route_make(route *r, const lsx_geometry *g, size_t n, uint8_t last_f
     r->n = n;
     for (size_t i = 0; i < n; i++) {
         CHECK_RC(lsx_keypair(r->pk[i], r->sk[i]), LSX_OK);
-        lsx_random(r->id[i], 32);
+        lsx_random(r->id[i], LSX_ADDRESS_BYTES);
         CHECK_RC(lsx_node_create(&r->node[i], g, r->sk[i]), LSX_OK);
     }
     for (size_t i = 0; i + 1 < n; i++) CHECK_RC(lsx_command_encode(r->cmd[i], LSX_FLAG_RELAY, (uint32_t)(1000 * i + 7), r->id[i + 1]), LSX_OK);
@@ -58,14 +37,14 @@ static void route_free(route *r) {
 static int route_run(route *r, const lsx_geometry *g, uint8_t *packet, lsx_processed *last) {
     size_t len = lsx_packet_bytes(g);
     for (size_t i = 0; i < r->n; i++) {
-        int rc = lsx_process(r->node[i], NULL, packet, len, packet, len, last);
+        int rc = lsx_process(packet, len, last, r->node[i], NULL, packet, len);
         if (rc != LSX_OK) return rc;
         uint8_t flag = 0;
         uint32_t delay = 0;
-        uint8_t address[32];
-        CHECK_RC(lsx_command_decode(r->cmd[i], &flag, &delay, address), LSX_OK);
+        uint8_t address[LSX_ADDRESS_BYTES];
+        CHECK_RC(lsx_command_decode(&flag, &delay, address, r->cmd[i]), LSX_OK);
         CHECK(last->flag == flag && last->delay_us == delay);
-        CHECK(memcmp(last->address, address, 32) == 0);
+        CHECK(memcmp(last->address, address, LSX_ADDRESS_BYTES) == 0);
     }
     return LSX_OK;
 }
@@ -84,9 +63,34 @@ static void test_geometry(void) {
     CHECK_RC(lsx_geometry_init(NULL, 6, 2048), LSX_ERR_ARGUMENT);
     lsx_geometry bad = {99, 2048};
     CHECK(lsx_packet_bytes(&bad) == 0);
-    CHECK(lsx_key_bytes() == 32 && lsx_command_bytes() == 48 && lsx_payload_overhead() == 18);
+    CHECK(lsx_surb_secret_bytes(&g) == 1 + 128 + 6 * 128);
+    CHECK(strcmp(lsx_version(), LSX_VERSION_STRING) == 0);
     CHECK(strcmp(lsx_error_name(LSX_ERR_MAC), "bad_mac") == 0);
     CHECK(strcmp(lsx_error_name(12345), "unknown_error") == 0);
+}
+
+/* Every size function, macro and offset against the numbers of the spec (sections 2, 3, 8). */
+static void test_sizes(void) {
+    current_test = "sizes and offsets are the spec's, as macros and as functions";
+    CHECK(lsx_format_version_bytes() == 1 && LSX_FORMAT_VERSION_BYTES == 1);
+    CHECK(lsx_key_bytes() == 32 && lsx_secret_bytes() == 32 && lsx_alpha_bytes() == 32);
+    CHECK(lsx_gamma_bytes() == 16 && lsx_address_bytes() == 32 && lsx_tag_bytes() == 32);
+    CHECK(lsx_command_flag_bytes() == 1 && lsx_command_delay_bytes() == 4 && lsx_command_reserved_bytes() == 11);
+    CHECK(lsx_command_bytes() == 48 && LSX_COMMAND_BYTES == 48 && lsx_slot_bytes() == 64 && LSX_SLOT_BYTES == 64);
+    CHECK(lsx_payload_zero_bytes() == 16 && lsx_payload_length_bytes() == 2 && lsx_payload_overhead() == 18);
+    CHECK(lsx_reply_key_bytes() == 128 && lsx_route_length_bytes() == 1);
+    CHECK(lsx_min_hops() == 1 && lsx_max_hops() == 16 && lsx_min_payload() == 64 && lsx_max_payload() == 65536);
+    CHECK(lsx_default_hops() == 6 && lsx_default_payload() == 2048);
+    CHECK(lsx_sign_public_key_bytes() == 32 && lsx_sign_seed_bytes() == 32);
+    CHECK(lsx_sign_secret_key_bytes() == 64 && lsx_signature_bytes() == 64);
+    /* Where each field sits (spec section 3: header, slot, command; 5.6: payload; 8: reply block). */
+    CHECK(LSXI_HEADER_ALPHA_OFFSET == 1 && LSXI_HEADER_BETA_OFFSET == 33 && LSXI_HEADER_GAMMA_OFFSET(6) == 417);
+    CHECK(LSXI_SLOT_GAMMA_OFFSET == 48);
+    CHECK(LSXI_COMMAND_DELAY_OFFSET == 1 && LSXI_COMMAND_ADDRESS_OFFSET == 5 && LSXI_COMMAND_RESERVED_OFFSET == 37);
+    CHECK(LSXI_PAYLOAD_LENGTH_OFFSET == 16 && LSXI_PAYLOAD_MESSAGE_OFFSET == 18);
+    CHECK(LSXI_SURB_HEADER_OFFSET == 32 && LSXI_SURB_REPLY_KEY_OFFSET(6) == 32 + 433);
+    CHECK(LSXI_SURB_SECRET_REPLY_KEY_OFFSET == 1 && LSXI_SURB_SECRET_HOP_KEYS_OFFSET == 129);
+    CHECK(LSXI_ALPHA_TOP_BYTE == 31 && LSXI_LIONESS_LEFT_BYTES == 32);
 }
 
 static void round_trips(const lsx_geometry *g) {
@@ -96,11 +100,11 @@ static void round_trips(const lsx_geometry *g) {
         const size_t sizes[3] = {0, max / 2, max};
         for (int s = 0; s < 3; s++) {
             route r;
-            uint8_t msg_id[32];
-            lsx_random(msg_id, 32);
+            uint8_t msg_id[LSX_ADDRESS_BYTES];
+            lsx_random(msg_id, sizeof msg_id);
             lsx_random(message, sizes[s]);
             route_make(&r, g, n, LSX_FLAG_FINAL, msg_id);
-            CHECK_RC(lsx_create_packet(g, n, r.pk[0], r.cmd[0], message, sizes[s], NULL, packet, len), LSX_OK);
+            CHECK_RC(lsx_create_packet(packet, len, g, n, r.pk[0], r.cmd[0], message, sizes[s], NULL), LSX_OK);
             lsx_processed res;
             CHECK_RC(route_run(&r, g, packet, &res), LSX_OK);
             CHECK(res.final_status == LSX_OK && res.message_len == sizes[s]);
@@ -112,10 +116,10 @@ static void round_trips(const lsx_geometry *g) {
     route r;
     route_make(&r, g, 1, LSX_FLAG_DROP, NULL);
     uint8_t *too_long = calloc(1, max + 1);
-    CHECK_RC(lsx_create_packet(g, 1, r.pk[0], r.cmd[0], too_long, max + 1, NULL, packet, len), LSX_ERR_MESSAGE_TOO_LONG);
-    CHECK_RC(lsx_create_packet(g, 0, r.pk[0], r.cmd[0], too_long, 1, NULL, packet, len), LSX_ERR_ROUTE);
-    CHECK_RC(lsx_create_packet(g, g->hops + 1, r.pk[0], r.cmd[0], too_long, 1, NULL, packet, len), LSX_ERR_ROUTE);
-    CHECK_RC(lsx_create_packet(g, 1, r.pk[0], r.cmd[0], too_long, 1, NULL, packet, len - 1), LSX_ERR_LENGTH);
+    CHECK_RC(lsx_create_packet(packet, len, g, 1, r.pk[0], r.cmd[0], too_long, max + 1, NULL), LSX_ERR_MESSAGE_TOO_LONG);
+    CHECK_RC(lsx_create_packet(packet, len, g, 0, r.pk[0], r.cmd[0], too_long, 1, NULL), LSX_ERR_ROUTE);
+    CHECK_RC(lsx_create_packet(packet, len, g, g->hops + 1, r.pk[0], r.cmd[0], too_long, 1, NULL), LSX_ERR_ROUTE);
+    CHECK_RC(lsx_create_packet(packet, len - 1, g, 1, r.pk[0], r.cmd[0], too_long, 1, NULL), LSX_ERR_LENGTH);
     free(too_long);
     route_free(&r);
     free(packet);
@@ -135,12 +139,12 @@ static void test_round_trips(void) {
 static int tampered_outcome(size_t offset, int *final_status) {
     lsx_geometry g;
     route r;
-    uint8_t msg_id[32] = {1};
+    uint8_t msg_id[LSX_ADDRESS_BYTES] = {1};
     CHECK_RC(lsx_geometry_init(&g, 6, 2048), LSX_OK);
     size_t len = lsx_packet_bytes(&g);
     uint8_t *packet = malloc(len);
     route_make(&r, &g, 3, LSX_FLAG_FINAL, msg_id);
-    CHECK_RC(lsx_create_packet(&g, 3, r.pk[0], r.cmd[0], (const uint8_t *)"hello", 5, NULL, packet, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(packet, len, &g, 3, r.pk[0], r.cmd[0], (const uint8_t *)"hello", 5, NULL), LSX_OK);
     packet[offset] ^= 0x04;
     lsx_processed res;
     int rc = route_run(&r, &g, packet, &res);
@@ -153,13 +157,14 @@ static int tampered_outcome(size_t offset, int *final_status) {
 static void test_tampering(void) {
     current_test = "a flipped bit in each region";
     int fs = 0;
-    int rc = tampered_outcome(1 + 5, &fs); /* alpha */
+    const size_t H = LSX_DEFAULT_HOPS, payload = LSX_HEADER_BYTES(H);
+    int rc = tampered_outcome(LSXI_HEADER_ALPHA_OFFSET + 5, &fs);
     CHECK(rc == LSX_ERR_MAC || rc == LSX_ERR_LOW_ORDER);
-    CHECK_RC(tampered_outcome(33 + 100, &fs), LSX_ERR_MAC);       /* beta */
-    CHECK_RC(tampered_outcome(33 + 384 + 3, &fs), LSX_ERR_MAC);   /* gamma */
-    CHECK_RC(tampered_outcome(433 + 1000, &fs), LSX_OK);          /* payload: only the destination notices */
+    CHECK_RC(tampered_outcome(LSXI_HEADER_BETA_OFFSET + 100, &fs), LSX_ERR_MAC);
+    CHECK_RC(tampered_outcome(LSXI_HEADER_GAMMA_OFFSET(H) + 3, &fs), LSX_ERR_MAC);
+    CHECK_RC(tampered_outcome(payload + 1000, &fs), LSX_OK); /* only the destination notices */
     CHECK(fs == LSX_ERR_PAYLOAD);
-    CHECK_RC(tampered_outcome(433 + 5, &fs), LSX_OK);
+    CHECK_RC(tampered_outcome(payload + 5, &fs), LSX_OK);
     CHECK(fs == LSX_ERR_PAYLOAD);
 }
 
@@ -172,24 +177,24 @@ static void test_header_checks(void) {
     uint8_t *packet = malloc(len), *out = malloc(len);
     lsx_processed res;
     route_make(&r, &g, 1, LSX_FLAG_DROP, NULL);
-    CHECK_RC(lsx_create_packet(&g, 1, r.pk[0], r.cmd[0], NULL, 0, NULL, packet, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(packet, len, &g, 1, r.pk[0], r.cmd[0], NULL, 0, NULL), LSX_OK);
 
     packet[0] = 0x02;
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len, out, len, &res), LSX_ERR_VERSION);
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], NULL, packet, len), LSX_ERR_VERSION);
     packet[0] = 0x01;
-    packet[32] |= 0x80;
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len, out, len, &res), LSX_ERR_NONCANONICAL_ALPHA);
-    packet[32] &= 0x7f;
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len - 1, out, len - 1, &res), LSX_ERR_LENGTH);
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len + 1, out, len + 1, &res), LSX_ERR_LENGTH);
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, 0, out, 0, &res), LSX_ERR_LENGTH);
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len, packet + 1, len, &res), LSX_ERR_ARGUMENT);
-    CHECK_RC(lsx_process(NULL, NULL, packet, len, out, len, &res), LSX_ERR_ARGUMENT);
-    CHECK_RC(lsx_process(r.node[0], NULL, packet, len, out, len, &res), LSX_OK);
+    packet[LSXI_HEADER_ALPHA_OFFSET + LSXI_ALPHA_TOP_BYTE] |= LSXI_ALPHA_TOP_BIT;
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], NULL, packet, len), LSX_ERR_NONCANONICAL_ALPHA);
+    packet[LSXI_HEADER_ALPHA_OFFSET + LSXI_ALPHA_TOP_BYTE] &= (uint8_t)~LSXI_ALPHA_TOP_BIT;
+    CHECK_RC(lsx_process(out, len - 1, &res, r.node[0], NULL, packet, len - 1), LSX_ERR_LENGTH);
+    CHECK_RC(lsx_process(out, len + 1, &res, r.node[0], NULL, packet, len + 1), LSX_ERR_LENGTH);
+    CHECK_RC(lsx_process(out, 0, &res, r.node[0], NULL, packet, 0), LSX_ERR_LENGTH);
+    CHECK_RC(lsx_process(packet + 1, len, &res, r.node[0], NULL, packet, len), LSX_ERR_ARGUMENT);
+    CHECK_RC(lsx_process(out, len, &res, NULL, NULL, packet, len), LSX_ERR_ARGUMENT);
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], NULL, packet, len), LSX_OK);
     CHECK(res.flag == LSX_FLAG_DROP);
 
     /* Every point of small order with a canonical encoding (top bit clear). */
-    static const uint8_t small_order[][32] = {
+    static const uint8_t small_order[][LSX_ALPHA_BYTES] = {
         {0},
         {1},
         {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
@@ -210,8 +215,8 @@ static void test_header_checks(void) {
         CHECK_RC(lsx_set_backend(backends[b]), LSX_OK);
         CHECK_RC(lsx_node_create(&node, &g, r.sk[0]), LSX_OK);
         for (size_t i = 0; i < sizeof small_order / sizeof small_order[0]; i++) {
-            memcpy(packet + 1, small_order[i], 32);
-            CHECK_RC(lsx_process(node, NULL, packet, len, out, len, &res), LSX_ERR_LOW_ORDER);
+            memcpy(packet + LSXI_HEADER_ALPHA_OFFSET, small_order[i], LSX_ALPHA_BYTES);
+            CHECK_RC(lsx_process(out, len, &res, node, NULL, packet, len), LSX_ERR_LOW_ORDER);
         }
         lsx_node_destroy(node);
     }
@@ -231,25 +236,25 @@ static void test_bad_commands(void) {
     uint8_t *packet = malloc(len);
     lsx_processed res;
     route_make(&r, &g, 2, LSX_FLAG_DROP, NULL);
-    uint8_t secret[32];
+    uint8_t secret[LSX_SECRET_BYTES];
     const uint8_t bad_flags[] = {0x00, 0x05, 0xff};
     for (size_t i = 0; i < sizeof bad_flags; i++) {
         uint8_t cmd[LSX_COMMAND_BYTES] = {0};
         cmd[0] = bad_flags[i];
-        CHECK_RC(lsx_create_packet(&g, 1, r.pk[0], cmd, NULL, 0, NULL, packet, len), LSX_ERR_FLAG);
-        lsx_random(secret, 32);
-        CHECK_RC(lsx_build_header(&g, 1, r.pk[0], cmd, secret, packet, NULL), LSX_OK);
-        CHECK_RC(lsx_process(r.node[0], NULL, packet, len, packet, len, &res), LSX_ERR_FLAG);
+        CHECK_RC(lsx_create_packet(packet, len, &g, 1, r.pk[0], cmd, NULL, 0, NULL), LSX_ERR_FLAG);
+        lsx_random(secret, sizeof secret);
+        CHECK_RC(lsxi_build_header(packet, NULL, &g, 1, r.pk[0], cmd, secret), LSX_OK);
+        CHECK_RC(lsx_process(packet, len, &res, r.node[0], NULL, packet, len), LSX_ERR_FLAG);
     }
-    for (size_t pos = 37; pos < LSX_COMMAND_BYTES; pos += 5) {
+    for (size_t pos = LSXI_COMMAND_RESERVED_OFFSET; pos < LSX_COMMAND_BYTES; pos += 5) {
         uint8_t cmd[LSX_COMMAND_BYTES];
         CHECK_RC(lsx_command_encode(cmd, LSX_FLAG_RELAY, 0, r.id[1]), LSX_OK);
         cmd[pos] = 1;
-        CHECK_RC(lsx_command_decode(cmd, NULL, NULL, NULL), LSX_ERR_RESERVED);
-        CHECK_RC(lsx_create_packet(&g, 1, r.pk[0], cmd, NULL, 0, NULL, packet, len), LSX_ERR_RESERVED);
-        lsx_random(secret, 32);
-        CHECK_RC(lsx_build_header(&g, 1, r.pk[0], cmd, secret, packet, NULL), LSX_OK);
-        CHECK_RC(lsx_process(r.node[0], NULL, packet, len, packet, len, &res), LSX_ERR_RESERVED);
+        CHECK_RC(lsx_command_decode(NULL, NULL, NULL, cmd), LSX_ERR_RESERVED);
+        CHECK_RC(lsx_create_packet(packet, len, &g, 1, r.pk[0], cmd, NULL, 0, NULL), LSX_ERR_RESERVED);
+        lsx_random(secret, sizeof secret);
+        CHECK_RC(lsxi_build_header(packet, NULL, &g, 1, r.pk[0], cmd, secret), LSX_OK);
+        CHECK_RC(lsx_process(packet, len, &res, r.node[0], NULL, packet, len), LSX_ERR_RESERVED);
     }
     route_free(&r);
     free(packet);
@@ -266,20 +271,20 @@ static void test_replays(void) {
     uint8_t *packet = malloc(len), *out = malloc(len), *copy = malloc(len);
     lsx_processed res, res2;
     route_make(&r, &g, 2, LSX_FLAG_DROP, NULL);
-    CHECK_RC(lsx_create_packet(&g, 2, r.pk[0], r.cmd[0], NULL, 0, NULL, packet, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(packet, len, &g, 2, r.pk[0], r.cmd[0], NULL, 0, NULL), LSX_OK);
     memcpy(copy, packet, len);
     /* A tampered copy fails its MAC and must not poison the filter. */
     copy[100] ^= 1;
-    CHECK_RC(lsx_process(r.node[0], filter, copy, len, out, len, &res), LSX_ERR_MAC);
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], filter, copy, len), LSX_ERR_MAC);
     CHECK(lsx_replay_filter_count(filter) == 0);
-    CHECK_RC(lsx_process(r.node[0], filter, packet, len, out, len, &res), LSX_OK);
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], filter, packet, len), LSX_OK);
     CHECK(lsx_replay_filter_count(filter) == 1);
-    CHECK_RC(lsx_process(r.node[0], filter, packet, len, out, len, &res2), LSX_ERR_REPLAY);
-    CHECK(memcmp(res.tag, res2.tag, 32) == 0);
+    CHECK_RC(lsx_process(out, len, &res2, r.node[0], filter, packet, len), LSX_ERR_REPLAY);
+    CHECK(memcmp(res.tag, res2.tag, LSX_TAG_BYTES) == 0);
     /* A new epoch forgets. */
     lsx_replay_filter_rotate(filter, 2);
     CHECK(lsx_replay_filter_epoch(filter) == 2 && lsx_replay_filter_count(filter) == 0);
-    CHECK_RC(lsx_process(r.node[0], filter, packet, len, out, len, &res), LSX_OK);
+    CHECK_RC(lsx_process(out, len, &res, r.node[0], filter, packet, len), LSX_OK);
     lsx_replay_filter_destroy(filter);
     route_free(&r);
     free(packet);
@@ -290,7 +295,7 @@ static void test_replays(void) {
 static void test_replay_filter(void) {
     current_test = "replay filter: bounded, fail-closed, false-positive rate";
     lsx_replay_filter *f = NULL;
-    uint8_t tag[32];
+    uint8_t tag[LSX_TAG_BYTES];
     CHECK_RC(lsx_replay_filter_create(&f, 0, 1e-6, 0), LSX_ERR_ARGUMENT);
     CHECK_RC(lsx_replay_filter_create(&f, 100, 0.0, 0), LSX_ERR_ARGUMENT);
     CHECK_RC(lsx_replay_filter_create(&f, 100, 0.9, 0), LSX_ERR_ARGUMENT);
@@ -300,12 +305,12 @@ static void test_replay_filter(void) {
     CHECK(lsx_replay_filter_false_positive_rate(f) <= 1e-6);
     int ok = 1;
     for (int i = 0; i < 500; i++) {
-        lsx_random(tag, 32);
+        lsx_random(tag, sizeof tag);
         ok &= lsx_replay_filter_insert(f, tag) == LSX_OK;
     }
     CHECK(ok);
     CHECK_RC(lsx_replay_filter_insert(f, tag), LSX_ERR_REPLAY);
-    lsx_random(tag, 32);
+    lsx_random(tag, sizeof tag);
     CHECK_RC(lsx_replay_filter_insert(f, tag), LSX_ERR_REPLAY_FULL);
     CHECK(lsx_replay_filter_count(f) == 500);
     lsx_replay_filter_destroy(f);
@@ -319,7 +324,7 @@ static void test_replay_filter(void) {
     uint64_t refused = 0;
     int only_false_positives = 1;
     for (uint64_t i = 0; i < n; i++) {
-        lsx_random(tag, 32);
+        lsx_random(tag, sizeof tag);
         int rc = lsx_replay_filter_insert(f, tag);
         refused += rc != LSX_OK;
         only_false_positives &= rc == LSX_OK || rc == LSX_ERR_REPLAY; /* never saturation */
@@ -328,7 +333,7 @@ static void test_replay_filter(void) {
     CHECK(lsx_replay_filter_count(f) == n - refused);
     uint64_t hits = 0, probes = 1000000;
     for (uint64_t i = 0; i < probes; i++) {
-        lsx_random(tag, 32);
+        lsx_random(tag, sizeof tag);
         hits += (uint64_t)lsx_replay_filter_contains(f, tag);
     }
     double measured = (double)hits / (double)probes;
@@ -347,43 +352,47 @@ static void test_surb(void) {
     size_t len = lsx_packet_bytes(&g);
     uint8_t *surb = malloc(lsx_surb_bytes(&g)), *secret = malloc(lsx_surb_secret_bytes(&g));
     uint8_t *packet = malloc(len), *again = malloc(len);
-    uint8_t reply_id[32], first_hop[32], to[32];
-    lsx_random(reply_id, 32);
+    uint8_t reply_id[LSX_ADDRESS_BYTES], first_hop[LSX_ADDRESS_BYTES], to[LSX_ADDRESS_BYTES];
+    lsx_random(reply_id, sizeof reply_id);
     route_make(&r, &g, 4, LSX_FLAG_FINAL, reply_id);
-    memcpy(first_hop, r.id[0], 32);
-    CHECK_RC(lsx_surb_create(&g, 4, r.pk[0], r.cmd[0], first_hop, NULL, NULL, surb, lsx_surb_bytes(&g), secret,
-                             lsx_surb_secret_bytes(&g)),
+    memcpy(first_hop, r.id[0], LSX_ADDRESS_BYTES);
+    CHECK_RC(lsx_surb_create(surb, lsx_surb_bytes(&g), secret, lsx_surb_secret_bytes(&g), &g, 4, r.pk[0], r.cmd[0],
+                             first_hop, NULL, NULL),
              LSX_OK);
     const char *reply = "a reply through a single-use block";
-    CHECK_RC(lsx_surb_use(&g, surb, lsx_surb_bytes(&g), (const uint8_t *)reply, strlen(reply), to, packet, len), LSX_OK);
-    CHECK(memcmp(to, first_hop, 32) == 0);
+    CHECK_RC(lsx_surb_use(packet, len, to, &g, surb, lsx_surb_bytes(&g), (const uint8_t *)reply, strlen(reply)), LSX_OK);
+    CHECK(memcmp(to, first_hop, LSX_ADDRESS_BYTES) == 0);
+    memset(to, 0, sizeof to);
+    CHECK_RC(lsx_surb_first_hop(to, &g, surb, lsx_surb_bytes(&g)), LSX_OK);
+    CHECK(memcmp(to, first_hop, LSX_ADDRESS_BYTES) == 0);
+    CHECK_RC(lsx_surb_first_hop(to, &g, surb, lsx_surb_bytes(&g) - 1), LSX_ERR_LENGTH);
     memcpy(again, packet, len);
     lsx_processed res;
     CHECK_RC(route_run(&r, &g, packet, &res), LSX_OK);
-    CHECK(res.flag == LSX_FLAG_FINAL && memcmp(res.address, reply_id, 32) == 0);
+    CHECK(res.flag == LSX_FLAG_FINAL && memcmp(res.address, reply_id, LSX_ADDRESS_BYTES) == 0);
     CHECK(res.final_status == LSX_ERR_PAYLOAD); /* a reply is not readable as a forward message */
     size_t off = 0, mlen = 0;
     uint8_t *payload = packet + lsx_header_bytes(&g);
-    CHECK_RC(lsx_surb_open(&g, secret, lsx_surb_secret_bytes(&g), payload, g.payload, &off, &mlen), LSX_OK);
+    CHECK_RC(lsx_surb_open(payload, g.payload, &off, &mlen, &g, secret, lsx_surb_secret_bytes(&g)), LSX_OK);
     CHECK(mlen == strlen(reply) && memcmp(payload + off, reply, mlen) == 0);
 
     /* Used twice: the first hop's replay filter drops the second use. */
     lsx_replay_filter *filter = NULL;
     CHECK_RC(lsx_replay_filter_create(&filter, 100, 1e-6, 0), LSX_OK);
-    CHECK_RC(lsx_surb_use(&g, surb, lsx_surb_bytes(&g), (const uint8_t *)"x", 1, to, packet, len), LSX_OK);
-    CHECK_RC(lsx_process(r.node[0], filter, again, len, again, len, &res), LSX_OK);
-    CHECK_RC(lsx_process(r.node[0], filter, packet, len, packet, len, &res), LSX_ERR_REPLAY);
+    CHECK_RC(lsx_surb_use(packet, len, to, &g, surb, lsx_surb_bytes(&g), (const uint8_t *)"x", 1), LSX_OK);
+    CHECK_RC(lsx_process(again, len, &res, r.node[0], filter, again, len), LSX_OK);
+    CHECK_RC(lsx_process(packet, len, &res, r.node[0], filter, packet, len), LSX_ERR_REPLAY);
     lsx_replay_filter_destroy(filter);
 
     /* A route not ending in FINAL is refused; a wrong secret does not open. */
     route r2;
     route_make(&r2, &g, 2, LSX_FLAG_DELIVER, reply_id);
-    CHECK_RC(lsx_surb_create(&g, 2, r2.pk[0], r2.cmd[0], first_hop, NULL, NULL, surb, lsx_surb_bytes(&g), secret,
-                             lsx_surb_secret_bytes(&g)),
+    CHECK_RC(lsx_surb_create(surb, lsx_surb_bytes(&g), secret, lsx_surb_secret_bytes(&g), &g, 2, r2.pk[0], r2.cmd[0],
+                             first_hop, NULL, NULL),
              LSX_ERR_ROUTE);
     route_free(&r2);
     secret[0] = 0;
-    CHECK_RC(lsx_surb_open(&g, secret, lsx_surb_secret_bytes(&g), payload, g.payload, &off, &mlen), LSX_ERR_ROUTE);
+    CHECK_RC(lsx_surb_open(payload, g.payload, &off, &mlen, &g, secret, lsx_surb_secret_bytes(&g)), LSX_ERR_ROUTE);
     route_free(&r);
     free(surb);
     free(secret);
@@ -397,16 +406,16 @@ static void test_backends_agree(void) {
     route r;
     CHECK_RC(lsx_geometry_init(&g, 6, 2048), LSX_OK);
     size_t len = lsx_packet_bytes(&g);
-    uint8_t x[32], id[32];
-    lsx_random(x, 32);
-    lsx_random(id, 32);
+    uint8_t x[LSX_SECRET_BYTES], id[LSX_ADDRESS_BYTES];
+    lsx_random(x, sizeof x);
+    lsx_random(id, sizeof id);
     route_make(&r, &g, 6, LSX_FLAG_FINAL, id);
     uint8_t *a = malloc(len), *b = malloc(len);
     lsx_backend saved = lsx_get_backend();
     CHECK_RC(lsx_set_backend(LSX_BACKEND_SODIUM), LSX_OK);
-    CHECK_RC(lsx_create_packet(&g, 6, r.pk[0], r.cmd[0], (const uint8_t *)"same", 4, x, a, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(a, len, &g, 6, r.pk[0], r.cmd[0], (const uint8_t *)"same", 4, x), LSX_OK);
     CHECK_RC(lsx_set_backend(LSX_BACKEND_LIBCRYPTO), LSX_OK);
-    CHECK_RC(lsx_create_packet(&g, 6, r.pk[0], r.cmd[0], (const uint8_t *)"same", 4, x, b, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(b, len, &g, 6, r.pk[0], r.cmd[0], (const uint8_t *)"same", 4, x), LSX_OK);
     CHECK(memcmp(a, b, len) == 0);
     for (size_t i = 0; i < 6; i++) {
         lsx_node *sodium_node = NULL, *evp_node = NULL;
@@ -416,8 +425,8 @@ static void test_backends_agree(void) {
         CHECK_RC(lsx_set_backend(LSX_BACKEND_LIBCRYPTO), LSX_OK);
         CHECK_RC(lsx_node_create(&evp_node, &g, r.sk[i]), LSX_OK);
         CHECK(lsx_node_backend(evp_node) == LSX_BACKEND_LIBCRYPTO && lsx_node_backend(sodium_node) == LSX_BACKEND_SODIUM);
-        CHECK_RC(lsx_process(sodium_node, NULL, a, len, a, len, &ra), LSX_OK);
-        CHECK_RC(lsx_process(evp_node, NULL, b, len, b, len, &rb), LSX_OK);
+        CHECK_RC(lsx_process(a, len, &ra, sodium_node, NULL, a, len), LSX_OK);
+        CHECK_RC(lsx_process(b, len, &rb, evp_node, NULL, b, len), LSX_OK);
         CHECK(memcmp(a, b, len) == 0 && memcmp(&ra, &rb, sizeof ra) == 0);
         lsx_node_destroy(sodium_node);
         lsx_node_destroy(evp_node);
@@ -436,18 +445,19 @@ static void test_dummy(void) {
     uint8_t *p = malloc(len);
     int top_bits = 0;
     for (int i = 0; i < 64; i++) {
-        CHECK_RC(lsx_create_dummy(&g, p, len), LSX_OK);
-        top_bits |= p[32] & 0x80;
+        CHECK_RC(lsx_create_dummy(p, len, &g), LSX_OK);
+        top_bits |= p[LSXI_HEADER_ALPHA_OFFSET + LSXI_ALPHA_TOP_BYTE] & LSXI_ALPHA_TOP_BIT;
         CHECK(p[0] == LSX_FORMAT_VERSION);
     }
     CHECK(top_bits == 0);
-    CHECK_RC(lsx_create_dummy(&g, p, len - 1), LSX_ERR_LENGTH);
+    CHECK_RC(lsx_create_dummy(p, len - 1, &g), LSX_ERR_LENGTH);
     free(p);
 }
 
 static void test_signatures(void) {
     current_test = "Ed25519 signatures";
-    uint8_t pk[32], sk[64], pk2[32], sk2[64], sig[64], seed[32] = {7};
+    uint8_t pk[LSX_SIGN_PUBLIC_KEY_BYTES], sk[LSX_SIGN_SECRET_KEY_BYTES], pk2[LSX_SIGN_PUBLIC_KEY_BYTES];
+    uint8_t sk2[LSX_SIGN_SECRET_KEY_BYTES], sig[LSX_SIGNATURE_BYTES], seed[LSX_SIGN_SEED_BYTES] = {7};
     const uint8_t msg[] = "topology v1";
     CHECK_RC(lsx_sign_keypair(pk, sk, NULL), LSX_OK);
     CHECK_RC(lsx_sign(sig, msg, sizeof msg, sk), LSX_OK);
@@ -457,7 +467,10 @@ static void test_signatures(void) {
     CHECK_RC(lsx_verify(sig, msg, sizeof msg, pk), LSX_ERR_SIGNATURE);
     CHECK_RC(lsx_sign_keypair(pk, sk, seed), LSX_OK);
     CHECK_RC(lsx_sign_keypair(pk2, sk2, seed), LSX_OK);
-    CHECK(memcmp(pk, pk2, 32) == 0);
+    CHECK(memcmp(pk, pk2, sizeof pk) == 0);
+    uint8_t seed_again[LSX_SIGN_SEED_BYTES];
+    CHECK_RC(lsx_sign_seed(seed_again, sk), LSX_OK);
+    CHECK(memcmp(seed_again, seed, sizeof seed) == 0);
     CHECK_RC(lsx_sign(sig, NULL, 0, sk), LSX_OK);
     CHECK_RC(lsx_verify(sig, NULL, 0, pk), LSX_OK);
     CHECK(strcmp(lsx_error_name(LSX_ERR_SIGNATURE), "bad_signature") == 0);
@@ -478,16 +491,16 @@ static void vector_case(const json *c) {
     lsx_geometry g;
     CHECK_RC(lsx_geometry_init(&g, (uint32_t)json_number(geo, "hops"), (uint32_t)json_number(geo, "payload")), LSX_OK);
     size_t n = route_v->count, len = lsx_packet_bytes(&g), l;
-    uint8_t pks[LSX_MAX_HOPS][32], cmds[LSX_MAX_HOPS][48];
+    uint8_t pks[LSX_MAX_HOPS][LSX_KEY_BYTES], cmds[LSX_MAX_HOPS][LSX_COMMAND_BYTES];
     lsx_node *nodes[LSX_MAX_HOPS] = {0};
     for (size_t i = 0; i < n; i++) {
         uint8_t *sk = json_hex(route_v->items[i], "private_key", &l), *pk = json_hex(route_v->items[i], "public_key", &l);
         uint8_t *cmd = json_hex(route_v->items[i], "command", &l);
-        uint8_t derived[32];
+        uint8_t derived[LSX_KEY_BYTES];
         CHECK_RC(lsx_public_key(derived, sk), LSX_OK);
-        CHECK(memcmp(derived, pk, 32) == 0);
-        memcpy(pks[i], pk, 32);
-        memcpy(cmds[i], cmd, 48);
+        CHECK(memcmp(derived, pk, LSX_KEY_BYTES) == 0);
+        memcpy(pks[i], pk, LSX_KEY_BYTES);
+        memcpy(cmds[i], cmd, LSX_COMMAND_BYTES);
         CHECK_RC(lsx_node_create(&nodes[i], &g, sk), LSX_OK);
         free(sk);
         free(pk);
@@ -496,15 +509,15 @@ static void vector_case(const json *c) {
     size_t mlen = 0;
     uint8_t *x = json_hex(c, "ephemeral_secret", &l), *message = json_hex(c, "message", &mlen);
     uint8_t *packet = malloc(len);
-    CHECK_RC(lsx_create_packet(&g, n, pks[0], cmds[0], message, mlen, x, packet, len), LSX_OK);
+    CHECK_RC(lsx_create_packet(packet, len, &g, n, pks[0], cmds[0], message, mlen, x), LSX_OK);
     CHECK(check_hex_equal(c, "packet", packet, len));
     for (size_t i = 0; i < n && i < hops_v->count; i++) {
         const json *h = hops_v->items[i];
         lsx_processed res;
-        CHECK_RC(lsx_process(nodes[i], NULL, packet, len, packet, len, &res), LSX_OK);
-        CHECK(check_hex_equal(h, "tag", res.tag, 32));
+        CHECK_RC(lsx_process(packet, len, &res, nodes[i], NULL, packet, len), LSX_OK);
+        CHECK(check_hex_equal(h, "tag", res.tag, LSX_TAG_BYTES));
         CHECK(res.flag == (uint8_t)json_number(h, "flag") && res.delay_us == (uint32_t)json_number(h, "delay_us"));
-        CHECK(check_hex_equal(h, "address", res.address, 32));
+        CHECK(check_hex_equal(h, "address", res.address, LSX_ADDRESS_BYTES));
         CHECK(check_hex_equal(h, "packet_out", packet, len));
         if (i == n - 1 && res.flag == LSX_FLAG_FINAL) {
             CHECK(res.final_status == LSX_OK && res.message_len == mlen);
@@ -516,21 +529,21 @@ static void vector_case(const json *c) {
         size_t surb_len = lsx_surb_bytes(&g), secret_len = lsx_surb_secret_bytes(&g), rlen = 0;
         uint8_t *first = json_hex(s, "first_hop_id", &l), *sx = json_hex(s, "ephemeral_secret", &l);
         uint8_t *kt = json_hex(s, "reply_key", &l), *reply = json_hex(s, "reply_message", &rlen);
-        uint8_t *surb = malloc(surb_len), *secret = malloc(secret_len), to[32];
-        CHECK_RC(lsx_surb_create(&g, n, pks[0], cmds[0], first, sx, kt, surb, surb_len, secret, secret_len), LSX_OK);
+        uint8_t *surb = malloc(surb_len), *secret = malloc(secret_len), to[LSX_ADDRESS_BYTES];
+        CHECK_RC(lsx_surb_create(surb, surb_len, secret, secret_len, &g, n, pks[0], cmds[0], first, sx, kt), LSX_OK);
         CHECK(check_hex_equal(s, "surb", surb, surb_len));
-        CHECK_RC(lsx_surb_use(&g, surb, surb_len, reply, rlen, to, packet, len), LSX_OK);
-        CHECK(check_hex_equal(s, "reply_packet", packet, len) && memcmp(to, first, 32) == 0);
+        CHECK_RC(lsx_surb_use(packet, len, to, &g, surb, surb_len, reply, rlen), LSX_OK);
+        CHECK(check_hex_equal(s, "reply_packet", packet, len) && memcmp(to, first, LSX_ADDRESS_BYTES) == 0);
         const json *sh = json_get(s, "hops");
         for (size_t i = 0; i < n && sh != NULL && i < sh->count; i++) {
             lsx_processed res;
-            CHECK_RC(lsx_process(nodes[i], NULL, packet, len, packet, len, &res), LSX_OK);
-            CHECK(check_hex_equal(sh->items[i], "tag", res.tag, 32));
+            CHECK_RC(lsx_process(packet, len, &res, nodes[i], NULL, packet, len), LSX_OK);
+            CHECK(check_hex_equal(sh->items[i], "tag", res.tag, LSX_TAG_BYTES));
             CHECK(check_hex_equal(sh->items[i], "packet_out", packet, len));
         }
         size_t off = 0, got = 0;
         uint8_t *payload = packet + lsx_header_bytes(&g);
-        CHECK_RC(lsx_surb_open(&g, secret, secret_len, payload, g.payload, &off, &got), LSX_OK);
+        CHECK_RC(lsx_surb_open(payload, g.payload, &off, &got, &g, secret, secret_len), LSX_OK);
         CHECK(got == rlen && (rlen == 0 || memcmp(payload + off, reply, rlen) == 0));
         free(first); free(sx); free(kt); free(reply); free(surb); free(secret);
     }
@@ -569,7 +582,7 @@ static int test_vectors(const char *dir) {
         CHECK_RC(lsx_node_create(&node, &g, sk), LSX_OK);
         uint8_t *out = malloc(plen ? plen : 1);
         lsx_processed res;
-        int rc = lsx_process(node, NULL, packet ? packet : out, plen, out, plen, &res);
+        int rc = lsx_process(out, plen, &res, node, NULL, packet ? packet : out, plen);
         const char *expected = json_string(c, "error");
         if (rc == LSX_OK && res.flag == LSX_FLAG_FINAL) rc = res.final_status;
         if (expected == NULL || strcmp(lsx_error_name(rc), expected) != 0) {
@@ -594,6 +607,7 @@ int main(int argc, char **argv) {
     }
     printf("loopix_sphinx %s, backend %s\n", lsx_version(), lsx_backend_name(lsx_get_backend()));
     test_geometry();
+    test_sizes();
     test_round_trips();
     test_tampering();
     test_header_checks();

@@ -5,7 +5,7 @@ import LoopixSphinx
 public enum PullFormat {
     public static let challengeBytes = 32
     public static let handleBytes = 16
-    public static let signatureBytes = 64
+    public static let signatureBytes = SigningKey.signatureByteCount
     /// Domain separation for what a client signs.
     public static let signingContext = Array("loopix-pull-v1".utf8)
     /// The largest pull size a provider may configure.
@@ -37,15 +37,15 @@ public struct PullRequest: Sendable, Hashable {
         self.init(mailbox: mailbox, signature: key.sign(PullFormat.signedBytes(challenge: challenge, mailbox: mailbox)))
     }
 
-    public static let bytes = 32 + PullFormat.signatureBytes
+    public static let bytes = SphinxAddress.byteCount + PullFormat.signatureBytes
 
     public var encoded: [UInt8] { mailbox.bytes + signature }
 
     public init(decoding body: some Collection<UInt8>) throws(PullMessageError) {
         let b = Array(body)
         guard b.count == Self.bytes else { throw PullMessageError(reason: "pull request of \(b.count) bytes") }
-        mailbox = try! SphinxAddress(bytes: b[0..<32])
-        signature = Array(b[32...])
+        mailbox = try! SphinxAddress(bytes: b[0..<SphinxAddress.byteCount])
+        signature = Array(b[SphinxAddress.byteCount...])
     }
 }
 

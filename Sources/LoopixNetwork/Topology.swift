@@ -49,7 +49,8 @@ public struct NodeDescriptor: Sendable, Hashable, Codable {
         port = try c.decode(Int.self, forKey: .port)
         let hex = try c.decode(String.self, forKey: .publicKey)
         guard let bytes = [UInt8](hexString: hex), let key = try? PublicKey(bytes: bytes) else {
-            throw DecodingError.dataCorruptedError(forKey: .publicKey, in: c, debugDescription: "expected 64 hex digits")
+            throw DecodingError.dataCorruptedError(
+                forKey: .publicKey, in: c, debugDescription: "expected \(2 * PublicKey.byteCount) hex digits")
         }
         publicKey = key
         signingKey = try c.decodeIfPresent(VerifyingKey.self, forKey: .signingKey)

@@ -1,20 +1,23 @@
 // 32 bytes held inline (no heap), the storage of keys, addresses and tags.
 
-/// Thirty-two bytes stored inline, so that values built per packet never allocate.
+/// Thirty-two bytes stored inline, so that values built per packet never allocate. `CoreSizes` checks that
+/// the C core's keys, addresses and tags have this size.
 struct Bytes32: Hashable, Sendable {
     var words: (UInt64, UInt64, UInt64, UInt64)
 
+    static let byteCount = MemoryLayout<(UInt64, UInt64, UInt64, UInt64)>.size
+
     init() { words = (0, 0, 0, 0) }
 
-    /// Copies exactly 32 bytes; the caller checks the length.
+    /// Copies exactly `byteCount` bytes; the caller checks the length.
     init(_ raw: UnsafeRawBufferPointer) {
-        precondition(raw.count == 32, "Bytes32 needs exactly 32 bytes")
+        precondition(raw.count == Self.byteCount, "Bytes32 needs exactly \(Self.byteCount) bytes")
         words = (0, 0, 0, 0)
         Swift.withUnsafeMutableBytes(of: &words) { $0.copyMemory(from: raw) }
     }
 
     init?<C: Collection>(bytes: C) where C.Element == UInt8 {
-        guard bytes.count == 32 else { return nil }
+        guard bytes.count == Self.byteCount else { return nil }
         self.init()
         Swift.withUnsafeMutableBytes(of: &words) { dst in
             for (i, b) in bytes.enumerated() { dst[i] = b }

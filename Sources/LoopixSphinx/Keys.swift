@@ -5,8 +5,11 @@ import CLoopixSphinx
 public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     let storage: Bytes32
 
+    /// The size of a key, public or secret, as the C core states it.
+    public static var byteCount: Int { CoreSizes.key }
+
     public init(bytes: some Collection<UInt8>) throws(SphinxError) {
-        guard let s = Bytes32(bytes: bytes) else { throw .wrongLength }
+        guard bytes.count == Self.byteCount, let s = Bytes32(bytes: bytes) else { throw .wrongLength }
         storage = s
     }
 
@@ -26,23 +29,23 @@ public final class SecretKey: @unchecked Sendable {
     /// A fresh key from the system's CSPRNG.
     public static func generate() -> SecretKey {
         Sphinx.ensureInitialized()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: CoreSizes.key, alignment: 16)
         var pk = Bytes32()
         let rc = withUnsafeMutableBytes(of: &pk.words) { lsx_keypair($0.u8, buffer.u8) }
         precondition(rc == 0, "lsx_keypair cannot fail once the library is initialised")
         return SecretKey(buffer: buffer, publicKey: PublicKey(storage: pk))
     }
 
-    /// A key from its 32 bytes (for example, read from a key file).
+    /// A key from its `PublicKey.byteCount` bytes (for example, read from a key file).
     public convenience init(bytes: some Collection<UInt8>) throws(SphinxError) {
-        guard bytes.count == 32 else { throw .wrongLength }
+        guard bytes.count == CoreSizes.key else { throw .wrongLength }
         Sphinx.ensureInitialized()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 32, alignment: 16)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: CoreSizes.key, alignment: 16)
         for (i, b) in bytes.enumerated() { buffer[i] = b }
         var pk = Bytes32()
         let rc = withUnsafeMutableBytes(of: &pk.words) { lsx_public_key($0.u8, buffer.u8) }
         guard rc == 0 else {
-            lsx_wipe(buffer.baseAddress, 32)
+            lsx_wipe(buffer.baseAddress, buffer.count)
             buffer.deallocate()
             throw SphinxError(code: rc)
         }
@@ -55,7 +58,7 @@ public final class SecretKey: @unchecked Sendable {
     }
 
     deinit {
-        lsx_wipe(buffer.baseAddress, 32)
+        lsx_wipe(buffer.baseAddress, buffer.count)
         buffer.deallocate()
     }
 

@@ -48,9 +48,9 @@ public final class PacketProcessor: @unchecked Sendable {
     {
         guard let inBase = input.baseAddress, let outBase = output.baseAddress else { throw .wrongLength }
         var result = lsx_processed()
-        let rc = lsx_process(node, replayFilter?.pointer,
-                             inBase.assumingMemoryBound(to: UInt8.self), input.count,
-                             outBase.assumingMemoryBound(to: UInt8.self), output.count, &result)
+        let rc = lsx_process(outBase.assumingMemoryBound(to: UInt8.self), output.count, &result,
+                             node, replayFilter?.pointer,
+                             inBase.assumingMemoryBound(to: UInt8.self), input.count)
         if rc != 0 { throw SphinxError(code: rc) }
         let address = withUnsafeBytes(of: &result.address) { Bytes32($0) }
         let tag = withUnsafeBytes(of: &result.tag) { Bytes32($0) }

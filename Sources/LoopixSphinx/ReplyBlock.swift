@@ -4,7 +4,7 @@ import CLoopixSphinx
 /// A single-use reply block: where to send the reply, a prepared header, and the key to encrypt it with.
 public struct ReplyBlock: Sendable, Hashable {
     public let geometry: Geometry
-    /// first_hop_id (32) || header || kt (128).
+    /// first_hop_id || header || kt (`geometry.replyBlockBytes` in all).
     public let bytes: [UInt8]
 
     /// A block received in a message; only its length is checked here.
@@ -15,19 +15,27 @@ public struct ReplyBlock: Sendable, Hashable {
     }
 
     /// The node the reply goes to first.
-    public var firstHop: SphinxAddress { try! SphinxAddress(bytes: bytes[0..<32]) }
+    public var firstHop: SphinxAddress {
+        var address = Bytes32()
+        var g = geometry.c
+        let rc = withUnsafeMutableBytes(of: &address.words) { out in
+            bytes.withUnsafeBufferPointer { lsx_surb_first_hop(out.u8, &g, $0.baseAddress, $0.count) }
+        }
+        precondition(rc == 0, "a block has the length of its geometry from init")
+        return SphinxAddress(storage: address)
+    }
 
     /// Builds the reply packet carrying `message`; send it to `firstHop`.
     public func makeReply(message: some Collection<UInt8>) throws(SphinxError) -> [UInt8] {
         try Sphinx.initialize()
         let msg = Array(message)
-        var to = [UInt8](repeating: 0, count: 32)
+        var to = [UInt8](repeating: 0, count: CoreSizes.address)
         var packet = [UInt8](repeating: 0, count: geometry.packetBytes)
         var g = geometry.c
         try bytes.withUnsafeBufferPointer { (surb) throws(SphinxError) in
             try msg.withUnsafeBufferPointer { (m) throws(SphinxError) in
-                try check(lsx_surb_use(&g, surb.baseAddress, surb.count, m.baseAddress, m.count, &to, &packet,
-                                       packet.count))
+                try check(lsx_surb_use(&packet, packet.count, &to, &g, surb.baseAddress, surb.count, m.baseAddress,
+                                       m.count))
             }
         }
         return packet
@@ -58,7 +66,7 @@ public final class ReplyBlockSecret: @unchecked Sendable {
         var length = 0
         var g = geometry.c
         try secret.withUnsafeBufferPointer { (s) throws(SphinxError) in
-            try check(lsx_surb_open(&g, s.baseAddress, s.count, &payload, payload.count, &offset, &length))
+            try check(lsx_surb_open(&payload, payload.count, &offset, &length, &g, s.baseAddress, s.count))
         }
         return Array(payload[offset..<(offset + length)])
     }
@@ -73,8 +81,8 @@ extension Sphinx {
     ) throws(SphinxError) -> (block: ReplyBlock, secret: ReplyBlockSecret) {
         try initialize()
         guard case .final(let replyID)? = route.last?.command else { throw .invalidRoute }
-        guard ephemeralSecret == nil || ephemeralSecret!.count == 32,
-            replyKey == nil || replyKey!.count == Int(LSX_REPLY_KEY_BYTES)
+        guard ephemeralSecret == nil || ephemeralSecret!.count == CoreSizes.ephemeralSecret,
+            replyKey == nil || replyKey!.count == CoreSizes.replyKey
         else { throw .wrongLength }
         var surb = [UInt8](repeating: 0, count: geometry.replyBlockBytes)
         var secret = [UInt8](repeating: 0, count: geometry.replyBlockSecretBytes)
@@ -83,8 +91,8 @@ extension Sphinx {
                 try withOptionalBytes(replyKey) { (kt) throws(SphinxError) in
                     try firstHop.storage.withUnsafeBytes { (first) throws(SphinxError) in
                         var g = geometry.c
-                        try check(lsx_surb_create(&g, route.count, keys, commands, first.u8, x, kt, &surb, surb.count,
-                                                  &secret, secret.count))
+                        try check(lsx_surb_create(&surb, surb.count, &secret, secret.count, &g, route.count, keys,
+                                                  commands, first.u8, x, kt))
                     }
                 }
             }

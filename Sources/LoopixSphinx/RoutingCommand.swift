@@ -36,7 +36,7 @@ public enum RoutingCommand: Sendable, Hashable {
         }
     }
 
-    /// The 48-byte wire form.
+    /// The wire form, `lsx_command_bytes()` long.
     func encode(into out: UnsafeMutableRawBufferPointer) {
         let rc = address.storage.withUnsafeBytes { lsx_command_encode(out.u8, flag, delayMicroseconds, $0.u8) }
         precondition(rc == 0, "every RoutingCommand has a known flag")

@@ -5,8 +5,11 @@ import CLoopixSphinx
 public struct VerifyingKey: Sendable, Hashable, Codable, CustomStringConvertible {
     let storage: Bytes32
 
+    /// The size of a verifying key, as the C core states it.
+    public static var byteCount: Int { CoreSizes.signingPublicKey }
+
     public init(bytes: some Collection<UInt8>) throws(SphinxError) {
-        guard let s = Bytes32(bytes: bytes) else { throw .wrongLength }
+        guard bytes.count == Self.byteCount, let s = Bytes32(bytes: bytes) else { throw .wrongLength }
         storage = s
     }
 
@@ -24,7 +27,7 @@ public struct VerifyingKey: Sendable, Hashable, Codable, CustomStringConvertible
         try Sphinx.initialize()
         let sig = Array(signature)
         let msg = Array(message)
-        guard sig.count == Int(LSX_SIGNATURE_BYTES) else { throw .badSignature }
+        guard sig.count == CoreSizes.signature else { throw .badSignature }
         try storage.withUnsafeBytes { (pk) throws(SphinxError) in
             try check(lsx_verify(sig, msg, msg.count, pk.u8))
         }
@@ -40,29 +43,33 @@ public struct VerifyingKey: Sendable, Hashable, Codable, CustomStringConvertible
     }
 }
 
-/// An Ed25519 secret key, kept as its 32-byte seed (what a key file holds); wiped when released.
+/// An Ed25519 secret key, kept as its seed (what a key file holds); wiped when released.
 public final class SigningKey: @unchecked Sendable {
     // Safe to share: written once in init, read-only afterwards, wiped and freed in deinit.
-    private let secret: UnsafeMutableRawBufferPointer  // libsodium's 64-byte form: seed || public key
+    private let secret: UnsafeMutableRawBufferPointer  // libsodium's form: seed || public key
     public let verifyingKey: VerifyingKey
+
+    /// The sizes of a seed and of a signature, as the C core states them.
+    public static var seedByteCount: Int { CoreSizes.signingSeed }
+    public static var signatureByteCount: Int { CoreSizes.signature }
 
     /// A fresh key from the CSPRNG.
     public convenience init() {
-        var seed = [UInt8](repeating: 0, count: Int(LSX_SIGN_SEED_BYTES))
+        var seed = [UInt8](repeating: 0, count: CoreSizes.signingSeed)
         Sphinx.ensureInitialized()
         lsx_random(&seed, seed.count)
         try! self.init(seed: seed)
         lsx_wipe(&seed, seed.count)
     }
 
-    /// The key with this 32-byte seed.
+    /// The key with this seed (`seedByteCount` bytes).
     public init(seed: some Collection<UInt8>) throws(SphinxError) {
-        guard seed.count == Int(LSX_SIGN_SEED_BYTES) else { throw .wrongLength }
+        guard seed.count == CoreSizes.signingSeed else { throw .wrongLength }
         try Sphinx.initialize()
         var seedBytes = Array(seed)
         defer { lsx_wipe(&seedBytes, seedBytes.count) }
-        secret = .allocate(byteCount: Int(LSX_SIGN_SECRET_KEY_BYTES), alignment: 16)
-        var pk = [UInt8](repeating: 0, count: 32)
+        secret = .allocate(byteCount: CoreSizes.signingSecretKey, alignment: 16)
+        var pk = [UInt8](repeating: 0, count: CoreSizes.signingPublicKey)
         let rc = lsx_sign_keypair(&pk, secret.u8, seedBytes)
         guard rc == 0 else {
             lsx_wipe(secret.baseAddress, secret.count)
@@ -77,13 +84,18 @@ public final class SigningKey: @unchecked Sendable {
         secret.deallocate()
     }
 
-    /// The 32-byte seed, for a key file. The caller must wipe it.
-    public var seedBytes: [UInt8] { Array(UnsafeRawBufferPointer(rebasing: secret[0..<Int(LSX_SIGN_SEED_BYTES)])) }
+    /// The seed, for a key file. The caller must wipe it.
+    public var seedBytes: [UInt8] {
+        var seed = [UInt8](repeating: 0, count: CoreSizes.signingSeed)
+        let rc = lsx_sign_seed(&seed, secret.u8)
+        precondition(rc == 0, "a signing key made in init always has a seed")
+        return seed
+    }
 
-    /// A 64-byte detached signature over `message`.
+    /// A detached signature (`signatureByteCount` bytes) over `message`.
     public func sign(_ message: some Collection<UInt8>) -> [UInt8] {
         let msg = Array(message)
-        var sig = [UInt8](repeating: 0, count: Int(LSX_SIGNATURE_BYTES))
+        var sig = [UInt8](repeating: 0, count: CoreSizes.signature)
         let rc = lsx_sign(&sig, msg, msg.count, secret.u8)
         precondition(rc == 0, "signing with a valid key cannot fail")
         return sig

@@ -63,14 +63,14 @@ public enum Sphinx {
         ephemeralSecret: [UInt8]? = nil, into out: UnsafeMutableRawBufferPointer
     ) throws(SphinxError) {
         try initialize()
-        guard ephemeralSecret == nil || ephemeralSecret!.count == 32 else { throw .wrongLength }
+        guard ephemeralSecret == nil || ephemeralSecret!.count == CoreSizes.ephemeralSecret else { throw .wrongLength }
         let messageBytes = Array(message)
         try withRoute(route, geometry: geometry) { (keys, commands) throws(SphinxError) in
             try messageBytes.withUnsafeBufferPointer { (msg) throws(SphinxError) in
                 try withOptionalBytes(ephemeralSecret) { (secret) throws(SphinxError) in
                     var g = geometry.c
-                    try check(lsx_create_packet(&g, route.count, keys, commands, msg.baseAddress, msg.count, secret,
-                                                out.u8, out.count))
+                    try check(lsx_create_packet(out.u8, out.count, &g, route.count, keys, commands, msg.baseAddress,
+                                                msg.count, secret))
                 }
             }
         }
@@ -81,7 +81,7 @@ public enum Sphinx {
         ensureInitialized()
         return [UInt8](unsafeUninitializedCapacity: geometry.packetBytes) { out, count in
             var g = geometry.c
-            let rc = lsx_create_dummy(&g, out.baseAddress, geometry.packetBytes)
+            let rc = lsx_create_dummy(out.baseAddress, geometry.packetBytes, &g)
             precondition(rc == 0, "a valid geometry always gives a dummy")
             count = geometry.packetBytes
         }
@@ -92,18 +92,19 @@ public enum Sphinx {
         _ route: [RouteHop], geometry: Geometry,
         _ body: (UnsafePointer<UInt8>, UnsafePointer<UInt8>) throws(SphinxError) -> R
     ) throws(SphinxError) -> R {
-        guard (1...geometry.hops).contains(route.count) else { throw .invalidRoute }
-        var keys = [UInt8](repeating: 0, count: route.count * 32)
-        var commands = [UInt8](repeating: 0, count: route.count * Int(LSX_COMMAND_BYTES))
+        guard (CoreSizes.minHops...geometry.hops).contains(route.count) else { throw .invalidRoute }
+        let keySize = CoreSizes.key, commandSize = CoreSizes.command
+        var keys = [UInt8](repeating: 0, count: route.count * keySize)
+        var commands = [UInt8](repeating: 0, count: route.count * commandSize)
         for (i, hop) in route.enumerated() {
             keys.withUnsafeMutableBytes { k in
                 hop.publicKey.storage.withUnsafeBytes {
-                    UnsafeMutableRawBufferPointer(rebasing: k[(i * 32)..<(i * 32 + 32)]).copyMemory(from: $0)
+                    UnsafeMutableRawBufferPointer(rebasing: k[(i * keySize)..<((i + 1) * keySize)]).copyMemory(from: $0)
                 }
             }
             commands.withUnsafeMutableBytes { c in
-                let size = Int(LSX_COMMAND_BYTES)
-                hop.command.encode(into: UnsafeMutableRawBufferPointer(rebasing: c[(i * size)..<(i * size + size)]))
+                let slot = c[(i * commandSize)..<((i + 1) * commandSize)]
+                hop.command.encode(into: UnsafeMutableRawBufferPointer(rebasing: slot))
             }
         }
         return try keys.withUnsafeBufferPointer { (k) throws(SphinxError) in

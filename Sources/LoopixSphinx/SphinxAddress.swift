@@ -5,8 +5,11 @@ import CLoopixSphinx
 public struct SphinxAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     var storage: Bytes32
 
+    /// The size of an address, as the C core states it.
+    public static var byteCount: Int { CoreSizes.address }
+
     public init(bytes: some Collection<UInt8>) throws(SphinxError) {
-        guard let s = Bytes32(bytes: bytes) else { throw .wrongLength }
+        guard bytes.count == Self.byteCount, let s = Bytes32(bytes: bytes) else { throw .wrongLength }
         storage = s
     }
 
@@ -15,11 +18,11 @@ public struct SphinxAddress: Sendable, Hashable, Codable, CustomStringConvertibl
     /// All zeros (the unused address of a DROP command).
     public static let zero = SphinxAddress(storage: Bytes32())
 
-    /// 32 bytes from the CSPRNG.
+    /// An address from the CSPRNG.
     public static func random() -> SphinxAddress {
         Sphinx.ensureInitialized()
         var s = Bytes32()
-        withUnsafeMutableBytes(of: &s.words) { lsx_random($0.baseAddress, 32) }
+        withUnsafeMutableBytes(of: &s.words) { lsx_random($0.baseAddress, byteCount) }
         return SphinxAddress(storage: s)
     }
 

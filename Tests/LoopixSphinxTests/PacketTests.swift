@@ -1,4 +1,5 @@
 // Round trips, tampering, replays and reply blocks through the Swift API.
+import Foundation
 import LoopixSphinx
 import Testing
 
@@ -149,6 +150,18 @@ struct PacketTests {
         #expect(throws: SphinxError.invalidGeometry) { try Geometry(hops: 17, payload: 2048) }
         #expect(throws: SphinxError.invalidGeometry) { try Geometry(hops: 6, payload: 63) }
         #expect(throws: SphinxError.invalidGeometry) { try Geometry(hops: 6, payload: 65537) }
+        #expect(throws: SphinxError.invalidGeometry) { try Geometry(hops: -1, payload: 2048) }
+    }
+
+    @Test("a geometry's sizes are the spec's, from the C core, and survive encoding its two parameters")
+    func geometrySizes() throws {
+        let g = Geometry.standard
+        #expect(g.hops == 6 && g.payload == 2048)
+        #expect(g.maxMessageBytes == 2030 && g.replyBlockBytes == 32 + 433 + 128)
+        let json = try JSONEncoder().encode(try Geometry(hops: 2, payload: 64))
+        #expect(String(decoding: json, as: UTF8.self).contains("headerBytes") == false)
+        let decoded = try JSONDecoder().decode(Geometry.self, from: json)
+        #expect(decoded == (try Geometry(hops: 2, payload: 64)) && decoded.packetBytes == 1 + 32 + 2 * 64 + 16 + 64)
     }
 }
 

@@ -40,6 +40,11 @@ _path = _library_path()
 if not _path.exists():
     raise ImportError(f"{_path} not found: run `make -C CSources` first, or set LOOPIX_SPHINX_LIB")
 _lib = ctypes.CDLL(str(_path))
+# The argument orders below are those of the 2.x API (output parameters first).
+_API_MAJOR = 2
+_lib.lsx_version.restype = c_char_p
+if int(_lib.lsx_version().decode().split(".")[0]) != _API_MAJOR:
+    raise ImportError(f"{_path} is libloopix_sphinx {_lib.lsx_version().decode()}; this binding needs {_API_MAJOR}.x")
 
 _u8p = POINTER(c_uint8)
 
@@ -68,7 +73,7 @@ def _declare(name: str, restype, *argtypes) -> None:
 
 
 _gp = POINTER(_Geometry)
-for _name in ("lsx_key_bytes", "lsx_command_bytes", "lsx_address_bytes", "lsx_tag_bytes",
+for _name in ("lsx_key_bytes", "lsx_secret_bytes", "lsx_command_bytes", "lsx_address_bytes", "lsx_tag_bytes",
               "lsx_reply_key_bytes", "lsx_payload_overhead"):
     _declare(_name, c_size_t)
 for _name in ("lsx_header_bytes", "lsx_packet_bytes", "lsx_max_message_bytes", "lsx_surb_bytes",
@@ -86,30 +91,29 @@ _declare("lsx_public_key", c_int, _u8p, _u8p)
 _declare("lsx_wipe", None, c_void_p, c_size_t)
 _declare("lsx_random", None, c_void_p, c_size_t)
 _declare("lsx_command_encode", c_int, _u8p, c_uint8, c_uint32, _u8p)
-_declare("lsx_command_decode", c_int, _u8p, POINTER(c_uint8), POINTER(c_uint32), _u8p)
-_declare("lsx_create_packet", c_int, _gp, c_size_t, _u8p, _u8p, _u8p, c_size_t, _u8p, _u8p, c_size_t)
-_declare("lsx_create_dummy", c_int, _gp, _u8p, c_size_t)
+# Output parameters come first, as in the C header.
+_declare("lsx_command_decode", c_int, POINTER(c_uint8), POINTER(c_uint32), _u8p, _u8p)
+_declare("lsx_create_packet", c_int, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, c_size_t, _u8p)
+_declare("lsx_create_dummy", c_int, _u8p, c_size_t, _gp)
 _declare("lsx_node_create", c_int, POINTER(c_void_p), _gp, _u8p)
 _declare("lsx_node_destroy", None, c_void_p)
 _declare("lsx_node_backend", c_int, c_void_p)
-_declare("lsx_process", c_int, c_void_p, c_void_p, _u8p, c_size_t, _u8p, c_size_t, POINTER(_Processed))
-_declare("lsx_surb_create", c_int, _gp, c_size_t, _u8p, _u8p, _u8p, _u8p, _u8p, _u8p, c_size_t, _u8p, c_size_t)
-_declare("lsx_surb_use", c_int, _gp, _u8p, c_size_t, _u8p, c_size_t, _u8p, _u8p, c_size_t)
-_declare("lsx_surb_open", c_int, _gp, _u8p, c_size_t, _u8p, c_size_t, POINTER(c_size_t), POINTER(c_size_t))
+_declare("lsx_process", c_int, _u8p, c_size_t, POINTER(_Processed), c_void_p, c_void_p, _u8p, c_size_t)
+_declare("lsx_surb_create", c_int, _u8p, c_size_t, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, _u8p, _u8p)
+_declare("lsx_surb_use", c_int, _u8p, c_size_t, _u8p, _gp, _u8p, c_size_t, _u8p, c_size_t)
+_declare("lsx_surb_open", c_int, _u8p, c_size_t, POINTER(c_size_t), POINTER(c_size_t), _gp, _u8p, c_size_t)
 _declare("lsx_replay_filter_create", c_int, POINTER(c_void_p), c_uint64, c_double, c_uint64)
 _declare("lsx_replay_filter_destroy", None, c_void_p)
 _declare("lsx_replay_filter_rotate", None, c_void_p, c_uint64)
 _declare("lsx_replay_filter_count", c_uint64, c_void_p)
 
 KEY_BYTES = _lib.lsx_key_bytes()
+SECRET_BYTES = _lib.lsx_secret_bytes()
 COMMAND_BYTES = _lib.lsx_command_bytes()
 ADDRESS_BYTES = _lib.lsx_address_bytes()
 TAG_BYTES = _lib.lsx_tag_bytes()
 REPLY_KEY_BYTES = _lib.lsx_reply_key_bytes()
 PAYLOAD_OVERHEAD = _lib.lsx_payload_overhead()
-# The ephemeral secret of a packet is an X25519 scalar, the size of a key; the library has no
-# separate size function for it.
-SECRET_BYTES = KEY_BYTES
 
 
 def error_name(code: int) -> str:
@@ -208,7 +212,7 @@ def command_encode(flag: int, delay_us: int = 0, address: bytes | None = None) -
 def command_decode(command: bytes) -> tuple[int, int, bytes]:
     """(flag, delay_us, address) of a 48-byte command."""
     flag, delay, address = c_uint8(), c_uint32(), _buf(None, ADDRESS_BYTES)
-    _check(_lib.lsx_command_decode(_opt(command, COMMAND_BYTES), byref(flag), byref(delay), address))
+    _check(_lib.lsx_command_decode(byref(flag), byref(delay), address, _opt(command, COMMAND_BYTES)))
     return flag.value, delay.value, bytes(address)
 
 
@@ -225,14 +229,14 @@ def create_packet(geometry: Geometry, public_keys: list[bytes], commands: list[b
     """A forward packet over the route; `ephemeral_secret` only for test vectors."""
     keys, cmds = _route(public_keys, commands)
     out = _buf(None, geometry.packet_bytes)
-    _check(_lib.lsx_create_packet(byref(geometry._c), len(public_keys), keys, cmds, _buf(message), len(message),
-                                  _opt(ephemeral_secret, SECRET_BYTES), out, geometry.packet_bytes))
+    _check(_lib.lsx_create_packet(out, geometry.packet_bytes, byref(geometry._c), len(public_keys), keys, cmds,
+                                  _buf(message), len(message), _opt(ephemeral_secret, SECRET_BYTES)))
     return bytes(out)
 
 
 def create_dummy(geometry: Geometry) -> bytes:
     out = _buf(None, geometry.packet_bytes)
-    _check(_lib.lsx_create_dummy(byref(geometry._c), out, geometry.packet_bytes))
+    _check(_lib.lsx_create_dummy(out, geometry.packet_bytes, byref(geometry._c)))
     return bytes(out)
 
 
@@ -291,11 +295,11 @@ class Node:
         filt = replay_filter._p if replay_filter is not None else None
         if in_place:
             buf = _buf(packet)
-            rc = _lib.lsx_process(self._p, filt, buf, len(packet), buf, len(packet), byref(result))
+            rc = _lib.lsx_process(buf, len(packet), byref(result), self._p, filt, buf, len(packet))
             out = buf
         else:
             out = _buf(None, total)
-            rc = _lib.lsx_process(self._p, filt, _buf(packet), len(packet), out, total, byref(result))
+            rc = _lib.lsx_process(out, total, byref(result), self._p, filt, _buf(packet), len(packet))
         _check(rc)
         new_packet = bytes(out)[:total]
         message = None
@@ -315,17 +319,17 @@ def surb_create(geometry: Geometry, public_keys: list[bytes], commands: list[byt
     """A reply block and the secret its maker keeps; the last command must be FINAL."""
     keys, cmds = _route(public_keys, commands)
     surb, secret = _buf(None, geometry.surb_bytes), _buf(None, geometry.surb_secret_bytes)
-    _check(_lib.lsx_surb_create(byref(geometry._c), len(public_keys), keys, cmds, _opt(first_hop_id, ADDRESS_BYTES),
-                                _opt(ephemeral_secret, SECRET_BYTES), _opt(reply_key, REPLY_KEY_BYTES),
-                                surb, geometry.surb_bytes, secret, geometry.surb_secret_bytes))
+    _check(_lib.lsx_surb_create(surb, geometry.surb_bytes, secret, geometry.surb_secret_bytes, byref(geometry._c),
+                                len(public_keys), keys, cmds, _opt(first_hop_id, ADDRESS_BYTES),
+                                _opt(ephemeral_secret, SECRET_BYTES), _opt(reply_key, REPLY_KEY_BYTES)))
     return bytes(surb), bytes(secret)
 
 
 def surb_use(geometry: Geometry, surb: bytes, message: bytes) -> tuple[bytes, bytes]:
     """(first_hop_id, reply packet) for a message sent back through a reply block."""
     first_hop, packet = _buf(None, ADDRESS_BYTES), _buf(None, geometry.packet_bytes)
-    _check(_lib.lsx_surb_use(byref(geometry._c), _buf(surb), len(surb), _buf(message), len(message), first_hop,
-                             packet, geometry.packet_bytes))
+    _check(_lib.lsx_surb_use(packet, geometry.packet_bytes, first_hop, byref(geometry._c), _buf(surb), len(surb),
+                             _buf(message), len(message)))
     return bytes(first_hop), bytes(packet)
 
 
@@ -334,6 +338,6 @@ def surb_open(geometry: Geometry, surb_secret: bytes, final_packet: bytes) -> by
     payload_bytes = final_packet[geometry.header_bytes:]
     payload = _buf(payload_bytes)
     offset, length = c_size_t(), c_size_t()
-    _check(_lib.lsx_surb_open(byref(geometry._c), _buf(surb_secret), len(surb_secret), payload,
-                              len(payload_bytes), byref(offset), byref(length)))
+    _check(_lib.lsx_surb_open(payload, len(payload_bytes), byref(offset), byref(length), byref(geometry._c),
+                              _buf(surb_secret), len(surb_secret)))
     return bytes(payload)[offset.value:offset.value + length.value]

@@ -7,6 +7,10 @@
  * the one exception of the libcrypto backend). Every exported symbol starts
  * with `lsx_` / `LSX_`. Errors are 0 or a negative `lsx_error`.
  *
+ * What a function writes comes first in its parameters, each buffer with its
+ * length right after it; what it only reads follows. A buffer of fixed size
+ * says so in the signature (`uint8_t tag[LSX_TAG_BYTES]`).
+ *
  * Call lsx_init() once before anything else; it is safe to call it again.
  */
 #ifndef LOOPIX_SPHINX_H
@@ -27,19 +31,45 @@ extern "C" {
 #define LSX_EXPORT
 #endif
 
-/* ---- Sizes (each also available as a function, for bindings) ---------- */
+/* ---- Version ----------------------------------------------------------- */
+
+/* The library's version, written only here: the Makefile reads it, and the
+ * shared library's soname carries its major, which changes with the API/ABI. */
+#define LSX_VERSION_STRING "2.0.0"
+
+/* ---- Sizes (each also available as a function, for bindings) ----------
+ * Every wire size is built from the field sizes below, so that a change to
+ * one field cannot leave another size behind (spec sections 2, 3 and 8). */
 
 #define LSX_FORMAT_VERSION 0x01
-#define LSX_KEY_BYTES 32          /* X25519 public and private keys */
-#define LSX_ALPHA_BYTES 32        /* group element in the header */
-#define LSX_GAMMA_BYTES 16        /* header MAC */
-#define LSX_SLOT_BYTES 64         /* one hop of routing information (S) */
-#define LSX_COMMAND_BYTES 48      /* flag, delay, address, reserved */
-#define LSX_ADDRESS_BYTES 32      /* node id, mailbox id or message id */
-#define LSX_TAG_BYTES 32          /* replay tag */
-#define LSX_SECRET_BYTES 32       /* ephemeral secret of a packet */
-#define LSX_REPLY_KEY_BYTES 128   /* kt of a reply block: four LIONESS keys */
-#define LSX_PAYLOAD_OVERHEAD 18   /* 16 zero bytes + 2-byte length */
+#define LSX_FORMAT_VERSION_BYTES 1          /* the version byte that opens a header */
+#define LSX_KEY_BYTES 32                    /* X25519 public and secret keys */
+#define LSX_SECRET_BYTES LSX_KEY_BYTES      /* ephemeral secret of a packet: an X25519 scalar */
+#define LSX_ALPHA_BYTES LSX_KEY_BYTES       /* group element in the header: an X25519 public key */
+#define LSX_GAMMA_BYTES 16                  /* header MAC */
+#define LSX_ADDRESS_BYTES 32                /* node id, mailbox id or message id */
+#define LSX_TAG_BYTES 32                    /* replay tag */
+
+/* A routing command: flag || delay_us (big-endian) || address || reserved zeros. */
+#define LSX_COMMAND_FLAG_BYTES 1
+#define LSX_COMMAND_DELAY_BYTES 4
+#define LSX_COMMAND_RESERVED_BYTES 11
+#define LSX_COMMAND_BYTES                                                                          \
+    (LSX_COMMAND_FLAG_BYTES + LSX_COMMAND_DELAY_BYTES + LSX_ADDRESS_BYTES + LSX_COMMAND_RESERVED_BYTES)
+/* One hop of routing information (S): the hop's command and the next hop's MAC. */
+#define LSX_SLOT_BYTES (LSX_COMMAND_BYTES + LSX_GAMMA_BYTES)
+
+/* A payload's plaintext: zeros (the integrity check) || length (big-endian) || message || zeros. */
+#define LSX_PAYLOAD_ZERO_BYTES 16
+#define LSX_PAYLOAD_LENGTH_BYTES 2
+#define LSX_PAYLOAD_OVERHEAD (LSX_PAYLOAD_ZERO_BYTES + LSX_PAYLOAD_LENGTH_BYTES)
+
+/* kt of a reply block: four LIONESS keys. Each hop's payload keys, which the
+ * maker of a block keeps, have the same form and size. */
+#define LSX_REPLY_KEY_BYTES 128
+/* The route length that opens a reply block's secret. */
+#define LSX_ROUTE_LENGTH_BYTES 1
+
 #define LSX_MIN_HOPS 1
 #define LSX_MAX_HOPS 16
 #define LSX_MIN_PAYLOAD 64
@@ -47,13 +77,15 @@ extern "C" {
 #define LSX_DEFAULT_HOPS 6
 #define LSX_DEFAULT_PAYLOAD 2048
 
-#define LSX_HEADER_BYTES(hops) (1 + LSX_ALPHA_BYTES + (hops) * LSX_SLOT_BYTES + LSX_GAMMA_BYTES)
+#define LSX_HEADER_BYTES(hops) \
+    (LSX_FORMAT_VERSION_BYTES + LSX_ALPHA_BYTES + (hops) * LSX_SLOT_BYTES + LSX_GAMMA_BYTES)
 #define LSX_PACKET_BYTES(hops, payload) (LSX_HEADER_BYTES(hops) + (payload))
 #define LSX_MAX_MESSAGE_BYTES(payload) ((payload) - LSX_PAYLOAD_OVERHEAD)
+/* first_hop_id || header || kt */
 #define LSX_SURB_BYTES(hops) (LSX_ADDRESS_BYTES + LSX_HEADER_BYTES(hops) + LSX_REPLY_KEY_BYTES)
-/* What the creator of a reply block keeps: route length (1 byte), kt, and
- * the four LIONESS keys of each hop. */
-#define LSX_SURB_SECRET_BYTES(hops) (1 + LSX_REPLY_KEY_BYTES + (hops) * LSX_REPLY_KEY_BYTES)
+/* What the maker of a reply block keeps: route length, kt, and the four
+ * LIONESS keys of each hop. */
+#define LSX_SURB_SECRET_BYTES(hops) (LSX_ROUTE_LENGTH_BYTES + LSX_REPLY_KEY_BYTES + (hops) * LSX_REPLY_KEY_BYTES)
 
 /* ---- Errors ------------------------------------------------------------ */
 
@@ -70,13 +102,17 @@ typedef enum lsx_error {
     LSX_ERR_FLAG = -9,              /* unknown routing flag */
     LSX_ERR_RESERVED = -10,         /* non-zero reserved bytes in a command */
     LSX_ERR_PAYLOAD = -11,          /* payload failed the integrity check at its destination */
-    LSX_ERR_MESSAGE_TOO_LONG = -12, /* message longer than payload - 18 bytes */
+    LSX_ERR_MESSAGE_TOO_LONG = -12, /* message longer than LSX_MAX_MESSAGE_BYTES(payload) */
     LSX_ERR_ROUTE = -13,            /* route length outside 1..hops */
     LSX_ERR_REPLAY_FULL = -14,      /* replay filter saturated: refusing (fail closed) */
     LSX_ERR_BACKEND = -15,          /* the crypto backend failed or is unavailable */
     LSX_ERR_NOT_INITIALIZED = -16,  /* lsx_init() was not called or failed */
     LSX_ERR_NO_MEMORY = -17,        /* allocation failed (set-up functions only) */
-    LSX_ERR_SIGNATURE = -18         /* an Ed25519 signature does not verify */
+    LSX_ERR_SIGNATURE = -18,        /* an Ed25519 signature does not verify */
+    LSX_ERR_NOISE_PROTOCOL = -19,   /* a Noise protocol name this library does not implement */
+    LSX_ERR_NOISE_KEYS = -20,       /* the keys given are not those the Noise pattern needs */
+    LSX_ERR_NOISE_STATE = -21,      /* not now: not this side's turn, not complete, or failed earlier */
+    LSX_ERR_NONCE_EXHAUSTED = -22   /* a Noise cipher has used its last nonce: a new handshake is needed */
 } lsx_error;
 
 /* The stable lower-case name of an error code ("bad_mac", ...); never NULL. */
@@ -85,8 +121,8 @@ LSX_EXPORT const char *lsx_error_name(int code);
 /* ---- Library set-up and backends --------------------------------------- */
 
 typedef enum lsx_backend {
-    LSX_BACKEND_AUTO = 0,      /* measure at lsx_init and choose the faster */
-    LSX_BACKEND_SODIUM = 1,    /* libsodium for everything (default) */
+    LSX_BACKEND_AUTO = 0,      /* measure at lsx_init and choose the faster (the default) */
+    LSX_BACKEND_SODIUM = 1,    /* libsodium for everything (what AUTO keeps unless libcrypto is clearly faster) */
     LSX_BACKEND_LIBCRYPTO = 2  /* libcrypto (OpenSSL EVP) for X25519 */
 } lsx_backend;
 
@@ -99,14 +135,14 @@ LSX_EXPORT LSX_MUST_USE int lsx_init(void);
 LSX_EXPORT LSX_MUST_USE int lsx_set_backend(lsx_backend backend);
 LSX_EXPORT lsx_backend lsx_get_backend(void);
 LSX_EXPORT const char *lsx_backend_name(lsx_backend backend);
-/* The library's own version string, e.g. "1.0.0". */
+/* The library's own version string, LSX_VERSION_STRING when built. */
 LSX_EXPORT const char *lsx_version(void);
 
 /* ---- Geometry ---------------------------------------------------------- */
 
 typedef struct lsx_geometry {
-    uint32_t hops;     /* H: maximum route length, 1..16 */
-    uint32_t payload;  /* P: payload bytes, 64..65536 */
+    uint32_t hops;     /* H: maximum route length, LSX_MIN_HOPS..LSX_MAX_HOPS */
+    uint32_t payload;  /* P: payload bytes, LSX_MIN_PAYLOAD..LSX_MAX_PAYLOAD */
 } lsx_geometry;
 
 /* Fills *geometry after checking the ranges; LSX_ERR_GEOMETRY otherwise. */
@@ -119,13 +155,31 @@ LSX_EXPORT size_t lsx_packet_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_max_message_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_surb_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_surb_secret_bytes(const lsx_geometry *geometry);
-/* The fixed sizes, as functions. */
+
+/* The fixed sizes and limits, as functions: one per macro above. */
+LSX_EXPORT size_t lsx_format_version_bytes(void);
 LSX_EXPORT size_t lsx_key_bytes(void);
-LSX_EXPORT size_t lsx_command_bytes(void);
+LSX_EXPORT size_t lsx_secret_bytes(void);
+LSX_EXPORT size_t lsx_alpha_bytes(void);
+LSX_EXPORT size_t lsx_gamma_bytes(void);
 LSX_EXPORT size_t lsx_address_bytes(void);
 LSX_EXPORT size_t lsx_tag_bytes(void);
-LSX_EXPORT size_t lsx_reply_key_bytes(void);
+LSX_EXPORT size_t lsx_command_flag_bytes(void);
+LSX_EXPORT size_t lsx_command_delay_bytes(void);
+LSX_EXPORT size_t lsx_command_reserved_bytes(void);
+LSX_EXPORT size_t lsx_command_bytes(void);
+LSX_EXPORT size_t lsx_slot_bytes(void);
+LSX_EXPORT size_t lsx_payload_zero_bytes(void);
+LSX_EXPORT size_t lsx_payload_length_bytes(void);
 LSX_EXPORT size_t lsx_payload_overhead(void);
+LSX_EXPORT size_t lsx_reply_key_bytes(void);
+LSX_EXPORT size_t lsx_route_length_bytes(void);
+LSX_EXPORT uint32_t lsx_min_hops(void);
+LSX_EXPORT uint32_t lsx_max_hops(void);
+LSX_EXPORT uint32_t lsx_min_payload(void);
+LSX_EXPORT uint32_t lsx_max_payload(void);
+LSX_EXPORT uint32_t lsx_default_hops(void);
+LSX_EXPORT uint32_t lsx_default_payload(void);
 
 /* ---- Keys -------------------------------------------------------------- */
 
@@ -145,29 +199,30 @@ LSX_EXPORT void lsx_random(void *buffer, size_t n);
 #define LSX_FLAG_DROP 0x03     /* address unused (zero); discard: cover traffic */
 #define LSX_FLAG_FINAL 0x04    /* address = message id; this node is the destination */
 
-/* Encodes flag || delay_us (big-endian) || address || 11 zero bytes.
+/* Encodes flag || delay_us (big-endian) || address || reserved zeros.
  * address may be NULL for all zeros. LSX_ERR_FLAG for an unknown flag. */
 LSX_EXPORT LSX_MUST_USE int lsx_command_encode(uint8_t command[LSX_COMMAND_BYTES], uint8_t flag, uint32_t delay_us,
                                                const uint8_t address[LSX_ADDRESS_BYTES]);
-/* Decodes and checks a command (LSX_ERR_FLAG, LSX_ERR_RESERVED). */
-LSX_EXPORT LSX_MUST_USE int lsx_command_decode(const uint8_t command[LSX_COMMAND_BYTES], uint8_t *flag, uint32_t *delay_us,
-                                               uint8_t address[LSX_ADDRESS_BYTES]);
+/* Decodes and checks a command (LSX_ERR_FLAG, LSX_ERR_RESERVED). Each output
+ * may be NULL when the caller only wants the check. */
+LSX_EXPORT LSX_MUST_USE int lsx_command_decode(uint8_t *flag, uint32_t *delay_us, uint8_t address[LSX_ADDRESS_BYTES],
+                                               const uint8_t command[LSX_COMMAND_BYTES]);
 
 /* ---- Creating packets -------------------------------------------------- */
 
-/* Builds a forward packet over a route of `hops` nodes (1..geometry->hops):
- * public_keys and commands are `hops` consecutive 32- and 48-byte entries.
- * ephemeral_secret may be NULL (drawn from the CSPRNG); pass one only for
- * test vectors. packet_len must equal lsx_packet_bytes(geometry). */
-LSX_EXPORT LSX_MUST_USE int lsx_create_packet(const lsx_geometry *geometry, size_t hops,
-                                              const uint8_t *public_keys, const uint8_t *commands,
+/* Builds a forward packet into `packet` (packet_len must equal
+ * lsx_packet_bytes(geometry)) over a route of `hops` nodes
+ * (1..geometry->hops): public_keys and commands are `hops` consecutive
+ * LSX_KEY_BYTES and LSX_COMMAND_BYTES entries. ephemeral_secret may be NULL
+ * (drawn from the CSPRNG); pass one only for test vectors. */
+LSX_EXPORT LSX_MUST_USE int lsx_create_packet(uint8_t *packet, size_t packet_len, const lsx_geometry *geometry,
+                                              size_t hops, const uint8_t *public_keys, const uint8_t *commands,
                                               const uint8_t *message, size_t message_len,
-                                              const uint8_t ephemeral_secret[LSX_SECRET_BYTES],
-                                              uint8_t *packet, size_t packet_len);
+                                              const uint8_t ephemeral_secret[LSX_SECRET_BYTES]);
 
 /* A cover packet indistinguishable from a real one (spec section 9):
  * version || X25519_BASE(random) || random bytes. */
-LSX_EXPORT LSX_MUST_USE int lsx_create_dummy(const lsx_geometry *geometry, uint8_t *packet, size_t packet_len);
+LSX_EXPORT LSX_MUST_USE int lsx_create_dummy(uint8_t *packet, size_t packet_len, const lsx_geometry *geometry);
 
 /* ---- Processing packets ------------------------------------------------ */
 
@@ -181,7 +236,7 @@ LSX_EXPORT LSX_MUST_USE int lsx_node_create(lsx_node **node, const lsx_geometry 
                                             const uint8_t secret_key[LSX_KEY_BYTES]);
 /* Wipes the secret and frees. NULL is allowed. */
 LSX_EXPORT void lsx_node_destroy(lsx_node *node);
-LSX_EXPORT LSX_MUST_USE int lsx_node_public_key(const lsx_node *node, uint8_t public_key[LSX_KEY_BYTES]);
+LSX_EXPORT LSX_MUST_USE int lsx_node_public_key(uint8_t public_key[LSX_KEY_BYTES], const lsx_node *node);
 LSX_EXPORT lsx_backend lsx_node_backend(const lsx_node *node);
 
 typedef struct lsx_processed {
@@ -198,47 +253,50 @@ typedef struct lsx_processed {
     uint32_t message_len;
 } lsx_processed;
 
-/* Unwraps one layer: checks, derives the replay tag and consults `filter`
- * before any further work, verifies the MAC in constant time, decodes the
- * command, records the tag, blinds alpha and decrypts the payload into
- * packet_out (which may be the same buffer as packet: in place). filter may
- * be NULL (no replay protection; the tag is still returned). Both lengths
- * must equal lsx_packet_bytes(geometry); no allocation. Thread-safe for a
- * shared node and filter. On error, packet_out holds no plaintext. */
-LSX_EXPORT LSX_MUST_USE int lsx_process(const lsx_node *node, lsx_replay_filter *filter,
-                                        const uint8_t *packet, size_t packet_len,
-                                        uint8_t *packet_out, size_t packet_out_len,
-                                        lsx_processed *result);
+/* Unwraps one layer of `packet` into `packet_out` (which may be the same
+ * buffer: in place) and says what the hop learned in `result`: checks,
+ * derives the replay tag and consults `filter` before any further work,
+ * verifies the MAC in constant time, decodes the command, records the tag,
+ * blinds alpha and decrypts the payload. filter may be NULL (no replay
+ * protection; the tag is still returned). Both lengths must equal
+ * lsx_packet_bytes(geometry); no allocation. Thread-safe for a shared node
+ * and filter. On error, packet_out holds no plaintext. */
+LSX_EXPORT LSX_MUST_USE int lsx_process(uint8_t *packet_out, size_t packet_out_len, lsx_processed *result,
+                                        const lsx_node *node, lsx_replay_filter *filter,
+                                        const uint8_t *packet, size_t packet_len);
 
 /* ---- Single-use reply blocks ------------------------------------------- */
 
-/* Builds a reply block over a route (as lsx_create_packet) whose last
- * command must be FINAL (its address is the reply id the creator will
- * recognise). first_hop_id is where the replier sends the reply. Writes the
- * block (lsx_surb_bytes) and the secret the creator keeps
- * (lsx_surb_secret_bytes). ephemeral_secret and reply_key may be NULL. */
-LSX_EXPORT LSX_MUST_USE int lsx_surb_create(const lsx_geometry *geometry, size_t hops,
+/* Writes a reply block (surb_len = lsx_surb_bytes) and the secret its maker
+ * keeps (surb_secret_len = lsx_surb_secret_bytes) over a route (as
+ * lsx_create_packet) whose last command must be FINAL (its address is the
+ * reply id the maker will recognise). first_hop_id is where the replier
+ * sends the reply. ephemeral_secret and reply_key may be NULL. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_create(uint8_t *surb, size_t surb_len, uint8_t *surb_secret,
+                                            size_t surb_secret_len, const lsx_geometry *geometry, size_t hops,
                                             const uint8_t *public_keys, const uint8_t *commands,
                                             const uint8_t first_hop_id[LSX_ADDRESS_BYTES],
                                             const uint8_t ephemeral_secret[LSX_SECRET_BYTES],
-                                            const uint8_t reply_key[LSX_REPLY_KEY_BYTES],
-                                            uint8_t *surb, size_t surb_len,
-                                            uint8_t *surb_secret, size_t surb_secret_len);
+                                            const uint8_t reply_key[LSX_REPLY_KEY_BYTES]);
 
-/* Builds the reply packet from a block and a message; writes where to send
- * it (first_hop_id). */
-LSX_EXPORT LSX_MUST_USE int lsx_surb_use(const lsx_geometry *geometry, const uint8_t *surb, size_t surb_len,
-                                         const uint8_t *message, size_t message_len,
-                                         uint8_t first_hop_id[LSX_ADDRESS_BYTES],
-                                         uint8_t *packet, size_t packet_len);
+/* Builds the reply packet from a block and a message, and writes where to
+ * send it (first_hop_id). */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_use(uint8_t *packet, size_t packet_len, uint8_t first_hop_id[LSX_ADDRESS_BYTES],
+                                         const lsx_geometry *geometry, const uint8_t *surb, size_t surb_len,
+                                         const uint8_t *message, size_t message_len);
 
-/* Opens a reply: `payload` is the payload part (geometry->payload bytes) of
- * the creator's own FINAL output; decrypted in place. On success the message
- * is payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does
- * not open under this secret; the payload is then wiped. */
-LSX_EXPORT LSX_MUST_USE int lsx_surb_open(const lsx_geometry *geometry, const uint8_t *surb_secret, size_t surb_secret_len,
-                                          uint8_t *payload, size_t payload_len,
-                                          size_t *message_offset, size_t *message_len);
+/* Reads where the reply made from a block goes first (its first_hop_id),
+ * without using the block. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_first_hop(uint8_t first_hop_id[LSX_ADDRESS_BYTES], const lsx_geometry *geometry,
+                                               const uint8_t *surb, size_t surb_len);
+
+/* Opens a reply in place: `payload` is the payload part (geometry->payload
+ * bytes) of the maker's own FINAL output. On success the message is
+ * payload[*message_offset .. +*message_len). LSX_ERR_PAYLOAD if it does not
+ * open under this secret; the payload is then wiped. */
+LSX_EXPORT LSX_MUST_USE int lsx_surb_open(uint8_t *payload, size_t payload_len, size_t *message_offset,
+                                          size_t *message_len, const lsx_geometry *geometry,
+                                          const uint8_t *surb_secret, size_t surb_secret_len);
 
 /* ---- Replay filter ----------------------------------------------------- */
 
@@ -273,14 +331,23 @@ LSX_EXPORT double lsx_replay_filter_false_positive_rate(const lsx_replay_filter 
  * a client's pull requests (by the client). */
 
 #define LSX_SIGN_PUBLIC_KEY_BYTES 32
-#define LSX_SIGN_SECRET_KEY_BYTES 64  /* seed || public key, as libsodium keeps it */
 #define LSX_SIGN_SEED_BYTES 32
+/* seed || public key, as libsodium keeps it */
+#define LSX_SIGN_SECRET_KEY_BYTES (LSX_SIGN_SEED_BYTES + LSX_SIGN_PUBLIC_KEY_BYTES)
 #define LSX_SIGNATURE_BYTES 64
+
+LSX_EXPORT size_t lsx_sign_public_key_bytes(void);
+LSX_EXPORT size_t lsx_sign_seed_bytes(void);
+LSX_EXPORT size_t lsx_sign_secret_key_bytes(void);
+LSX_EXPORT size_t lsx_signature_bytes(void);
 
 /* A signing key pair; from `seed` if not NULL (deterministic), else random. */
 LSX_EXPORT LSX_MUST_USE int lsx_sign_keypair(uint8_t public_key[LSX_SIGN_PUBLIC_KEY_BYTES],
                                              uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES],
                                              const uint8_t seed[LSX_SIGN_SEED_BYTES]);
+/* The seed a signing secret key was made from (what a key file keeps). */
+LSX_EXPORT LSX_MUST_USE int lsx_sign_seed(uint8_t seed[LSX_SIGN_SEED_BYTES],
+                                          const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]);
 LSX_EXPORT LSX_MUST_USE int lsx_sign(uint8_t signature[LSX_SIGNATURE_BYTES], const uint8_t *message, size_t message_len,
                                      const uint8_t secret_key[LSX_SIGN_SECRET_KEY_BYTES]);
 /* LSX_OK, or LSX_ERR_SIGNATURE when the signature does not verify. */
