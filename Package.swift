@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "LoopixSim", targets: ["LoopixSim"]),
         .library(name: "LoopixProvider", targets: ["LoopixProvider"]),
         .library(name: "LoopixClient", targets: ["LoopixClient"]),
+        .library(name: "LoopixDirectory", targets: ["LoopixDirectory"]),
         .library(name: "CLoopixSphinx", targets: ["CLoopixSphinx"]),
         .executable(name: "loopix", targets: ["loopix"]),
     ],
@@ -50,6 +51,9 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
         // Scheduling hints for the node's event loop threads (header only).
@@ -102,6 +106,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The directory: the authority that publishes each epoch's signed document, and the
+        // follower that nodes and clients use to fetch and check it.
+        .target(
+            name: "LoopixDirectory",
+            dependencies: [
+                "LoopixSphinx",
+                "LoopixNetwork",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "LoopixSim"),
         // libsodium and libcrypto as the benchmarks call them directly: the cryptographic floor.
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
@@ -141,6 +162,12 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+        .testTarget(name: "LoopixDirectoryTests", dependencies: [
+            "LoopixDirectory",
+            "LoopixTestSupport",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixTestSupport"]),
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench"]),
         // Runs the built `loopix` binary as separate processes.

@@ -16,9 +16,7 @@ public struct SignedTopology: Codable, Sendable {
 
     /// The bytes the authority signs.
     public static func canonicalBytes(of topology: Topology) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(topology))
+        try CanonicalJSON.bytes(of: topology)
     }
 
     /// Signs `topology` after checking its shape.
@@ -56,9 +54,7 @@ public struct SignedTopology: Codable, Sendable {
 
     /// Writes the document (pretty-printed; the signature does not depend on the layout).
     public func write(to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try CanonicalJSON.readable(self).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 }
 

@@ -26,7 +26,6 @@ final class DelayScheduler: @unchecked Sendable {
     }
 
     let eventLoop: any EventLoop
-    private let routes: OutboundRoutes
     private let metrics: NodeMetrics
     private let deliverySink: (any DeliverySink)?
     private let hopObserver: (@Sendable (HopRecord) -> Void)?
@@ -37,22 +36,19 @@ final class DelayScheduler: @unchecked Sendable {
     private var heap = TimerHeap(reservingCapacity: 1024)
     private var timer: Scheduled<Void>?
     private var timerDue: UInt64 = .max
-    /// Links written to since the last flush, each once (`listed` marks them by route index).
-    private var flushList: [Int] = []
-    private var listed: [Bool]
+    /// Links written to since the last flush, each once: few per wake-up, so a list beats a set.
+    private var flushList: [LinkHandle] = []
     private var delivered = 0
 
-    init(eventLoop: any EventLoop, routes: OutboundRoutes, metrics: NodeMetrics,
+    init(eventLoop: any EventLoop, metrics: NodeMetrics,
          deliverySink: (any DeliverySink)?, hopObserver: (@Sendable (HopRecord) -> Void)?) {
         self.eventLoop = eventLoop
-        self.routes = routes
         self.metrics = metrics
         self.deliverySink = deliverySink
         self.hopObserver = hopObserver
         self.inbox = Mutex(Inbox(packets: UniqueArray(minimumCapacity: 256)))
         self.taken = UniqueArray(minimumCapacity: 256)
-        self.listed = [Bool](repeating: false, count: routes.connections.count)
-        flushList.reserveCapacity(routes.connections.count)
+        flushList.reserveCapacity(16)
     }
 
     // MARK: the three moments of `WakePolicy`
@@ -114,10 +110,7 @@ final class DelayScheduler: @unchecked Sendable {
         while let packet = heap.popDue(now: now) {
             dispatch(packet, now: now)
         }
-        for index in flushList {
-            listed[index] = false
-            routes.connections[index].flush()
-        }
+        for handle in flushList { handle.link.flush() }
         flushList.removeAll(keepingCapacity: true)
         if delivered != 0 {
             metrics.delivered.increment(by: delivered)
@@ -129,17 +122,13 @@ final class DelayScheduler: @unchecked Sendable {
     private func dispatch(_ packet: consuming ScheduledPacket, now: UInt64) {
         metrics.schedulerLateness.recordNanoseconds(Int64(now &- max(packet.due, packet.ready)))
         metrics.hopOverhead.recordNanoseconds(Int64(now &- packet.due))
-        switch packet.action {
-        case .relay:
-            let index = Int(packet.target)
+        switch packet.destination {
+        case .relay(let handle):
             hopObserver?(HopRecord(arrival: packet.arrival, sent: now, requestedDelayMicroseconds: packet.delayMicroseconds))
-            routes.connections[index].send(packet.buffer)
-            if !listed[index] {
-                listed[index] = true
-                flushList.append(index)
-            }
-        case .deliver:
-            deliverySink?.deliver(mailbox: packet.mailbox, packet: UnsafeRawBufferPointer(packet.buffer.bytes))
+            handle.link.send(packet.buffer)
+            if !flushList.contains(handle) { flushList.append(handle) }
+        case .deliver(let mailbox):
+            deliverySink?.deliver(mailbox: mailbox, packet: UnsafeRawBufferPointer(packet.buffer.bytes))
             delivered += 1
         }
     }

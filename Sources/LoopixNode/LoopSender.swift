@@ -12,9 +12,8 @@ import NIOCore
 /// `@unchecked Sendable`: mutable fields are touched only on `eventLoop`.
 final class LoopSender: @unchecked Sendable {
     private let me: NodeID
-    private let topology: Topology
+    private let epochs: EpochStates
     private let monitor: LoopMonitor
-    private let routes: OutboundRoutes
     private let schedulers: [DelayScheduler]
     private let slab: PacketSlab
     private let metrics: NodeMetrics
@@ -27,12 +26,11 @@ final class LoopSender: @unchecked Sendable {
     private var running = false
     private var wasAlarmed = false
 
-    init(me: NodeID, topology: Topology, monitor: LoopMonitor, routes: OutboundRoutes, schedulers: [DelayScheduler],
+    init(me: NodeID, epochs: EpochStates, monitor: LoopMonitor, schedulers: [DelayScheduler],
          slab: PacketSlab, metrics: NodeMetrics, logger: Logger, eventLoop: any EventLoop, alarmMultiplier: Double) {
         self.me = me
-        self.topology = topology
+        self.epochs = epochs
         self.monitor = monitor
-        self.routes = routes
         self.schedulers = schedulers
         self.slab = slab
         self.metrics = metrics
@@ -61,7 +59,7 @@ final class LoopSender: @unchecked Sendable {
 
     /// The current loop rate: λM, multiplied while the alarm is raised (the countermeasure).
     private var rate: Double {
-        topology.parameters.mixLoopRate * (monitor.isAlarmed ? alarmMultiplier : 1)
+        epochs.current.topology.parameters.mixLoopRate * (monitor.isAlarmed ? alarmMultiplier : 1)
     }
 
     private func scheduleNext() {
@@ -75,8 +73,10 @@ final class LoopSender: @unchecked Sendable {
 
     private func emit() {
         var generator = SystemRandomNumberGenerator()
+        let epoch = epochs.current
+        let topology = epoch.topology
         guard let path = try? topology.loopPath(from: me, using: &generator), path.count >= 2,
-            let firstHop = routes.index[path[0].id]
+            let firstHop = epoch.links[path[0].id]
         else { return }
         let id = SphinxAddress.random()
         let mu = topology.parameters.mixDelayRate
@@ -103,9 +103,9 @@ final class LoopSender: @unchecked Sendable {
             // The loop leaves through the delay scheduler of its first hop's link, at once.
             let now = monotonicNanoseconds()
             self.monitor.recordSent(id, at: now)
-            self.schedulers[self.routes.connections[firstHop].schedulerIndex].handOver(ScheduledPacket(
-                due: now, arrival: now, ready: now, buffer: buffer, delayMicroseconds: 0, target: UInt32(firstHop),
-                action: .relay, mailbox: .zero), backlog: 0)
+            self.schedulers[firstHop.link.schedulerIndex].handOver(ScheduledPacket(
+                due: now, arrival: now, ready: now, buffer: buffer, delayMicroseconds: 0, destination: .relay(firstHop)),
+                backlog: 0)
             self.metrics.loopsSent.increment()
         }
     }
@@ -119,7 +119,7 @@ final class LoopSender: @unchecked Sendable {
             if verdict.alarmed {
                 metrics.loopAlarms.increment()
                 logger.warning("loop return ratio below threshold: raising cover traffic", metadata: [
-                    "ratio": "\(verdict.ratio ?? 0)", "threshold": "\(topology.parameters.loopReturnThreshold)",
+                    "ratio": "\(verdict.ratio ?? 0)", "threshold": "\(epochs.current.topology.parameters.loopReturnThreshold)",
                     "loops": "\(verdict.judged)",
                 ])
                 // The rate change takes effect from the next emission; cut the current wait short.

@@ -9,12 +9,27 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
+/// A key epoch as a node runs it: its number, the document's topology for it, and this node's
+/// key for it with the key's own replay filter.
+public struct NodeEpochSetup: Sendable {
+    public var epoch: UInt64
+    public var topology: Topology
+    public var key: SecretKey
+    public var replayFilter: ReplayFilter
+
+    public init(epoch: UInt64, topology: Topology, key: SecretKey, replayFilter: ReplayFilter) {
+        self.epoch = epoch
+        self.topology = topology
+        self.key = key
+        self.replayFilter = replayFilter
+    }
+}
+
 /// One mix (or, with a delivery sink, provider) node: listen, admit, unwrap, delay, forward.
 public final class MixNode: Service, Sendable {
     public let id: NodeID
+    public let role: NodeRole
     public let metrics: NodeMetrics
-    public let descriptor: NodeDescriptor
-    private let topology: Topology
     private let configuration: NodeConfiguration
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
@@ -22,22 +37,23 @@ public final class MixNode: Service, Sendable {
     private let slab: PacketSlab
     private let pool: CryptoWorkerPool
     private let schedulers: [DelayScheduler]
-    private let routes: OutboundRoutes
+    private let links: OutboundLinks
+    private let epochs: EpochStates
     private let controller: QueueController
     private let loopSender: LoopSender?
     private let inbound: InboundContext
-    private let processor: PacketProcessor
     private let running = NIOLockedValueBox(Running())
 
     private struct Running {
         var server: (any Channel)?
-        var metricsServer: MetricsServer?
+        var metricsServer: HTTPEndpoint?
         var children: [ObjectIdentifier: any Channel] = [:]
         var stopped = false
     }
 
-    /// Builds a node for entry `id` of `topology`; nothing runs until `start()` or `run()`.
-    public init(
+    /// Builds a node for a network that never changes: entry `id` of `topology`, one key, one
+    /// replay filter of `configuration.replayCapacity` tags.
+    public convenience init(
         id: NodeID,
         secretKey: SecretKey,
         topology: Topology,
@@ -49,14 +65,30 @@ public final class MixNode: Service, Sendable {
         metrics: NodeMetrics = NodeMetrics(),
         logger: Logger = Logger(label: "loopix.node")
     ) throws {
-        try topology.validate()
-        guard let descriptor = topology.node(id) else { throw TopologyError.unknownNode(id) }
-        guard descriptor.publicKey == secretKey.publicKey else {
-            throw TopologyError.badNode(id, "the secret key does not match the topology's public key")
-        }
+        let filter = try ReplayFilter(capacity: configuration.replayCapacity,
+                                      falsePositiveRate: configuration.replayFalsePositiveRate)
+        try self.init(id: id, epoch: NodeEpochSetup(epoch: 0, topology: topology, key: secretKey, replayFilter: filter),
+                      configuration: configuration, deliverySink: deliverySink, finalSink: finalSink,
+                      hopObserver: hopObserver, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
+    }
+
+    /// Builds node `id` for its first key epoch; later epochs arrive through `install(_:)`.
+    /// Nothing runs until `start()` or `run()`.
+    public init(
+        id: NodeID,
+        epoch first: NodeEpochSetup,
+        configuration: NodeConfiguration = NodeConfiguration(),
+        deliverySink: (any DeliverySink)? = nil,
+        finalSink: (any FinalSink)? = nil,
+        hopObserver: (@Sendable (HopRecord) -> Void)? = nil,
+        eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
+        metrics: NodeMetrics = NodeMetrics(),
+        logger: Logger = Logger(label: "loopix.node")
+    ) throws {
+        let descriptor = try Self.check(first, id: id)
+        let topology = first.topology
         self.id = id
-        self.descriptor = descriptor
-        self.topology = topology
+        self.role = descriptor.role
         self.configuration = configuration
         self.metrics = metrics
         var logger = logger
@@ -67,27 +99,25 @@ public final class MixNode: Service, Sendable {
         let loops = Array(group.makeIterator())
         if ownsGroup { MixNode.requestSlice(on: group, microseconds: configuration.eventLoopSliceMicroseconds) }
 
-        let geometry = topology.parameters.geometry
-        let filter = try ReplayFilter(capacity: configuration.replayCapacity,
-                                      falsePositiveRate: configuration.replayFalsePositiveRate)
-        processor = try PacketProcessor(geometry: geometry, secretKey: secretKey, replayFilter: filter)
         // The wiring, top to bottom: each stage gets what it talks to when it is made.
+        let geometry = topology.parameters.geometry
         let slab = PacketSlab(packetBytes: geometry.packetBytes, capacity: configuration.packetBuffers)
         self.slab = slab
         let settings = OutboundSettings(
             queueLimit: configuration.outboundQueueLimit, initialBackoff: configuration.reconnectInitialBackoff,
             maxBackoff: configuration.reconnectMaxBackoff, keepAliveInterval: configuration.keepAliveInterval)
-        let peers = topology.nodes.filter { $0.id != id }
-        // Link i lives on loop i mod loops, and its packets wait in that loop's scheduler.
-        let routes = OutboundRoutes(connections: peers.enumerated().map { position, peer in
-            OutboundConnection(peer: peer, eventLoop: loops[position % loops.count], schedulerIndex: position % loops.count,
-                               metrics: metrics, settings: settings)
-        })
+        let links = OutboundLinks(loops: loops, metrics: metrics, settings: settings)
+        self.links = links
+        let epochs = EpochStates(EpochState(
+            epoch: first.epoch, topology: topology,
+            current: try PacketProcessor(geometry: geometry, secretKey: first.key, replayFilter: first.replayFilter),
+            previous: nil, links: links.links(to: topology.nodes.filter { $0.id != id })))
+        self.epochs = epochs
+        metrics.epoch.record(Int64(first.epoch))
         let schedulers = loops.map {
-            DelayScheduler(eventLoop: $0, routes: routes, metrics: metrics, deliverySink: deliverySink, hopObserver: hopObserver)
+            DelayScheduler(eventLoop: $0, metrics: metrics, deliverySink: deliverySink, hopObserver: hopObserver)
         }
         self.schedulers = schedulers
-        self.routes = routes
 
         let sendsLoops = descriptor.role == .mix && configuration.sendLoops && topology.parameters.mixLoopRate > 0
         let monitor = sendsLoops
@@ -97,15 +127,15 @@ public final class MixNode: Service, Sendable {
             : nil
         let queue = CryptoQueue(hardLimit: configuration.aqm.queueLimit)
         let admission = AdmissionState(initialLimit: configuration.aqm.queueLimit)
-        let worker = PacketWorker(processor: self.processor, queue: queue, admission: admission, metrics: metrics,
-                                  routes: routes, schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
+        let worker = PacketWorker(epochs: epochs, queue: queue, admission: admission, metrics: metrics,
+                                  schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
                                   hasDeliverySink: deliverySink != nil)
         let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers))
         self.pool = pool
         controller = QueueController(configuration: configuration.aqm, queue: queue, admission: admission, slab: slab,
                                      workers: max(1, configuration.workers), metrics: metrics, eventLoop: loops[0])
         loopSender = monitor.map {
-            LoopSender(me: id, topology: topology, monitor: $0, routes: routes, schedulers: schedulers, slab: slab,
+            LoopSender(me: id, epochs: epochs, monitor: $0, schedulers: schedulers, slab: slab,
                        metrics: metrics, logger: logger, eventLoop: loops[0],
                        alarmMultiplier: configuration.loopAlarmRateMultiplier)
         }
@@ -113,9 +143,64 @@ public final class MixNode: Service, Sendable {
                                  frameTimeout: configuration.frameTimeout, maxConnections: configuration.maxInboundConnections)
     }
 
+    /// This node's entry in `setup`'s topology, once the topology is valid and the entry's key is
+    /// the setup's.
+    private static func check(_ setup: NodeEpochSetup, id: NodeID) throws -> NodeDescriptor {
+        try setup.topology.validate()
+        guard let descriptor = setup.topology.node(id) else { throw TopologyError.unknownNode(id) }
+        guard descriptor.publicKey == setup.key.publicKey else {
+            throw TopologyError.badNode(id, "the secret key does not match the topology's public key for epoch \(setup.epoch)")
+        }
+        return descriptor
+    }
+
+    /// The key epoch the node processes packets in now.
+    public var epoch: UInt64 { epochs.current.epoch }
+
+    /// The node's entry in the current epoch's topology.
+    public var descriptor: NodeDescriptor { epochs.current.topology.node(id)! }
+
+    /// Moves the node to a key epoch, or takes a re-issued document of the current one. A later
+    /// epoch becomes current at once, and the epoch it replaces is kept as the previous one (its
+    /// key tried when the new key's MAC check fails) until `retirePrevious()`; a document of the
+    /// current epoch updates the peers and, if its key changed, the key.
+    public func install(_ setup: NodeEpochSetup) throws {
+        let descriptor = try Self.check(setup, id: id)
+        guard descriptor.role == role else { throw TopologyError.badNode(id, "a node cannot change its role") }
+        let geometry = setup.topology.parameters.geometry
+        guard geometry.packetBytes == slab.packetBytes else {
+            throw TopologyError.badParameters("the packet geometry cannot change while a node runs")
+        }
+        let old = epochs.current
+        guard setup.epoch >= old.epoch else { throw TopologyError.badParameters("epoch \(setup.epoch) is before \(old.epoch)") }
+        let sameEpoch = setup.epoch == old.epoch
+        let current = sameEpoch && old.current.publicKey == setup.key.publicKey
+            ? old.current
+            : try PacketProcessor(geometry: geometry, secretKey: setup.key, replayFilter: setup.replayFilter)
+        let previous = sameEpoch ? old.previous : (setup.epoch == old.epoch + 1 ? old.current : nil)
+        let peers = setup.topology.nodes + (previous == nil ? [] : old.topology.nodes)
+        epochs.replace(with: EpochState(epoch: setup.epoch, topology: setup.topology, current: current, previous: previous,
+                                        links: links.links(to: peers.filter { $0.id != id })))
+        metrics.epoch.record(Int64(setup.epoch))
+        if !sameEpoch {
+            metrics.epochSwitches.increment()
+            logger.notice("key epoch started", metadata: ["epoch": "\(setup.epoch)", "grace": "\(previous != nil)"])
+        }
+    }
+
+    /// Ends the previous epoch's grace period: its key and replay filter are dropped (the key is
+    /// wiped once the last worker holding it lets go).
+    public func retirePrevious() {
+        let old = epochs.current
+        guard let previous = old.previous else { return }
+        epochs.replace(with: EpochState(epoch: old.epoch, topology: old.topology, current: old.current, previous: nil,
+                                        links: links.links(to: old.topology.nodes.filter { $0.id != id })))
+        logger.info("previous key retired", metadata: ["epoch": "\(old.epoch)", "key": "\(previous.publicKey)"])
+    }
+
     /// Binds the listening socket (and the metrics endpoint) and starts the timers.
     public func start() async throws {
-        let packetBytes = topology.parameters.geometry.packetBytes
+        let packetBytes = slab.packetBytes
         let inbound = self.inbound
         let running = self.running
         let server = try await ServerBootstrap(group: group)
@@ -134,9 +219,9 @@ public final class MixNode: Service, Sendable {
                 }
             }
             .bind(host: configuration.listenHost, port: configuration.listenPort).get()
-        var metricsServer: MetricsServer? = nil
+        var metricsServer: HTTPEndpoint? = nil
         if let port = configuration.metricsPort {
-            metricsServer = try await MetricsServer.start(host: configuration.metricsHost, port: port, metrics: metrics, group: group)
+            metricsServer = try await metrics.serve(host: configuration.metricsHost, port: port, group: group)
         }
         running.withLockedValue {
             $0.server = server
@@ -185,7 +270,7 @@ public final class MixNode: Service, Sendable {
         for scheduler in schedulers {
             dropped += (try? await scheduler.eventLoop.submit { scheduler.dropAll() }.get()) ?? 0
         }
-        for connection in routes.connections {
+        for connection in links.all {
             try? await connection.eventLoop.submit { connection.close() }.get()
         }
         controller.stop()
@@ -224,6 +309,6 @@ extension MixNode {
 
     /// Starts a new replay epoch (with a new key epoch): forgets every recorded tag.
     public func rotateReplayFilter(toEpoch epoch: UInt64) {
-        processor.replayFilter?.rotate(toEpoch: epoch)
+        epochs.current.current.replayFilter?.rotate(toEpoch: epoch)
     }
 }

@@ -16,6 +16,9 @@ public final class NodeMetrics: Sendable {
     let loopsSent: CoreMetrics.Counter
     let loopsReturned: CoreMetrics.Counter
     let loopAlarms: CoreMetrics.Counter
+    let previousKey: CoreMetrics.Counter
+    let epochSwitches: CoreMetrics.Counter
+    let epoch: CoreMetrics.Gauge
     private let dropped: [CoreMetrics.Counter]
 
     let cryptoQueueLength: CoreMetrics.Gauge
@@ -48,6 +51,9 @@ public final class NodeMetrics: Sendable {
         loopsSent = CoreMetrics.Counter(label: "loopix_loops_sent_total", factory: factory)
         loopsReturned = CoreMetrics.Counter(label: "loopix_loops_returned_total", factory: factory)
         loopAlarms = CoreMetrics.Counter(label: "loopix_loop_alarms_total", factory: factory)
+        previousKey = CoreMetrics.Counter(label: "loopix_packets_previous_key_total", factory: factory)
+        epochSwitches = CoreMetrics.Counter(label: "loopix_epoch_switches_total", factory: factory)
+        epoch = CoreMetrics.Gauge(label: "loopix_epoch", factory: factory)
         dropped = DropCause.allCases.map {
             CoreMetrics.Counter(label: "loopix_packets_dropped_total", dimensions: [("cause", $0.rawValue)], factory: factory)
         }
@@ -62,7 +68,7 @@ public final class NodeMetrics: Sendable {
         sojourn = Metrics.Timer(label: "loopix_crypto_sojourn_seconds", factory: factory)
         schedulerLateness = Metrics.Timer(label: "loopix_scheduler_lateness_seconds", factory: factory)
         hopOverhead = Metrics.Timer(label: "loopix_hop_overhead_seconds", factory: factory)
-        for counter in dropped { counter.increment(by: 0) }
+        for counter in dropped + [previousKey, epochSwitches] { counter.increment(by: 0) }
     }
 
     /// Counts `count` drops of one cause.

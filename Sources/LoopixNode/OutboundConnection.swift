@@ -225,16 +225,3 @@ final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
     }
 }
 
-/// The node's outbound links, one per other node of the topology, and the id-to-link map the
-/// workers read (immutable once built).
-final class OutboundRoutes: Sendable {
-    let connections: [OutboundConnection]
-    let index: [NodeID: Int]
-
-    init(connections: [OutboundConnection]) {
-        self.connections = connections
-        var index: [NodeID: Int] = [:]
-        for (position, connection) in connections.enumerated() { index[connection.peer.id] = position }
-        self.index = index
-    }
-}

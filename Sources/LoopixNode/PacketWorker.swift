@@ -10,6 +10,8 @@ final class WorkerScratch: @unchecked Sendable {
     var drops: [Int]
     var coverDropped = 0
     var loopsReturned = 0
+    /// Packets unwrapped with the previous epoch's key during its grace period.
+    var previousKey = 0
     /// Packets processed since the counts were last published.
     var unpublished = 0
 
@@ -20,24 +22,21 @@ final class WorkerScratch: @unchecked Sendable {
 
 /// The per-packet logic of the crypto stage; shared by all workers, stateless between packets.
 final class PacketWorker: Sendable {
-    let processor: PacketProcessor
+    let epochs: EpochStates
     let queue: CryptoQueue
     let admission: AdmissionState
     let metrics: NodeMetrics
-    let routes: OutboundRoutes
     let schedulers: [DelayScheduler]
     let loopMonitor: LoopMonitor?
     let finalSink: (any FinalSink)?
     let hasDeliverySink: Bool
 
-    init(processor: PacketProcessor, queue: CryptoQueue, admission: AdmissionState, metrics: NodeMetrics,
-         routes: OutboundRoutes, schedulers: [DelayScheduler], loopMonitor: LoopMonitor?,
-         finalSink: (any FinalSink)?, hasDeliverySink: Bool) {
-        self.processor = processor
+    init(epochs: EpochStates, queue: CryptoQueue, admission: AdmissionState, metrics: NodeMetrics,
+         schedulers: [DelayScheduler], loopMonitor: LoopMonitor?, finalSink: (any FinalSink)?, hasDeliverySink: Bool) {
+        self.epochs = epochs
         self.queue = queue
         self.admission = admission
         self.metrics = metrics
-        self.routes = routes
         self.schedulers = schedulers
         self.loopMonitor = loopMonitor
         self.finalSink = finalSink
@@ -70,9 +69,19 @@ final class PacketWorker: Sendable {
     private func handle(_ packet: consuming QueuedPacket, _ scratch: WorkerScratch) {
         let arrival = packet.arrival
         let buffer = packet.buffer
+        let epoch = epochs.current
         let processed: ProcessedPacket
         do {
-            processed = try processor.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
+            processed = try epoch.current.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
+        } catch .badMAC where epoch.previous != nil {
+            // Built with last epoch's key and still on its way: its grace period is not over.
+            do {
+                processed = try epoch.previous!.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
+                scratch.previousKey += 1
+            } catch {
+                scratch.drops[DropCause(error).index] += 1
+                return
+            }
         } catch {
             scratch.drops[DropCause(error).index] += 1
             return
@@ -80,14 +89,13 @@ final class PacketWorker: Sendable {
         let ready = monotonicNanoseconds()
         switch processed.command {
         case .relay(let next, let delay):
-            guard let target = routes.index[next] else {
+            guard let link = epoch.links[next] else {
                 scratch.drops[DropCause.unknownNextHop.index] += 1
                 return
             }
-            schedulers[routes.connections[target].schedulerIndex].handOver(ScheduledPacket(
+            schedulers[link.link.schedulerIndex].handOver(ScheduledPacket(
                 due: arrival &+ UInt64(delay) &* 1000, arrival: arrival, ready: ready, buffer: buffer,
-                delayMicroseconds: delay, target: UInt32(target), action: .relay, mailbox: .zero),
-                backlog: queue.length)
+                delayMicroseconds: delay, destination: .relay(link)), backlog: queue.length)
         case .deliver(let mailbox, let delay):
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
@@ -96,8 +104,7 @@ final class PacketWorker: Sendable {
             let scheduler = Int(buffer.slot) % schedulers.count
             schedulers[scheduler].handOver(ScheduledPacket(
                 due: arrival &+ UInt64(delay) &* 1000, arrival: arrival, ready: ready, buffer: buffer,
-                delayMicroseconds: delay, target: 0, action: .deliver, mailbox: mailbox),
-                backlog: queue.length)
+                delayMicroseconds: delay, destination: .deliver(mailbox)), backlog: queue.length)
         case .drop:
             // Drop cover traffic ends here; nothing leaves, so its delay does not matter.
             scratch.coverDropped += 1
@@ -130,6 +137,10 @@ final class PacketWorker: Sendable {
         if scratch.loopsReturned != 0 {
             metrics.loopsReturned.increment(by: scratch.loopsReturned)
             scratch.loopsReturned = 0
+        }
+        if scratch.previousKey != 0 {
+            metrics.previousKey.increment(by: scratch.previousKey)
+            scratch.previousKey = 0
         }
     }
 }

@@ -2,13 +2,13 @@
 // never allocates.
 import LoopixSphinx
 
-/// One packet in the delay scheduler: when it is due, what to do, and the numbers for metrics.
+/// One packet in the delay scheduler: when it is due, where it goes, and the numbers for metrics.
 struct ScheduledPacket: ~Copyable, Sendable {
-    enum Action: UInt8, Sendable {
-        /// Write to outbound connection `target`.
-        case relay
-        /// Hand to the delivery sink with `mailbox`.
-        case deliver
+    enum Destination: Sendable {
+        /// Write to this link.
+        case relay(LinkHandle)
+        /// Hand to the delivery sink for this mailbox.
+        case deliver(SphinxAddress)
     }
 
     /// Monotonic nanoseconds at which the packet may leave.
@@ -19,7 +19,5 @@ struct ScheduledPacket: ~Copyable, Sendable {
     var ready: UInt64
     var buffer: PacketBuffer
     var delayMicroseconds: UInt32
-    var target: UInt32
-    var action: Action
-    var mailbox: SphinxAddress
+    var destination: Destination
 }

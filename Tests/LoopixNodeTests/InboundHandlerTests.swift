@@ -27,9 +27,10 @@ struct InboundHandlerTests {
             admission = AdmissionState(initialLimit: queueLimit)
             slab = PacketSlab(packetBytes: packetBytes, capacity: buffers)
             let processor = try PacketProcessor(geometry: NetworkParameters().geometry, secretKey: .generate(), replayFilter: nil)
-            let worker = PacketWorker(processor: processor, queue: queue, admission: admission, metrics: metrics,
-                                      routes: OutboundRoutes(connections: []), schedulers: [], loopMonitor: nil,
-                                      finalSink: nil, hasDeliverySink: false)
+            let epochs = EpochStates(EpochState(epoch: 0, topology: Topology(parameters: NetworkParameters(), nodes: []),
+                                                current: processor, previous: nil, links: [:]))
+            let worker = PacketWorker(epochs: epochs, queue: queue, admission: admission, metrics: metrics,
+                                      schedulers: [], loopMonitor: nil, finalSink: nil, hasDeliverySink: false)
             let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: 0)
             context = InboundContext(pool: pool, admission: admission, slab: slab, schedulers: [], metrics: metrics,
                                      frameTimeout: frameTimeout, maxConnections: maxConnections)

@@ -14,8 +14,7 @@ struct TimerHeapTests {
                 Issue.record("the slab ran out at \(slab.inUse) of 500")
                 return
             }
-            heap.push(ScheduledPacket(due: due, arrival: 0, ready: 0, buffer: buffer, delayMicroseconds: 0,
-                                      target: 0, action: .relay, mailbox: .zero))
+            heap.push(ScheduledPacket(due: due, arrival: 0, ready: 0, buffer: buffer, delayMicroseconds: 0, destination: .deliver(.zero)))
         }
         var early = false
         if heap.popDue(now: dues.min()! - 1) != nil { early = true }

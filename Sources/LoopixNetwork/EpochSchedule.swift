@@ -1,0 +1,50 @@
+// Key epochs: the network's time cut into numbered periods of one length from a genesis instant.
+import Foundation
+
+/// The epoch clock every node, client and authority of a network shares. Epoch `n` runs from
+/// `genesis + n × length` (inclusive) to `genesis + (n + 1) × length` (exclusive), in Unix
+/// seconds; a node's Sphinx key, its replay filter and the directory document all belong to
+/// one epoch. Clocks must agree within a few seconds (NTP); the grace period absorbs the rest.
+public struct EpochSchedule: Sendable, Hashable, Codable {
+    /// Unix time (seconds) at which epoch 0 starts.
+    public var genesis: Double
+    /// Seconds per epoch.
+    public var length: Double
+
+    public init(genesis: Double, length: Double) {
+        self.genesis = genesis
+        self.length = length
+    }
+
+    /// The default epoch length, as Katzenpost and Nym operators know it: one hour.
+    public static let defaultLength: Double = 3600
+
+    /// A schedule is usable when it starts at or after the Unix epoch and its epochs last at
+    /// least a second.
+    public func validate() throws(TopologyError) {
+        guard genesis.isFinite, genesis >= 0, length.isFinite, length >= 1 else {
+            throw .badParameters("an epoch schedule needs genesis >= 0 and an epoch length of at least 1 s")
+        }
+    }
+
+    /// The epoch that contains Unix time `time`; epoch 0 before genesis.
+    public func epoch(at time: Double) -> UInt64 {
+        guard time > genesis else { return 0 }
+        return UInt64(((time - genesis) / length).rounded(.down))
+    }
+
+    /// The epoch running now.
+    public func currentEpoch(now: Date = Date()) -> UInt64 {
+        epoch(at: now.timeIntervalSince1970)
+    }
+
+    /// Unix time at which `epoch` starts.
+    public func start(of epoch: UInt64) -> Double {
+        genesis + Double(epoch) * length
+    }
+
+    /// Unix time at which `epoch` ends (the next one starts).
+    public func end(of epoch: UInt64) -> Double {
+        start(of: epoch + 1)
+    }
+}
