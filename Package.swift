@@ -63,6 +63,7 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
                 "CLoopixThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
