@@ -131,7 +131,9 @@ struct EpochDriverTests {
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(await eventually(within: 5) { sink.count == sent }, "\(sink.count) of \(sent) arrived")
+        let providerMetrics = try #require(providerDriver.node as? MixNode).metrics
+        #expect(await eventually(within: 5) { sink.count == sent },
+                "\(sink.count) of \(sent) arrived; mix drops: \(dropped(mixMetrics)); provider drops: \(dropped(providerMetrics))")
         #expect(value(of: "loopix_epoch_switches_total", in: mixMetrics.render()) >= 2)
         #expect(value(of: "loopix_packets_previous_key_total", in: mixMetrics.render()) >= 1,
                 "no packet used the previous key during its grace period")
@@ -145,6 +147,7 @@ struct EpochDriverTests {
 
         // A packet of this epoch, sent twice now and once more after the boundary (in grace).
         let epoch = schedule.currentEpoch()
+        _ = await view.fetch(epoch: epoch)
         let fresh = try packet(try #require(view.document(for: epoch)), id: .random())
         let replays = drops(.replay, mixMetrics)
         try await send(fresh)
@@ -163,6 +166,10 @@ struct EpochDriverTests {
         authorityRun.cancel()
         _ = await authorityRun.result
         try await group.shutdownGracefully()
+    }
+
+    func dropped(_ metrics: NodeMetrics) -> String {
+        DropCause.allCases.map { "\($0.rawValue)=\(Int(drops($0, metrics)))" }.filter { !$0.hasSuffix("=0") }.joined(separator: " ")
     }
 
     func drops(_ cause: DropCause, _ metrics: NodeMetrics) -> Double {
