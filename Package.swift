@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -85,7 +85,7 @@ public final class TCPClientTransport: ClientTransport {
 
     // MARK: pulling
 
-    public func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws {
+    public func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws {
         let decoder = PullFrameDecoder.client(pullSize: pullSize, packetBytes: geometry.packetBytes)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
@@ -120,9 +120,10 @@ public final class TCPClientTransport: ClientTransport {
                 _ = e
                 throw PullFailure.malformedResponse
             }
-            await receive(response.slots.map(\.packet))
+            let keep = await receive(response.slots.map(\.packet))
+            let acknowledged = zip(response.slots, keep).filter(\.1).map(\.0.handle)
             try await outbound.write(PullFrame(type: .acknowledgement,
-                                               bytes: PullAcknowledgement(handles: response.slots.map(\.handle)).encoded))
+                                               bytes: PullAcknowledgement(handles: acknowledged).encoded))
             _ = try await next(.challenge)  // the provider has committed the removal
         }
     }

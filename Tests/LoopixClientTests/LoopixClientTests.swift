@@ -100,7 +100,7 @@ final class FlakyTransport: ClientTransport, @unchecked Sendable {
         if fail { throw PullFailure.connectionClosed }
         try await inner.send(packet)
     }
-    func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws { try await inner.pull(receive) }
+    func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws { try await inner.pull(receive) }
     func close() async {}
 }
 

@@ -6,6 +6,7 @@ import LoopixNode
 import LoopixProvider
 import LoopixSphinx
 import LoopixTestSupport
+import NIOConcurrencyHelpers
 import NIOPosix
 import Testing
 
@@ -92,7 +93,8 @@ final class LoopbackNetwork: @unchecked Sendable {
     }
 
     /// A client of provider `index`, registered there, over real TCP.
-    func client(at index: Int, rates: ClientRates) throws -> LoopixClient {
+    func client(at index: Int, rates: ClientRates, network: (any NetworkView)? = nil,
+                replayState: ClientReplayState = ClientReplayState()) throws -> LoopixClient {
         let provider = providers[index]
         let identity = ClientIdentity.generate(provider: provider.node.id)
         try provider.register(mailbox: identity.mailbox, verifyingKey: identity.signingKey.verifyingKey)
@@ -100,8 +102,8 @@ final class LoopbackNetwork: @unchecked Sendable {
             packets: .init(host: "127.0.0.1", port: provider.packetPort!),
             pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
             identity: identity, geometry: topology.parameters.geometry, pullSize: pullSize, group: group)
-        return LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: rates, transport: transport,
-                            eventLoop: group.next())
+        let core = try ClientCore(identity: identity, network: network ?? StaticNetwork(topology), replayState: replayState)
+        return LoopixClient(core: core, rates: rates, transport: transport, eventLoop: group.next())
     }
 }
 
@@ -231,4 +233,53 @@ final class TimeLog: @unchecked Sendable {
     private var times: [Double] = []
     func append(_ t: Double) { lock.withLock { times.append(t) } }
     var values: [Double] { lock.withLock { times } }
+}
+
+/// The loopback network's topology under an epoch number a test sets.
+final class SteppedEpochs: NetworkView, Sendable {
+    let topology: Topology
+    let epoch = NIOLockedValueBox<UInt64>(0)
+    init(_ topology: Topology) { self.topology = topology }
+    func current() -> (epoch: UInt64, topology: Topology) { (epoch.withLockedValue { $0 }, topology) }
+}
+
+@Suite("A client's replay state end to end", .serialized)
+struct ClientReplayStateEndToEndTests {
+    @Test("a client whose replay state is full leaves what it cannot record in its mailbox, and reads it once the next epoch's state has room")
+    func fullStateLeavesPacketsStored() async throws {
+        let net = try LoopbackNetwork()
+        try await net.start()
+        let epochs = SteppedEpochs(net.topology)
+        let a = try net.client(at: 0, rates: ClientRates(payload: 40, loop: 0, drop: 0, pullInterval: 0))
+        let b = try net.client(at: 1, rates: ClientRates(payload: 0, loop: 0, drop: 0, pullInterval: 0), network: epochs,
+                               replayState: ClientReplayState(capacityPerEpoch: 3))
+        let messages = (0..<6).map { "message \($0)" }
+        for m in messages { try a.send(Array(m.utf8), to: b.address) }
+        a.start()
+        let store = net.providers[1].store
+        let mailbox = b.core.identity.mailbox
+        #expect(try await eventually(within: 20) { try store.count(mailbox: mailbox) >= messages.count }, "\(net.dropSummary())")
+        await a.stop()
+
+        // The first pulls: three are recorded and acknowledged, the rest stay.
+        for _ in 0..<3 { await b.pullOnce() }
+        #expect(b.statistics.messagesReceived == 3)
+        #expect(b.statistics.unrecorded >= 3)
+        #expect(try store.count(mailbox: mailbox) == 3, "what could not be recorded was acknowledged anyway")
+
+        // A new epoch, a new filter: the rest is read, each message once.
+        epochs.epoch.withLockedValue { $0 = 1 }
+        for _ in 0..<3 { await b.pullOnce() }
+        #expect(b.statistics.messagesReceived == 6)
+        #expect(try store.count(mailbox: mailbox) == 0)
+        var bodies: [String] = []
+        for await m in b.messages {
+            bodies.append(String(decoding: m.body, as: UTF8.self))
+            if bodies.count == 6 { break }
+        }
+        #expect(Set(bodies) == Set(messages))
+        #expect(b.statistics.duplicatesReceived == 0)
+        await b.stop()
+        await net.stop()
+    }
 }
