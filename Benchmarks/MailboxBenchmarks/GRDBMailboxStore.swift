@@ -104,6 +104,7 @@ final class GRDBMailboxStore: Sendable {
             var out: [GRDBStoredPacket] = []
             let rows = try Row.fetchCursor(statement, arguments: [Data(mailbox.bytes), limit])
             while let row = try rows.next() {
+                // SQLite's buffer, lent without a copy, copied once into the array.
                 let packet = try row.withUnsafeData(atIndex: 1) { [UInt8]($0 ?? Data()) }
                 out.append(GRDBStoredPacket(sequence: row[0], packet: packet))
             }
@@ -127,6 +128,12 @@ final class GRDBMailboxStore: Sendable {
             }
             return removed
         }
+    }
+
+    /// Whether `DatabaseQueue` runs a closure on the caller's thread (libdispatch's `sync` does when it can).
+    func runsOnCallingThread() -> Bool {
+        let caller = pthread_self()
+        return queue.writeWithoutTransaction { _ in pthread_equal(pthread_self(), caller) != 0 }
     }
 
     func count(mailbox: SphinxAddress) throws -> Int {

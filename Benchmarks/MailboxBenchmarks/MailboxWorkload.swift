@@ -12,6 +12,8 @@ protocol MailboxOperations: Sendable {
     func store(_ items: [(mailbox: SphinxAddress, packet: [UInt8])]) throws -> [StoreOutcome]
     func oldest(mailbox: SphinxAddress, limit: Int) throws -> [Stored]
     func remove(mailbox: SphinxAddress, sequences: [Int64]) throws -> Int
+    /// Whether calls do their work on the caller's thread (what the thread CPU metric assumes).
+    func runsOnCallingThread() -> Bool
 }
 
 protocol StoredPacketFields {
@@ -21,7 +23,10 @@ protocol StoredPacketFields {
 
 extension StoredPacket: StoredPacketFields {}
 extension GRDBStoredPacket: StoredPacketFields {}
-extension MailboxStore: MailboxOperations {}
+extension MailboxStore: MailboxOperations {
+    // Its calls take a lock and run in place.
+    func runsOnCallingThread() -> Bool { true }
+}
 extension GRDBMailboxStore: MailboxOperations {}
 
 /// SplitMix64: a small generator with a fixed seed, so that every run delivers the same packets to the
