@@ -1,0 +1,164 @@
+// The file-backed replay filter: what survives a restart, what a reboot refuses, and hostile files.
+import CLoopixSphinx
+import Foundation
+@testable import LoopixSphinx
+import Testing
+
+/// A folder of its own for each test, removed afterwards.
+private final class FilterFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func path(_ name: String = "sphinx-7.filter") -> String { url.appendingPathComponent(name).path }
+}
+
+private func randomTags(_ n: Int) -> [ReplayTag] {
+    (0..<n).map { _ in ReplayTag(storage: Bytes32(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })!) }
+}
+
+private let thisBoot = try! BootID.current()
+private let otherBoot = thisBoot.map { $0 ^ 0x5a }
+
+@Suite("Replay filter files")
+struct ReplayFilterFileTests {
+    @Test("the boot id: 16 bytes, not all zero, the same each time it is read")
+    func bootID() throws {
+        #expect(thisBoot.count == Int(lsx_replay_boot_id_bytes()))
+        #expect(thisBoot.contains { $0 != 0 })
+        #expect(try BootID.current() == thisBoot)
+        #expect(BootID.parse(Array("6f1c3a55-0b9e-4b8e-9d3c-2f5e6a7b8c9d\n".utf8))?.count == 16)
+        #expect(BootID.parse(Array("6f1c3a55-0b9e".utf8)) == nil)
+        #expect(BootID.parse(Array("00000000-0000-0000-0000-000000000000".utf8)) == nil)
+    }
+
+    @Test("a new file is 0600, and a filter reopened after a clean close refuses every tag it recorded")
+    func cleanClose() throws {
+        let folder = try FilterFolder()
+        let tags = randomTags(500)
+        do {
+            let f = try ReplayFilter(file: folder.path(), capacity: 10_000, epoch: 7)
+            #expect(f.filePath == folder.path() && f.capacity == 10_000 && f.epoch == 7)
+            for t in tags { try f.insert(t) }
+            try f.close()
+            #expect(throws: SphinxError.replayFilterFull) { try f.insert(randomTags(1)[0]) }
+            #expect(f.contains(tags[0]))
+        }
+        let mode = try FileManager.default.attributesOfItem(atPath: folder.path())[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Closed cleanly: good in this boot and in any later one.
+        let again = try ReplayFilter(file: folder.path(), capacity: 10_000, falsePositiveRate: 1e-6, epoch: 7,
+                                     bootID: otherBoot)
+        #expect(again.count == 500)
+        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+        try again.insert(randomTags(1)[0])
+    }
+
+    @Test("released without close (as a killed process): this boot still refuses every tag, another boot refuses the file")
+    func releasedWithoutClose() throws {
+        let folder = try FilterFolder()
+        let tags = randomTags(300)
+        do {
+            let f = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+            for t in tags { try f.insert(t) }
+        }
+        // A reboot since: the page cache that held the newest tags is gone.
+        #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) {
+            try ReplayFilter(file: folder.path(), capacity: 1000, falsePositiveRate: 1e-6, epoch: 7, bootID: otherBoot)
+        }
+        // The same boot: nothing was lost.
+        let again = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+        #expect(again.count == 300)
+        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+    }
+
+    @Test("a packet processed before a restart is a replay after it")
+    func packetAcrossRestart() throws {
+        let folder = try FilterFolder()
+        let route = try TestRoute(geometry: .standard, length: 2, last: .drop(delayMicroseconds: 0))
+        let packet = try Sphinx.createPacket(geometry: .standard, route: route.hops, message: [])
+        do {
+            let filter = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+            let node = try PacketProcessor(geometry: .standard, secretKey: route.keys[0], replayFilter: filter)
+            _ = try node.process(packet)
+            #expect(throws: SphinxError.replay) { try node.process(packet) }
+        }
+        let filter = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+        let restarted = try PacketProcessor(geometry: .standard, secretKey: route.keys[0], replayFilter: filter)
+        #expect(throws: SphinxError.replay) { try restarted.process(packet) }
+    }
+
+    @Test("one process at a time, and a file in use is not removed")
+    func inUse() throws {
+        let folder = try FilterFolder()
+        let f = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+        #expect(throws: ReplayFilterFileError.inUse(path: folder.path())) {
+            try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+        }
+        #expect(throws: ReplayFilterFileError.inUse(path: folder.path())) { try ReplayFilter.removeFile(at: folder.path()) }
+        try f.insert(randomTags(1)[0])
+    }
+
+    @Test("removing a retired filter's file, and a missing one")
+    func remove() throws {
+        let folder = try FilterFolder()
+        do { _ = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7) }
+        try ReplayFilter.removeFile(at: folder.path())
+        #expect(!FileManager.default.fileExists(atPath: folder.path()))
+        try ReplayFilter.removeFile(at: folder.path())
+        // Only the filter's own file was ever made: no temporary one is left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty)
+    }
+
+    @Test("files it cannot use: another epoch's, cut short, overwritten, readable by others, not a filter")
+    func hostileFiles() throws {
+        let folder = try FilterFolder()
+        let path = folder.path()
+        do { try ReplayFilter(file: path, capacity: 1000, epoch: 7).close() }
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(throws: ReplayFilterFileError.badLayout(path: path)) { try ReplayFilter(file: path, capacity: 1000, epoch: 8) }
+
+        func replace(with bytes: Data, mode: Int = 0o600) throws {
+            try? FileManager.default.removeItem(atPath: path)
+            #expect(FileManager.default.createFile(atPath: path, contents: bytes, attributes: [.posixPermissions: mode]))
+        }
+        try replace(with: good.prefix(good.count - 64))
+        #expect(throws: ReplayFilterFileError.badLayout(path: path)) { try ReplayFilter(file: path, capacity: 1000, epoch: 7) }
+        try replace(with: good.prefix(10))
+        #expect(throws: ReplayFilterFileError.badLayout(path: path)) { try ReplayFilter(file: path, capacity: 1000, epoch: 7) }
+        try replace(with: Data())
+        #expect(throws: ReplayFilterFileError.badLayout(path: path)) { try ReplayFilter(file: path, capacity: 1000, epoch: 7) }
+        var corrupted = good
+        corrupted[40] ^= 1 // inside the hash key
+        try replace(with: corrupted)
+        #expect(throws: ReplayFilterFileError.badLayout(path: path)) { try ReplayFilter(file: path, capacity: 1000, epoch: 7) }
+        try replace(with: good, mode: 0o644)
+        #expect(throws: ReplayFilterFileError.permissions(path: path, mode: 0o644)) {
+            try ReplayFilter(file: path, capacity: 1000, epoch: 7)
+        }
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        #expect(throws: ReplayFilterFileError.self) { try ReplayFilter(file: path, capacity: 1000, epoch: 7) }
+        // The good bytes again: still a good filter.
+        try FileManager.default.removeItem(atPath: path)
+        try replace(with: good)
+        #expect(try ReplayFilter(file: path, capacity: 1000, epoch: 7).count == 0)
+    }
+
+    @Test("sizes the core refuses are refused before any file is made")
+    func badSizes() throws {
+        let folder = try FilterFolder()
+        #expect(throws: ReplayFilterFileError.sphinx(.invalidArgument)) {
+            try ReplayFilter(file: folder.path(), capacity: 0, epoch: 7)
+        }
+        #expect(throws: ReplayFilterFileError.sphinx(.invalidArgument)) {
+            try ReplayFilter(file: folder.path(), capacity: 100, falsePositiveRate: 0.9, epoch: 7)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty)
+    }
+}
