@@ -10,6 +10,8 @@ public final class ReplayFilter: @unchecked Sendable {
     let pointer: OpaquePointer
     /// The mapped file behind a file-backed filter; nil for a filter in process memory.
     let file: ReplayFilterFile?
+    /// Where `close()` writes the filter when its mapped file is a live copy on a memory filesystem.
+    let durablePath: String?
 
     /// A filter that holds `capacity` tags with at most `falsePositiveRate` false positives when full.
     public init(capacity: UInt64, falsePositiveRate: Double = 1e-6, epoch: UInt64 = 0) throws(SphinxError) {
@@ -18,12 +20,15 @@ public final class ReplayFilter: @unchecked Sendable {
         try check(lsx_replay_filter_create(&p, capacity, falsePositiveRate, epoch))
         pointer = p!
         file = nil
+        durablePath = nil
     }
 
-    /// A filter over a mapped file that `pointer` was formatted or attached in.
-    init(pointer: OpaquePointer, file: ReplayFilterFile) {
+    /// A filter over a mapped file that `pointer` was formatted or attached in, and the file that
+    /// keeps it across a reboot if that is another one.
+    init(pointer: OpaquePointer, file: ReplayFilterFile, durablePath: String? = nil) {
         self.pointer = pointer
         self.file = file
+        self.durablePath = durablePath
     }
 
     /// The capacity for `packetsPerSecond` over a key epoch of `epochSeconds`, with 25 % headroom.

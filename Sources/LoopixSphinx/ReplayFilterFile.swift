@@ -139,9 +139,18 @@ final class ReplayFilterFile: @unchecked Sendable {
         return ReplayFilterFile(path: path, descriptor: fd, base: base, length: length)
     }
 
-    private static func temporaryName(_ path: String) -> String { "\(path).\(getpid()).new" }
+    /// The name a file is made under before it takes `path`'s place: this process's own.
+    static func temporaryName(_ path: String) -> String { "\(path).\(getpid()).new" }
 
-    private static func syncDirectory(of path: String) throws(ReplayFilterFileError) {
+    /// Makes `directory` (mode 0700) unless it is there.
+    static func makeFolder(_ directory: String) throws(ReplayFilterFileError) {
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw .system(path: directory, call: "mkdir", errno: errno)
+        }
+    }
+
+    /// Makes the entries of `path`'s folder (a new name, a removal) durable.
+    static func syncDirectory(of path: String) throws(ReplayFilterFileError) {
         let directory = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let fd = open(directory, O_RDONLY | O_CLOEXEC | O_DIRECTORY)
         guard fd >= 0 else { throw .system(path: directory, call: "open", errno: errno) }

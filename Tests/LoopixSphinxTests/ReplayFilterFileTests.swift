@@ -52,8 +52,8 @@ struct ReplayFilterFileTests {
         let mode = try FileManager.default.attributesOfItem(atPath: folder.path())[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // Closed cleanly: good in this boot and in any later one.
-        let again = try ReplayFilter(file: folder.path(), capacity: 10_000, falsePositiveRate: 1e-6, epoch: 7,
-                                     bootID: otherBoot)
+        let again = try ReplayFilter(file: folder.path(), liveDirectory: nil, capacity: 10_000, falsePositiveRate: 1e-6,
+                                     epoch: 7, bootID: otherBoot)
         #expect(again.count == 500)
         for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
         try again.insert(randomTags(1)[0])
@@ -69,7 +69,8 @@ struct ReplayFilterFileTests {
         }
         // A reboot since: the page cache that held the newest tags is gone.
         #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) {
-            try ReplayFilter(file: folder.path(), capacity: 1000, falsePositiveRate: 1e-6, epoch: 7, bootID: otherBoot)
+            try ReplayFilter(file: folder.path(), liveDirectory: nil, capacity: 1000, falsePositiveRate: 1e-6, epoch: 7,
+                             bootID: otherBoot)
         }
         // The same boot: nothing was lost.
         let again = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
@@ -160,5 +161,103 @@ struct ReplayFilterFileTests {
             try ReplayFilter(file: folder.path(), capacity: 100, falsePositiveRate: 0.9, epoch: 7)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.url.path).isEmpty)
+    }
+}
+
+/// A filter whose live copy is in a folder of its own (a memory filesystem in production), and whose
+/// durable file is written only when it is closed.
+@Suite("Replay filter files with a live copy")
+struct ReplayFilterLiveCopyTests {
+    /// A reboot, as a live copy sees one: the memory filesystem is empty again.
+    private func reboot(_ folder: FilterFolder) throws {
+        try FileManager.default.removeItem(at: folder.url.appendingPathComponent("live"))
+    }
+
+    private func open(_ folder: FilterFolder, boot: [UInt8] = thisBoot, epoch: UInt64 = 7) throws -> ReplayFilter {
+        try ReplayFilter(file: folder.path(), liveDirectory: folder.path("live"), capacity: 2000,
+                         falsePositiveRate: 1e-6, epoch: epoch, bootID: boot)
+    }
+
+    private func durableIsMarker(_ folder: FilterFolder) throws -> Bool {
+        try Data(contentsOf: URL(fileURLWithPath: folder.path())) == Data(ReplayFilterDurableCopy.marker)
+    }
+
+    @Test("killed and restarted in the same boot: the live copy keeps every tag; after a reboot the key is refused")
+    func killed() throws {
+        let folder = try FilterFolder()
+        let tags = randomTags(400)
+        do {
+            let f = try open(folder)
+            #expect(f.filePath == folder.path("live") + "/sphinx-7.filter")
+            for t in tags { try f.insert(t) }
+            #expect(try durableIsMarker(folder))
+        }
+        let again = try open(folder)
+        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+        _ = consume again
+        try reboot(folder)
+        #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) { try open(folder, boot: otherBoot) }
+        // ... and every time after.
+        #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) { try open(folder, boot: otherBoot) }
+    }
+
+    @Test("closed cleanly: the durable file holds every tag across a reboot, and is a marker again once reopened")
+    func cleanClose() throws {
+        let folder = try FilterFolder()
+        let tags = randomTags(400), later = randomTags(50)
+        do {
+            let f = try open(folder)
+            for t in tags { try f.insert(t) }
+            try f.close()
+        }
+        #expect(try !durableIsMarker(folder))
+        let mode = try FileManager.default.attributesOfItem(atPath: folder.path())[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        try reboot(folder)
+        do {
+            let f = try open(folder, boot: otherBoot)
+            #expect(f.count == 400)
+            for t in tags { #expect(throws: SphinxError.replay) { try f.insert(t) } }
+            // Live again: a power loss from now on must not find a clean file that lacks these.
+            #expect(try durableIsMarker(folder))
+            for t in later { try f.insert(t) }
+        }
+        try reboot(folder)
+        #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) { try open(folder) }
+    }
+
+    @Test("closed and reopened in the same boot: the live copy is used and the durable file marked live again")
+    func reopenSameBoot() throws {
+        let folder = try FilterFolder()
+        let tags = randomTags(100)
+        do {
+            let f = try open(folder)
+            for t in tags { try f.insert(t) }
+            try f.close()
+        }
+        do {
+            let f = try open(folder)
+            for t in tags { #expect(throws: SphinxError.replay) { try f.insert(t) } }
+            #expect(try durableIsMarker(folder))
+        }
+        try ReplayFilter.removeFile(at: folder.path(), liveDirectory: folder.path("live"))
+        #expect(!FileManager.default.fileExists(atPath: folder.path()))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path("live")).isEmpty)
+    }
+
+    @Test("a durable file of another epoch, or overwritten, is refused; one a process maps alone is in use")
+    func hostile() throws {
+        let folder = try FilterFolder()
+        do { try open(folder).close() }
+        try reboot(folder)
+        #expect(throws: ReplayFilterFileError.badLayout(path: folder.path())) { try open(folder, epoch: 8) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: folder.path()))
+        bytes[20] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: folder.path()))
+        #expect(throws: ReplayFilterFileError.badLayout(path: folder.path())) { try open(folder) }
+        try ReplayFilter.removeFile(at: folder.path(), liveDirectory: folder.path("live"))
+        let alone = try ReplayFilter(file: folder.path(), capacity: 2000, epoch: 7)
+        #expect(throws: ReplayFilterFileError.inUse(path: folder.path())) { try open(folder) }
+        try alone.insert(randomTags(1)[0])
     }
 }
