@@ -695,9 +695,9 @@ static double bench_replay(process_ctx *process, int rounds, double seconds, int
 /* The file-backed filter at a node's pace for `seconds`, against the same filter in memory:
  * the kernel writes dirty pages back (by default once they are 30 s old) and write-protects
  * them, so the next insert into such a page pays a fault, which only a run this long shows.
- * Each 10 ms, `rate` / 100 inserts into each filter, timed in this thread's CPU time (which
- * counts its faults, and not the time it is preempted). The writeback itself runs in the
- * kernel's flusher threads and is not counted. */
+ * Each 10 ms, `rate` / 100 inserts into each filter (the two take turns going first), timed
+ * in this thread's CPU time (which counts its faults, and not the time it is preempted). The
+ * writeback itself runs in the kernel's flusher threads and is not counted. */
 static void bench_replay_sustained(double process_us, double seconds, double rate, const char *directory) {
     replay_ctx *memory = malloc(sizeof *memory), *file = malloc(sizeof *file);
     fprintf(stderr, "bench_sphinx: %.0f s at %.0f inserts/s into a file-backed and an in-memory filter...\n", seconds,
@@ -719,7 +719,9 @@ static void bench_replay_sustained(double process_us, double seconds, double rat
         uint64_t window_inserts = 0;
         for (int t = 0; t < 1000; t++) {
             replay_ctx *filters[2] = {file, memory};
-            for (int i = 0; i < 2; i++) {
+            /* Each tick starts with the other filter: the first after a sleep meets colder caches. */
+            for (int k = 0; k < 2; k++) {
+                const int i = (k + t) % 2;
                 struct timespec a, b;
                 const long f0 = minor_faults();
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
