@@ -25,6 +25,17 @@ private func randomTags(_ n: Int) -> [ReplayTag] {
 private let thisBoot = try! BootID.current()
 private let otherBoot = thisBoot.map { $0 ^ 0x5a }
 
+/// The filter of epoch 7 in `folder`'s file, opened in `boot`.
+private func openFile(_ folder: FilterFolder, capacity: UInt64, boot: [UInt8] = thisBoot) throws -> ReplayFilter {
+    try ReplayFilter(file: folder.path(), liveDirectory: nil, capacity: capacity, falsePositiveRate: 1e-6, epoch: 7,
+                     bootID: boot)
+}
+
+/// Every one of `tags` is a replay to `filter`.
+private func expectRefused(_ tags: [ReplayTag], by filter: ReplayFilter, sourceLocation: SourceLocation = #_sourceLocation) {
+    for t in tags { #expect(throws: SphinxError.replay, sourceLocation: sourceLocation) { try filter.insert(t) } }
+}
+
 @Suite("Replay filter files")
 struct ReplayFilterFileTests {
     @Test("the boot id: 16 bytes, not all zero, the same each time it is read")
@@ -42,7 +53,7 @@ struct ReplayFilterFileTests {
         let folder = try FilterFolder()
         let tags = randomTags(500)
         do {
-            let f = try ReplayFilter(file: folder.path(), capacity: 10_000, epoch: 7)
+            let f = try ReplayFilter(file: folder.path(), capacity: 10_000, epoch: 7) // the public form
             #expect(f.filePath == folder.path() && f.capacity == 10_000 && f.epoch == 7)
             for t in tags { try f.insert(t) }
             try f.close()
@@ -52,10 +63,9 @@ struct ReplayFilterFileTests {
         let mode = try FileManager.default.attributesOfItem(atPath: folder.path())[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // Closed cleanly: good in this boot and in any later one.
-        let again = try ReplayFilter(file: folder.path(), liveDirectory: nil, capacity: 10_000, falsePositiveRate: 1e-6,
-                                     epoch: 7, bootID: otherBoot)
+        let again = try openFile(folder, capacity: 10_000, boot: otherBoot)
         #expect(again.count == 500)
-        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+        expectRefused(tags, by: again)
         try again.insert(randomTags(1)[0])
     }
 
@@ -64,18 +74,17 @@ struct ReplayFilterFileTests {
         let folder = try FilterFolder()
         let tags = randomTags(300)
         do {
-            let f = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+            let f = try openFile(folder, capacity: 1000)
             for t in tags { try f.insert(t) }
         }
         // A reboot since: the page cache that held the newest tags is gone.
         #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) {
-            try ReplayFilter(file: folder.path(), liveDirectory: nil, capacity: 1000, falsePositiveRate: 1e-6, epoch: 7,
-                             bootID: otherBoot)
+            try openFile(folder, capacity: 1000, boot: otherBoot)
         }
         // The same boot: nothing was lost.
-        let again = try ReplayFilter(file: folder.path(), capacity: 1000, epoch: 7)
+        let again = try openFile(folder, capacity: 1000)
         #expect(again.count == 300)
-        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+        expectRefused(tags, by: again)
     }
 
     @Test("a packet processed before a restart is a replay after it")
@@ -182,18 +191,23 @@ struct ReplayFilterLiveCopyTests {
         try Data(contentsOf: URL(fileURLWithPath: folder.path())) == Data(ReplayFilterDurableCopy.marker)
     }
 
+    /// Records `count` new tags in a process that then closes the filter, or not (as if killed).
+    private func record(_ count: Int, in folder: FilterFolder, closing: Bool) throws -> [ReplayTag] {
+        let tags = randomTags(count)
+        let f = try open(folder)
+        for t in tags { try f.insert(t) }
+        if closing { try f.close() }
+        return tags
+    }
+
     @Test("killed and restarted in the same boot: the live copy keeps every tag; after a reboot the key is refused")
     func killed() throws {
         let folder = try FilterFolder()
-        let tags = randomTags(400)
-        do {
-            let f = try open(folder)
-            #expect(f.filePath == folder.path("live") + "/sphinx-7.filter")
-            for t in tags { try f.insert(t) }
-            #expect(try durableIsMarker(folder))
-        }
+        let tags = try record(400, in: folder, closing: false)
+        #expect(try durableIsMarker(folder))
         let again = try open(folder)
-        for t in tags { #expect(throws: SphinxError.replay) { try again.insert(t) } }
+        #expect(again.filePath == folder.path("live") + "/sphinx-7.filter")
+        expectRefused(tags, by: again)
         _ = consume again
         try reboot(folder)
         #expect(throws: ReplayFilterFileError.mayHaveLostTags(path: folder.path())) { try open(folder, boot: otherBoot) }
@@ -204,12 +218,7 @@ struct ReplayFilterLiveCopyTests {
     @Test("closed cleanly: the durable file holds every tag across a reboot, and is a marker again once reopened")
     func cleanClose() throws {
         let folder = try FilterFolder()
-        let tags = randomTags(400), later = randomTags(50)
-        do {
-            let f = try open(folder)
-            for t in tags { try f.insert(t) }
-            try f.close()
-        }
+        let tags = try record(400, in: folder, closing: true), later = randomTags(50)
         #expect(try !durableIsMarker(folder))
         let mode = try FileManager.default.attributesOfItem(atPath: folder.path())[.posixPermissions] as? Int
         #expect(mode == 0o600)
@@ -217,7 +226,7 @@ struct ReplayFilterLiveCopyTests {
         do {
             let f = try open(folder, boot: otherBoot)
             #expect(f.count == 400)
-            for t in tags { #expect(throws: SphinxError.replay) { try f.insert(t) } }
+            expectRefused(tags, by: f)
             // Live again: a power loss from now on must not find a clean file that lacks these.
             #expect(try durableIsMarker(folder))
             for t in later { try f.insert(t) }
@@ -229,15 +238,10 @@ struct ReplayFilterLiveCopyTests {
     @Test("closed and reopened in the same boot: the live copy is used and the durable file marked live again")
     func reopenSameBoot() throws {
         let folder = try FilterFolder()
-        let tags = randomTags(100)
+        let tags = try record(100, in: folder, closing: true)
         do {
             let f = try open(folder)
-            for t in tags { try f.insert(t) }
-            try f.close()
-        }
-        do {
-            let f = try open(folder)
-            for t in tags { #expect(throws: SphinxError.replay) { try f.insert(t) } }
+            expectRefused(tags, by: f)
             #expect(try durableIsMarker(folder))
         }
         try ReplayFilter.removeFile(at: folder.path(), liveDirectory: folder.path("live"))
