@@ -32,7 +32,9 @@ enum ReplayFilterDurableCopy {
             throw .system(path: path, call: "fstat", errno: errno)
         }
         let mode = Int(info.st_mode) & 0o777
-        guard info.st_mode & S_IFMT == S_IFREG, mode & 0o077 == 0, let length = Int(exactly: info.st_size) else {
+        guard Int(info.st_mode) & Int(S_IFMT) == Int(S_IFREG), mode & 0o077 == 0,
+              let length = Int(exactly: info.st_size)
+        else {
             close(fd)
             throw mode & 0o077 != 0 ? .permissions(path: path, mode: mode) : .badLayout(path: path)
         }

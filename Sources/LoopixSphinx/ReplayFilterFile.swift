@@ -46,7 +46,7 @@ final class ReplayFilterFile: @unchecked Sendable {
             try lock(fd, path)
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw .system(path: path, call: "fstat", errno: errno) }
-            guard info.st_mode & S_IFMT == S_IFREG else { throw .badLayout(path: path) }
+            guard Int(info.st_mode) & Int(S_IFMT) == Int(S_IFREG) else { throw .badLayout(path: path) }
             let mode = Int(info.st_mode) & 0o777
             guard mode & 0o077 == 0 else { throw .permissions(path: path, mode: mode) }
             // Too short for a header is a bad layout, not something to map.
