@@ -170,7 +170,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixClientTests", dependencies: [
+            "LoopixClient", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: ["loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx"]),

@@ -123,13 +123,14 @@ public final class EpochDriver: Service, Sendable {
     public func step(now: Double = Date().timeIntervalSince1970) async {
         guard let schedule = follower.schedule else { return }
         let current = schedule.epoch(at: now)
-        await announce(through: current + Self.keysAhead, from: current, now: now)
+        // The switch first: nothing (an upload to a slow authority) may hold it past its time.
         do {
             try advance(to: current, now: now)
         } catch {
             logger.error("cannot run epoch", metadata: ["epoch": "\(current)", "error": "\(error)"])
         }
         retireIfDue(now: now)
+        await announce(through: current + Self.keysAhead, from: current, now: now)
     }
 
     /// Makes sure keys exist for `first...last` and uploads a descriptor naming them, once per new

@@ -1,4 +1,4 @@
-// Two nodes driven through key epochs by a real directory authority over HTTP, with 3-second
+// Two nodes driven through key epochs by a real directory authority over HTTP, with 4-second
 // epochs: packets built with an epoch's keys are delivered across boundaries (those still on
 // their way use the previous key, counted), a captured packet is refused as a replay in its
 // epoch and during the grace period, and as undecryptable once the grace period is over.
@@ -28,7 +28,7 @@ final class FinalLog: FinalSink, Sendable {
 struct EpochDriverTests {
     @Test("packets cross epoch boundaries, the previous key serves in grace, replays are refused in and after their epoch")
     func epochs() async throws {
-        let length = 3.0, grace = 1.5
+        let length = 4.0, grace = 2.0
         let folder = makeTemporaryDirectory("epochs")
         let authorityKey = SigningKey()
         let now = Date().timeIntervalSince1970
@@ -123,7 +123,7 @@ struct EpochDriverTests {
             }
             try await send(bytes)
             sent += 1
-            // Half a second into the next epoch: the nodes have switched keys, the grace (1.5 s) runs.
+            // Half a second into the next epoch: the nodes have switched keys, the grace (2 s) runs.
             if let held = stale, Date().timeIntervalSince1970 > schedule.end(of: held.epoch) + 0.5 {
                 try await send(held.packet)
                 sent += 1
@@ -159,10 +159,9 @@ struct EpochDriverTests {
         #expect(await eventually { drops(.replay, mixMetrics) == replays + 2 }, "a replay in the grace period got through")
 
         try await channel.close()
+        // Cancelling a driver ends its node's run (a graceful stop) and its directory follower.
         for run in runs { run.cancel() }
-        for node in [mixDriver.node, providerDriver.node] {
-            if let node = node as? MixNode { await node.shutdown() }
-        }
+        for run in runs { _ = await run.result }
         authorityRun.cancel()
         _ = await authorityRun.result
         try await group.shutdownGracefully()
