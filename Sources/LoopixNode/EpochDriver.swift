@@ -51,7 +51,7 @@ public final class EpochDriver: Service, Sendable {
     private let announcement: NodeAnnouncement
     private let follower: DirectoryFollower
     private let keys: EpochKeyStore
-    private let replayFilter: @Sendable (UInt64, Double) throws -> ReplayFilter
+    private let replayFilters: EpochReplayFilters
     private let graceOverride: Double?
     private let makeNode: @Sendable (NodeEpochSetup) throws -> any EpochNode
     private let logger: Logger
@@ -63,18 +63,18 @@ public final class EpochDriver: Service, Sendable {
         var installedSerial: UInt64?
         var retireAt: Double?
         var announcedThrough: UInt64?
+        /// Epochs whose key must not be used: their replay filter could not be opened as it was.
+        var refused: Set<UInt64> = []
     }
 
-    /// `replayFilter(epoch, seconds)`: a new filter for a key that will be in use for `seconds`
-    /// (its epoch and grace period). `makeNode`: builds the node on its first epoch.
+    /// `makeNode`: builds the node on its first epoch.
     public init(announcement: NodeAnnouncement, follower: DirectoryFollower, keys: EpochKeyStore, grace: Double? = nil,
-                replayFilter: @escaping @Sendable (UInt64, Double) throws -> ReplayFilter,
-                makeNode: @escaping @Sendable (NodeEpochSetup) throws -> any EpochNode,
+                replayFilters: EpochReplayFilters, makeNode: @escaping @Sendable (NodeEpochSetup) throws -> any EpochNode,
                 logger: Logger = Logger(label: "loopix.epochs")) {
         self.announcement = announcement
         self.follower = follower
         self.keys = keys
-        self.replayFilter = replayFilter
+        self.replayFilters = replayFilters
         self.graceOverride = grace
         self.makeNode = makeNode
         self.logger = logger
@@ -100,6 +100,10 @@ public final class EpochDriver: Service, Sendable {
             }
             if let node { try await node.run() }
             group.cancelAll()
+        }
+        // The node has stopped processing: its filters can be made durable and clean.
+        do { try replayFilters.closeAll() } catch {
+            logger.error("cannot close the replay filters", metadata: ["error": "\(error)"])
         }
     }
 
@@ -156,11 +160,23 @@ public final class EpochDriver: Service, Sendable {
         guard let document = follower.document(for: epoch, now: now),
             document.nodes.contains(where: { $0.identity == announcement.identity.verifyingKey })
         else { return }
-        let (node, serial) = state.withLockedValue { ($0.node, $0.installedSerial) }
+        let (node, serial, refused) = state.withLockedValue { ($0.node, $0.installedSerial, $0.refused.contains(epoch)) }
+        if refused { return }
         if let node, node.epoch == epoch, serial == document.serial { return }
         if let node, node.epoch > epoch { return }
+        let filter: ReplayFilter
+        do {
+            filter = try replayFilters.filter(for: epoch, lifetime: document.schedule.length + grace(document))
+        } catch {
+            // Using this key with a filter that may have lost tags would let replays through.
+            state.withLockedValue { _ = $0.refused.insert(epoch) }
+            logger.critical("the replay filter of this epoch cannot be used; its key will not be used again", metadata: [
+                "epoch": "\(epoch)", "error": "\(error)",
+            ])
+            return
+        }
         let setup = NodeEpochSetup(epoch: epoch, topology: document.topology, key: try keys.key(for: epoch),
-                                   replayFilter: try replayFilter(epoch, document.schedule.length + grace(document)))
+                                   replayFilter: filter)
         if let node {
             let moving = node.epoch < epoch
             try node.install(setup)
@@ -188,5 +204,6 @@ public final class EpochDriver: Service, Sendable {
         guard let node = due else { return }
         node.retirePrevious()
         keys.retire(before: node.epoch)
+        replayFilters.retire(before: node.epoch)
     }
 }

@@ -66,7 +66,8 @@ struct EpochDriverTests {
                 announcement: NodeAnnouncement(identity: identity, role: role, host: "127.0.0.1", port: port),
                 follower: follower,
                 keys: try EpochKeyStore(folder: folder.appendingPathComponent("keys-\(role.rawValue)")), grace: grace,
-                replayFilter: { _, _ in try ReplayFilter(capacity: 100_000) },
+                replayFilters: try EpochReplayFilters(folder: folder.appendingPathComponent("replay-\(role.rawValue)"),
+                                                      ratedPacketsPerSecond: 100),
                 makeNode: { setup in
                     try MixNode(id: NodeID.forIdentity(identity.verifyingKey), epoch: setup, configuration: configuration,
                                 finalSink: final, eventLoopGroup: group, metrics: metrics)
