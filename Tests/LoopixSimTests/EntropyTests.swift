@@ -1,5 +1,6 @@
 // The incremental entropy of Appendix A.1 and the single-mix simulation.
 import Foundation
+import LoopixRandom
 import Testing
 @testable import LoopixSim
 
@@ -17,7 +18,7 @@ struct EntropyTests {
         var oldCount = 0, oldEntropy = 0.0, fresh = 0
         var checked = 0
         for _ in 0..<3000 {
-            if n == 0 || rng.uniform() < 0.52 {
+            if n == 0 || rng.openUnitInterval() < 0.52 {
                 mass.append(1)
                 n += 1
                 fresh += 1
