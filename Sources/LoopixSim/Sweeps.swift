@@ -1,7 +1,8 @@
-// The parameter sweeps behind the paper's entropy figure (Figure 5 in the issue's
-// numbering, Figure 4 in arXiv v1) and epsilon figures (Figures 6-8; arXiv v1
-// Figures 5-7), run as independent (point, repetition) jobs on all cores.
+// The parameter sweeps behind the paper's entropy figure (Figure 5 in the USENIX Security
+// version, Figure 4 in arXiv v1) and epsilon figures (Figures 6-8; arXiv v1 Figures 5-7), run
+// as independent (point, repetition) jobs on all cores.
 import Foundation
+import LoopixRandom
 
 public struct EntropyPointResult: Sendable, Codable {
     public var config: MixEntropyConfig
