@@ -1,7 +1,6 @@
 // `loopix bench node`: parses the options, runs the node benchmark (LoopixBench's NodeBench),
 // writes its tables and prints its report.
 import ArgumentParser
-import ChildProcesses
 import Foundation
 import LoopixBench
 import LoopixConfiguration
@@ -68,10 +67,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         @Option(help: "The node's configuration file (JSON), as for `loopix mix`.") var config: String
 
         func run() async throws {
-            let file = try NodeConfigurationFile.load(config)
-            bootstrapLogging(file.logLevel)
-            watchParentProcess()
-            let mix = try ConfiguredMix(file: file, path: config)
+            let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
             let epochs = ReplayEpochs(node: mix.node)
             try await mix.node.runUntilTerminated(logger: mix.logger)
             epochs.cancel()

@@ -18,10 +18,16 @@ struct MixCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let file = try NodeConfigurationFile.load(config)
-        bootstrapLogging(file.logLevel)
-        watchParentProcess()
-        let mix = try ConfiguredMix(file: file, path: config)
+        let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
         try await mix.node.runUntilTerminated(logger: mix.logger)
     }
+}
+
+/// What every node process does first: read its configuration, set up its logging, and end
+/// with the testnet or benchmark that started it.
+func startNodeProcess(_ config: String) throws -> NodeConfigurationFile {
+    let file = try NodeConfigurationFile.load(config)
+    bootstrapLogging(file.logLevel)
+    watchParentProcess()
+    return file
 }

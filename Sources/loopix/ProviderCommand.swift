@@ -1,6 +1,5 @@
 // `loopix provider`: run a provider from its configuration file; register clients in its store.
 import ArgumentParser
-import ChildProcesses
 import LoopixConfiguration
 import ServiceLifecycle
 
@@ -16,10 +15,7 @@ struct ProviderCommand: AsyncParsableCommand {
         @Option(help: "The provider's configuration file (JSON).") var config: String
 
         func run() async throws {
-            let file = try NodeConfigurationFile.load(config)
-            bootstrapLogging(file.logLevel)
-            watchParentProcess()
-            let provider = try ConfiguredProvider(file: file, path: config)
+            let provider = try ConfiguredProvider(file: try startNodeProcess(config), path: config)
             let group = ServiceGroup(configuration: .init(services: [.init(service: provider.node)],
                                                           gracefulShutdownSignals: [.sigterm, .sigint], logger: provider.logger))
             try await group.run()

@@ -30,23 +30,8 @@ struct SimOutputOptions: ParsableArguments {
     @Option(help: "Base seed; every (point, repetition) job derives its own seed from it.")
     var seed: UInt64 = 2017
 
-    func directory() throws -> URL {
-        let url = URL(fileURLWithPath: out, isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    func write(_ table: CSVTable, _ name: String) throws {
-        let url = try directory().appendingPathComponent(name)
-        try table.write(to: url)
-        print("wrote \(url.path)")
-    }
-
-    func writeJSON<T: Encodable>(_ value: T, _ name: String) throws {
-        let url = try directory().appendingPathComponent(name)
-        try JSONOutput.write(value, to: url)
-        print("wrote \(url.path)")
-    }
+    func write(_ table: CSVTable, _ name: String) throws { print("wrote \(try ResultsFolder(out).write(table, name))") }
+    func writeJSON(_ value: some Encodable, _ name: String) throws { print("wrote \(try ResultsFolder(out).writeJSON(value, name))") }
 
     func plotHint() {
         print("plots: python3 scripts/plot_sim.py \(out)")
@@ -95,11 +80,7 @@ struct SimEntropyCommand: ParsableCommand {
     mutating func run() throws {
         let ls: [Double] = try numberList(lambdas, "--lambdas"), ms: [Double] = try numberList(mus, "--mus")
         let lms: [Double] = try numberList(loopRates, "--loop-rates")
-        var points = [MixEntropyConfig]()
-        for m in ms { for lm in lms { for l in ls {
-            points.append(MixEntropyConfig(lambda: l, mu: m, loopRate: lm,
-                                           warmupDelays: warmupDelays, measureDelays: measureDelays))
-        } } }
+        let points = MixEntropyConfig.grid(lambdas: ls, mus: ms, loopRates: lms, warmupDelays: warmupDelays, measureDelays: measureDelays)
         let (results, t) = timed { PaperSweeps.entropy(points, reps: reps, seed: deriveSeed(output.seed, 5)) }
         print(textTable(["lambda", "mu", "lambda_M", "lambda/mu", "H mean (bits)", "sd", "approx", "link prob"],
                         results.map { [fmt($0.config.lambda), fmt($0.config.mu), fmt($0.config.loopRate),
@@ -177,17 +158,11 @@ struct SimUnlinkabilityCommand: ParsableCommand {
     var file: String = "unlinkability.csv"
 
     mutating func run() throws {
-        var configs = [UnlinkabilityConfig]()
-        let rateList: [Double] = try numberList(rates, "--rates"), muList: [Double] = try numberList(mus, "--mus")
-        let layerList: [Int] = try numberList(layers, "--layers"), corruptList: [Double] = try numberList(corrupt, "--corrupt")
-        for r in rateList {
-        for m in muList { for l in layerList { for f in corruptList {
-            var c = UnlinkabilityConfig()
-            c.users = users; c.rate = r; c.challengePayloadRate = payloadRate
-            c.mu = m; c.layers = l; c.width = width; c.corruptFraction = f
-            c.burnIn = burnIn; c.window = window; c.stationaryStart = !emptyStart
-            configs.append(c)
-        } } } }
+        var base = UnlinkabilityConfig()
+        base.users = users; base.challengePayloadRate = payloadRate; base.width = width
+        base.burnIn = burnIn; base.window = window; base.stationaryStart = !emptyStart
+        let configs = UnlinkabilityConfig.grid(base, rates: try numberList(rates, "--rates"), mus: try numberList(mus, "--mus"),
+                                               layers: try numberList(layers, "--layers"), corrupt: try numberList(corrupt, "--corrupt"))
         let (results, t) = timed {
             PaperSweeps.epsilon(configs, reps: reps, seed: deriveSeed(output.seed, 6), cap: epsCap)
         }
@@ -246,11 +221,7 @@ struct SimTheoremsCommand: ParsableCommand {
         let (cal, t3) = timed {
             PoolCalibrationCheck.run(lambda: 5, mu: 1, departures: departures, seed: deriveSeed(output.seed, 3))
         }
-        var ct = CSVTable(header: ["band_low", "band_high", "observed_hits", "predicted_hits", "sd"])
-        for b in 0..<cal.observed.count {
-            ct.append([fmt(cal.bandEdges[b]), fmt(min(cal.bandEdges[b + 1], 1)), fmt(cal.observed[b]),
-                       fmt(cal.predicted[b], 7), fmt(cal.variance[b].squareRoot(), 4)])
-        }
+        let ct = cal.table
         print("\nPool-model calibration over a trace (lambda = 5, mu = 1, \(cal.departures) departures):")
         print("mean w_true - sum w^2 = \(fmt(cal.meanDifference, 3)) (s.e. \(fmt(cal.standardErrorOfMeanDifference, 3)))")
         print(textTable(ct.header, ct.rows))
