@@ -139,22 +139,11 @@ public final class SphinxBench {
     private func addItems(backend: SphinxBackend, fixture: Fixture) throws {
         let name = backend.rawValue
         try Sphinx.setBackend(backend)
-        let filter = try ReplayFilter(capacity: UInt64(4 * Self.stockSize))
-        let processor = try PacketProcessor(geometry: geometry, secretKey: fixture.nodeKey, replayFilter: filter)
-        precondition(processor.backend == backend)
+        // The same probe the node benchmark judges a node's efficiency against, on this backend.
+        let probe = try ProcessRateProbe(packets: Self.stockSize)
         let packetBytes = geometry.packetBytes
-        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: packetBytes, alignment: 16)
-        var epoch: UInt64 = 0
         let stock = fixture.stock
-        items.append(Item(name: "process", backend: name, run: { n in
-            // A new epoch per call, so the stock is fresh again (outside the loop's body).
-            epoch += 1
-            filter.rotate(toEpoch: epoch)
-            for i in 0..<n {
-                let packet = UnsafeRawBufferPointer(rebasing: stock[(i % Self.stockSize) * packetBytes..<(i % Self.stockSize + 1) * packetBytes])
-                _ = try! processor.process(packet, into: out)
-            }
-        }, maxCalls: Self.stockSize))
+        items.append(Item(name: "process", backend: name, run: { n in probe.processNext(n) }, maxCalls: Self.stockSize))
         let floor = CryptoFloor(nodeSecret: fixture.nodeKey.exportedBytes, alpha: Array(stock[1..<33]), libcrypto: backend == .libcrypto)
         items.append(Item(name: "floor", backend: name, run: { n in floor.run(n) }, maxCalls: .max))
 
