@@ -30,8 +30,6 @@ let package = Package(
         // from a thread of its own, never on the cooperative pool.
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
-        // Scraping the nodes' metrics now, fetching directory documents next.
-        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -146,9 +144,12 @@ let package = Package(
             .product(name: "Subprocess", package: "swift-subprocess"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
-        // Measurements: a node's Prometheus endpoint read back over HTTP, and latency histograms (HdrHistogram).
+        // Measurements: a node's Prometheus endpoint read back over HTTP (LoopixNetwork's exchange on
+        // SwiftNIO's codec, not a full HTTP client: see MetricSamples.swift), and latency histograms (HdrHistogram).
         .target(name: "LoopixMetrics", dependencies: [
-            .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOCore", package: "swift-nio"),
+            "LoopixNetwork",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // A whole network on loopback: its files, its processes, what it shows.
