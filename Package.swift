@@ -188,7 +188,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by the tests that run real nodes.
-        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork"], path: "Tests/LoopixTestSupport"),
+        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork", "LoopixMetrics"], path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNoiseTests", dependencies: ["LoopixNoise", "CLoopixSphinx", "CLoopixTestHooks"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
