@@ -162,7 +162,7 @@ let package = Package(
         // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
         .target(name: "LoopixBench", dependencies: [
             "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixRandom", "LoopixConfiguration", "LoopixTestnet",
-            "ChildProcesses", "LoopixMetrics", "CBenchCrypto",
+            "ChildProcesses", "LoopixMetrics", "CBenchCrypto", "CLoopixSphinx",
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Logging", package: "swift-log"),
