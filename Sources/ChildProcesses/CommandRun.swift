@@ -33,7 +33,7 @@ extension ChildProcess {
         }
         defer { watchdog.cancel() }
         let result = try await run.value
-        return CommandOutput(status: result.terminationStatus.exitStatus, standardOutput: result.standardOutput ?? "",
-                             standardError: result.standardError ?? "")
+        return CommandOutput(status: result.terminationStatus.exitStatus, standardOutput: result.standardOutput,
+                             standardError: result.standardError)
     }
 }
