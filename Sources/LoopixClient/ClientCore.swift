@@ -1,6 +1,7 @@
 // A client's packet logic without I/O: building real, drop and loop packets, and reading what arrives.
 import Foundation
 import LoopixNetwork
+import LoopixRandom
 import LoopixSphinx
 
 /// A packet ready to go to the client's own provider.
@@ -123,8 +124,7 @@ public final class ClientCore: @unchecked Sendable {
 
     /// A per-hop delay drawn from Exp(µ), in microseconds.
     func drawDelay(_ topology: Topology) -> UInt32 {
-        let u = Double.random(in: Double.leastNonzeroMagnitude..<1)
-        return UInt32(min(-log(u) / topology.parameters.mixDelayRate * 1e6, Double(UInt32.max)))
+        UInt32(min(Double.exponential(rate: topology.parameters.mixDelayRate) * 1e6, Double(UInt32.max)))
     }
 
     /// RELAY commands from `entry` (a provider) through one mix per layer, ending with a RELAY to `exit`.

@@ -121,7 +121,7 @@ final class FrameSink: Sendable {
 
 /// Drop count of one cause at a node.
 func drops(_ cause: String, at node: MixNode) -> Int {
-    Int(value(of: "loopix_packets_dropped_total", labels: "cause=\"\(cause)\"", in: node.metrics.render()))
+    Int(MetricSamples(text: node.metrics.render())["loopix_packets_dropped_total{cause=\"\(cause)\"}"])
 }
 
 /// Collects hop records from a node's observer.

@@ -173,22 +173,14 @@ struct ReplyEndToEndTests {
         await b.stop()
         // Every pull answer held exactly K packets: the provider counted K per pull.
         for p in net.providers {
-            let text = p.node.metrics.render()
-            let pulls = metricValue(text, "loopix_pulls_total")
-            let stored = metricValue(text, "loopix_pull_packets_total{kind=\"stored\"}")
-            let dummies = metricValue(text, "loopix_pull_packets_total{kind=\"dummy\"}")
+            let samples = MetricSamples(text: p.node.metrics.render())
+            let pulls = samples["loopix_pulls_total"]
+            let stored = samples["loopix_pull_packets_total{kind=\"stored\"}"]
+            let dummies = samples["loopix_pull_packets_total{kind=\"dummy\"}"]
             #expect(pulls > 0 && stored + dummies == pulls * Double(net.pullSize))
         }
         await net.stop()
     }
-}
-
-/// The value of one sample line of a Prometheus text exposition (0 if absent).
-func metricValue(_ text: String, _ series: String) -> Double {
-    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-        return Double(line.split(separator: " ").last ?? "") ?? 0
-    }
-    return 0
 }
 
 @Suite("Cover traffic end to end", .serialized)

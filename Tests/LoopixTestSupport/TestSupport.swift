@@ -1,6 +1,8 @@
-// Shared helpers for tests that run real nodes: temporary folders, deadlines (and free ports, from LoopixNetwork).
+// Shared helpers for tests that run real nodes: temporary folders, deadlines (and free ports, from
+// LoopixNetwork; the Prometheus sample reader, from LoopixMetrics).
 import Foundation
 @_exported import func LoopixNetwork.freeLoopbackPort
+@_exported import struct LoopixMetrics.MetricSamples
 
 
 /// A new empty folder under the system's temporary directory.
@@ -18,16 +20,6 @@ public func eventually(within seconds: Double = 3, _ condition: () async throws 
         try? await Task.sleep(for: .milliseconds(5))
     }
     return try await condition()
-}
-
-/// The value of one sample in Prometheus text, e.g. `value(of: "loopix_packets_dropped_total",
-/// labels: "cause=\"replay\"")`; 0 when absent.
-public func value(of name: String, labels: String? = nil, in text: String) -> Double {
-    let key = labels.map { "\(name){\($0)}" } ?? name
-    for line in text.split(separator: "\n") where line.hasPrefix(key + " ") {
-        return Double(line.dropFirst(key.count + 1)) ?? 0
-    }
-    return 0
 }
 
 /// Kolmogorov–Smirnov: the statistic D of `samples` against Exp(rate), and its asymptotic p-value.
