@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
                 "LoopixRandom",
                 "CLoopixThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -108,6 +109,7 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
                 "LoopixRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -210,7 +212,9 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixRandom", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixClientTests", dependencies: [
+            "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixMetrics"]),
         .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixSphinx", "LoopixTestSupport"]),
         .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration"]),

@@ -101,7 +101,7 @@ final class FlakyTransport: ClientTransport, @unchecked Sendable {
         if fail { throw PullFailure.connectionClosed }
         try await inner.send(packet)
     }
-    func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws { try await inner.pull(receive) }
+    func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws { try await inner.pull(receive) }
     func close() async {}
 }
 
@@ -123,8 +123,7 @@ struct ClientLinkFailureTests {
         try a.send(Array("survives".utf8), to: b.address)
         a.start()
         b.start()
-        var iterator = b.messages.makeAsyncIterator()
-        let m = await iterator.next()
+        let m = await next(of: b.messages)
         #expect(m?.body == Array("survives".utf8))
         #expect(a.statistics.sendFailures >= 1)
         await a.stop()

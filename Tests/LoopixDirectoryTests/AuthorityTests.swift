@@ -136,6 +136,7 @@ final class ScriptedSource: DirectorySource, Sendable {
     let next = NIOLockedValueBox<Data?>(nil)
     func document(for epoch: UInt64?) async throws -> Data? { next.withLockedValue { $0 } }
     func upload(_ descriptor: SignedNodeDescriptor) async throws {}
+    func schedule() async throws -> Data { throw DescriptorUploadError(cause: "none") }
 }
 
 @Suite("Directory follower")

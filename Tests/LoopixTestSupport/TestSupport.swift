@@ -36,3 +36,21 @@ public func ksExponential(_ samples: [Double], rate: Double) -> (d: Double, p: D
     for k in 1...100 { p += (k % 2 == 1 ? 2 : -2) * exp(-2 * Double(k * k) * lambda * lambda) }
     return (d, min(max(p, 0), 1))
 }
+
+/// The next element of `stream`, or nil if none comes within `seconds`: a test that waits for a
+/// message fails with a clear expectation instead of hanging when the message is lost.
+public func next<Element: Sendable>(of stream: AsyncStream<Element>, within seconds: Double = 20) async -> Element? {
+    await withTaskGroup(of: Element?.self) { group in
+        group.addTask {
+            var iterator = stream.makeAsyncIterator()
+            return await iterator.next()
+        }
+        group.addTask {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
