@@ -113,12 +113,15 @@ public final class EpochDriver: Service, Sendable {
     private func tickAtBoundaries() async throws {
         let clock = ContinuousClock()
         while !Task.isCancelled {
-            await step()
+            // One reading of the clock for the step and for the next wake-up: a step that saw the
+            // moment just before a boundary must wake again at the boundary, not a second later.
             let now = Date().timeIntervalSince1970
+            await step(now: now)
             var wake = (now + 1).rounded(.down)
             if let schedule = follower.schedule { wake = min(wake, schedule.end(of: schedule.epoch(at: now))) }
             if let retireAt = state.withLockedValue({ $0.retireAt }), retireAt > now { wake = min(wake, retireAt) }
-            try await Task.sleep(until: clock.now.advanced(by: .milliseconds(Int64(max(1, (wake - now) * 1000)))), clock: clock)
+            let wait = max(1, (wake - Date().timeIntervalSince1970) * 1000)
+            try await Task.sleep(until: clock.now.advanced(by: .milliseconds(Int64(wait.rounded(.up)))), clock: clock)
         }
     }
 
@@ -134,6 +137,7 @@ public final class EpochDriver: Service, Sendable {
             logger.error("cannot run epoch", metadata: ["epoch": "\(current)", "error": "\(error)"])
         }
         retireIfDue(now: now)
+        prepare(epoch: current + 1, now: now)
         await announce(through: current + Self.keysAhead, from: current, now: now)
     }
 
@@ -180,6 +184,11 @@ public final class EpochDriver: Service, Sendable {
         if let node {
             let moving = node.epoch < epoch
             try node.install(setup)
+            if moving {
+                logger.info("moved to epoch", metadata: [
+                    "epoch": "\(epoch)", "afterBoundaryMs": "\(Int((now - document.schedule.start(of: epoch)) * 1000))",
+                ])
+            }
             state.withLockedValue {
                 $0.installedSerial = document.serial
                 if moving { $0.retireAt = document.schedule.start(of: epoch) + grace(document) }
@@ -191,6 +200,20 @@ public final class EpochDriver: Service, Sendable {
                 $0.installedSerial = document.serial
             }
             logger.notice("listed by the directory; starting", metadata: ["epoch": "\(epoch)", "serial": "\(document.serial)"])
+        }
+    }
+
+    /// Opens the next epoch's replay filter ahead of its boundary (making its file takes disk
+    /// flushes), so that the switch itself is a swap of what is already there.
+    private func prepare(epoch: UInt64, now: Double) {
+        guard let document = follower.document(for: epoch, now: now),
+            !state.withLockedValue({ $0.refused.contains(epoch) })
+        else { return }
+        do { _ = try replayFilters.filter(for: epoch, lifetime: document.schedule.length + grace(document)) } catch {
+            state.withLockedValue { _ = $0.refused.insert(epoch) }
+            logger.critical("the replay filter of the next epoch cannot be used; its key will not be used", metadata: [
+                "epoch": "\(epoch)", "error": "\(error)",
+            ])
         }
     }
 
