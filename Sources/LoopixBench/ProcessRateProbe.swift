@@ -1,6 +1,8 @@
 // The reference every node efficiency is judged against: `lsx_process` on one core of this
 // machine, measured before a run and, in small samples, all through each measured step.
 import Foundation
+import LoopixNetwork
+import LoopixNode
 import LoopixSphinx
 
 /// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
@@ -10,18 +12,35 @@ import LoopixSphinx
 public final class ProcessRateProbe {
     private let packets: [[UInt8]]
     private let filter: ReplayFilter
-    private let processor: PacketProcessor
+    private let unwrap: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws(SphinxError) -> ProcessedPacket
     private var out: [UInt8]
     private var epoch: UInt64 = 0
     private var next = 0
 
-    public init(packets count: Int) throws {
+    /// How a probe unwraps: as `PacketProcessor` alone with a filter in memory (the node's call
+    /// without key epochs), or through the epoch machinery a worker runs with a file-backed
+    /// filter whose working copy is in `liveDirectory` (as a node with key epochs runs).
+    public enum Path: Sendable {
+        case processor
+        case epochMachinery(filterFile: String, liveDirectory: String)
+    }
+
+    public init(packets count: Int, path: Path = .processor) throws {
         let geometry = Geometry.standard
         let key = SecretKey.generate()
         let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
         packets = try (0..<count).map { _ in try Sphinx.createPacket(geometry: geometry, route: route, message: []) }
-        filter = try ReplayFilter(capacity: UInt64(4 * count))
-        processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+        switch path {
+        case .processor:
+            filter = try ReplayFilter(capacity: UInt64(4 * count))
+            let processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+            unwrap = { (input, output) throws(SphinxError) in try processor.process(input, into: output) }
+        case .epochMachinery(let file, let live):
+            filter = try ReplayFilter(file: file, liveDirectory: live, capacity: UInt64(4 * count), epoch: 1)
+            let processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+            let probe = EpochUnwrapProbe(processor: processor, topology: Topology(parameters: NetworkParameters(), nodes: []))
+            unwrap = { (input, output) throws(SphinxError) in try probe.unwrap(input, into: output) }
+        }
         out = [UInt8](repeating: 0, count: geometry.packetBytes)
     }
 
@@ -55,7 +74,7 @@ public final class ProcessRateProbe {
                 epoch += 1
                 filter.rotate(toEpoch: epoch)
             }
-            packets[next].withUnsafeBytes { input in out.withUnsafeMutableBytes { _ = try? processor.process(input, into: $0) } }
+            packets[next].withUnsafeBytes { input in out.withUnsafeMutableBytes { _ = try? unwrap(input, $0) } }
             next = (next + 1) % packets.count
         }
     }
