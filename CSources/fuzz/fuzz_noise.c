@@ -51,14 +51,14 @@ static int read_checked(lsx_noise_handshake *hs, const uint8_t *message, size_t 
     size_t payload_len = 0;
     memcpy(made, message, len); /* a copy: the input buffer must not alias the payload */
     int rc = lsx_noise_handshake_read_message(payload, sizeof payload, &payload_len, hs, made, len);
-    lsx_fuzz_check_code(rc);
+    fuzz_check_code(rc);
     if (rc == LSX_OK) {
-        LSX_FUZZ_ASSERT(payload_len <= len);
+        FUZZ_ASSERT(payload_len <= len);
         return rc;
     }
-    LSX_FUZZ_ASSERT(rc == LSX_ERR_MAC || rc == LSX_ERR_LENGTH || rc == LSX_ERR_LOW_ORDER);
-    LSX_FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_FAILED);
-    LSX_FUZZ_ASSERT(lsx_noise_handshake_read_message(payload, sizeof payload, &payload_len, hs, made, len) ==
+    FUZZ_ASSERT(rc == LSX_ERR_MAC || rc == LSX_ERR_LENGTH || rc == LSX_ERR_LOW_ORDER);
+    FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_FAILED);
+    FUZZ_ASSERT(lsx_noise_handshake_read_message(payload, sizeof payload, &payload_len, hs, made, len) ==
                     LSX_ERR_NOISE_STATE);
     return rc;
 }
@@ -66,14 +66,14 @@ static int read_checked(lsx_noise_handshake *hs, const uint8_t *message, size_t 
 static void write_checked(uint8_t *message, size_t *len, lsx_noise_handshake *hs, const uint8_t *body, size_t n) {
     const size_t expected = lsx_noise_handshake_message_bytes(hs, n);
     int rc = lsx_noise_handshake_write_message(message, LSX_NOISE_MAX_MESSAGE_BYTES, len, hs, body, n);
-    lsx_fuzz_check_code(rc);
-    LSX_FUZZ_ASSERT(expected == 0 ? rc == LSX_ERR_LENGTH : rc == LSX_OK && *len == expected);
+    fuzz_check_code(rc);
+    FUZZ_ASSERT(expected == 0 ? rc == LSX_ERR_LENGTH : rc == LSX_OK && *len == expected);
 }
 
 static void split_and_free(lsx_noise_handshake *hs) {
     lsx_noise_cipher *send = NULL, *receive = NULL;
     if (lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_SPLIT)
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_split(&send, &receive, hs) == LSX_OK);
+        FUZZ_ASSERT(lsx_noise_handshake_split(&send, &receive, hs) == LSX_OK);
     lsx_noise_cipher_destroy(send);
     lsx_noise_cipher_destroy(receive);
     lsx_noise_handshake_destroy(hs);
@@ -87,8 +87,8 @@ static void responder_reads(reader *r) {
         write_checked(frame, &message_len, hs, NULL, 0);
         if (next_chunk(r, &chunk, &len) && read_checked(hs, chunk, len) == LSX_OK) {
             uint8_t learned[LSX_NOISE_PUBLIC_KEY_BYTES];
-            LSX_FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_SPLIT);
-            LSX_FUZZ_ASSERT(lsx_noise_handshake_remote_static(learned, hs) == LSX_OK);
+            FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_SPLIT);
+            FUZZ_ASSERT(lsx_noise_handshake_remote_static(learned, hs) == LSX_OK);
         }
     }
     split_and_free(hs);
@@ -101,7 +101,7 @@ static void initiator_reads(reader *r) {
     write_checked(frame, &message_len, hs, NULL, 0);
     if (next_chunk(r, &chunk, &len) && read_checked(hs, chunk, len) == LSX_OK) {
         write_checked(frame, &message_len, hs, chunk, len < 64 ? len : 64);
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_SPLIT);
+        FUZZ_ASSERT(lsx_noise_handshake_next_step(hs) == LSX_NOISE_STEP_SPLIT);
     }
     split_and_free(hs);
 }
@@ -123,7 +123,7 @@ static void transport(reader *r, int made_frames) {
             const uint8_t mask = (uint8_t)read_number(r, 1);
             if (len > LSX_NOISE_MAX_PLAINTEXT_BYTES) len = LSX_NOISE_MAX_PLAINTEXT_BYTES;
             memcpy(frame, chunk, len);
-            LSX_FUZZ_ASSERT(lsx_noise_cipher_encrypt(frame, sizeof frame, &frame_len, &send_copy, len) == LSX_OK);
+            FUZZ_ASSERT(lsx_noise_cipher_encrypt(frame, sizeof frame, &frame_len, &send_copy, len) == LSX_OK);
             changed = mask != 0 && at < frame_len;
             if (changed) frame[at] ^= mask;
         } else {
@@ -132,19 +132,19 @@ static void transport(reader *r, int made_frames) {
         }
         const uint64_t nonce = lsx_noise_cipher_nonce(&receive_copy);
         int rc = lsx_noise_cipher_decrypt(frame, &plain_len, &receive_copy, frame_len);
-        lsx_fuzz_check_code(rc);
+        fuzz_check_code(rc);
         if (ended) {
-            LSX_FUZZ_ASSERT(rc == LSX_ERR_NOISE_STATE);
+            FUZZ_ASSERT(rc == LSX_ERR_NOISE_STATE);
             continue;
         }
-        if (made_frames) LSX_FUZZ_ASSERT((rc == LSX_OK) == !changed);
+        if (made_frames) FUZZ_ASSERT((rc == LSX_OK) == !changed);
         if (rc == LSX_OK) {
-            LSX_FUZZ_ASSERT(plain_len + LSX_NOISE_TAG_BYTES == frame_len);
-            LSX_FUZZ_ASSERT(lsx_noise_cipher_nonce(&receive_copy) == nonce + 1);
-            if (made_frames) LSX_FUZZ_ASSERT(len == 0 || memcmp(frame, chunk, len) == 0);
+            FUZZ_ASSERT(plain_len + LSX_NOISE_TAG_BYTES == frame_len);
+            FUZZ_ASSERT(lsx_noise_cipher_nonce(&receive_copy) == nonce + 1);
+            if (made_frames) FUZZ_ASSERT(len == 0 || memcmp(frame, chunk, len) == 0);
         } else {
-            LSX_FUZZ_ASSERT(rc == LSX_ERR_MAC || rc == LSX_ERR_LENGTH);
-            LSX_FUZZ_ASSERT(lsx_noise_cipher_nonce(&receive_copy) == LSX_NOISE_RESERVED_NONCE);
+            FUZZ_ASSERT(rc == LSX_ERR_MAC || rc == LSX_ERR_LENGTH);
+            FUZZ_ASSERT(lsx_noise_cipher_nonce(&receive_copy) == LSX_NOISE_RESERVED_NONCE);
             ended = 1;
         }
     }
@@ -170,24 +170,24 @@ static void tamper(reader *r) {
         size_t payload_len;
         int rc = lsx_noise_handshake_read_message(payload, sizeof payload, &payload_len, side[1 - m % 2], made,
                                                   message_len);
-        lsx_fuzz_check_code(rc);
-        LSX_FUZZ_ASSERT((rc == LSX_OK) == !changed);
-        if (rc == LSX_OK) LSX_FUZZ_ASSERT(payload_len == len && (len == 0 || memcmp(payload, chunk, len) == 0));
+        fuzz_check_code(rc);
+        FUZZ_ASSERT((rc == LSX_OK) == !changed);
+        if (rc == LSX_OK) FUZZ_ASSERT(payload_len == len && (len == 0 || memcmp(payload, chunk, len) == 0));
         refused = rc != LSX_OK;
     }
     if (!refused) {
         uint8_t hash[2][LSX_NOISE_HASH_BYTES];
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_hash(hash[0], side[0]) == LSX_OK);
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_hash(hash[1], side[1]) == LSX_OK);
-        LSX_FUZZ_ASSERT(memcmp(hash[0], hash[1], sizeof hash[0]) == 0);
+        FUZZ_ASSERT(lsx_noise_handshake_hash(hash[0], side[0]) == LSX_OK);
+        FUZZ_ASSERT(lsx_noise_handshake_hash(hash[1], side[1]) == LSX_OK);
+        FUZZ_ASSERT(memcmp(hash[0], hash[1], sizeof hash[0]) == 0);
         lsx_noise_cipher *send[2], *receive[2];
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_split(&send[0], &receive[0], side[0]) == LSX_OK);
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_split(&send[1], &receive[1], side[1]) == LSX_OK);
+        FUZZ_ASSERT(lsx_noise_handshake_split(&send[0], &receive[0], side[0]) == LSX_OK);
+        FUZZ_ASSERT(lsx_noise_handshake_split(&send[1], &receive[1], side[1]) == LSX_OK);
         size_t frame_len, plain_len;
         memcpy(frame, "frame", 5);
-        LSX_FUZZ_ASSERT(lsx_noise_cipher_encrypt(frame, sizeof frame, &frame_len, send[1], 5) == LSX_OK);
-        LSX_FUZZ_ASSERT(lsx_noise_cipher_decrypt(frame, &plain_len, receive[0], frame_len) == LSX_OK);
-        LSX_FUZZ_ASSERT(plain_len == 5 && memcmp(frame, "frame", 5) == 0);
+        FUZZ_ASSERT(lsx_noise_cipher_encrypt(frame, sizeof frame, &frame_len, send[1], 5) == LSX_OK);
+        FUZZ_ASSERT(lsx_noise_cipher_decrypt(frame, &plain_len, receive[0], frame_len) == LSX_OK);
+        FUZZ_ASSERT(plain_len == 5 && memcmp(frame, "frame", 5) == 0);
         for (int i = 0; i < 2; i++) {
             lsx_noise_cipher_destroy(send[i]);
             lsx_noise_cipher_destroy(receive[i]);

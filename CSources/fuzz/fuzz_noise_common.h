@@ -33,13 +33,13 @@ static inline lsx_noise_handshake *lsx_fuzz_noise_side(lsx_noise_role role) {
     lsx_fuzz_noise_secret(initiator_static, "loopix-noise-fuzz/initiator");
     lsx_fuzz_noise_secret(responder_static, "loopix-noise-fuzz/responder");
     lsx_fuzz_noise_secret(ephemeral, initiator ? "loopix-noise-fuzz/initiator-e" : "loopix-noise-fuzz/responder-e");
-    LSX_FUZZ_ASSERT(lsx_noise_public_key(responder_public, responder_static) == LSX_OK);
-    LSX_FUZZ_ASSERT(lsx_noise_handshake_create(&hs, LSX_NOISE_PROTOCOL_XK, role,
+    FUZZ_ASSERT(lsx_noise_public_key(responder_public, responder_static) == LSX_OK);
+    FUZZ_ASSERT(lsx_noise_handshake_create(&hs, LSX_NOISE_PROTOCOL_XK, role,
                                                (const uint8_t *)LSX_FUZZ_NOISE_PROLOGUE,
                                                strlen(LSX_FUZZ_NOISE_PROLOGUE),
                                                initiator ? initiator_static : responder_static,
                                                initiator ? responder_public : NULL, NULL, 0) == LSX_OK);
-    LSX_FUZZ_ASSERT(lsx_test_noise_fix_ephemeral(hs, ephemeral) == LSX_OK);
+    FUZZ_ASSERT(lsx_test_noise_fix_ephemeral(hs, ephemeral) == LSX_OK);
     return hs;
 }
 
@@ -56,14 +56,14 @@ static inline void lsx_fuzz_noise_session(lsx_fuzz_noise_transcript *t, lsx_nois
     lsx_noise_cipher *unused[2] = {NULL, NULL};
     size_t payload_len;
     for (int m = 0; m < 3; m++) {
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_write_message(t->message[m], sizeof t->message[m], &t->message_len[m],
+        FUZZ_ASSERT(lsx_noise_handshake_write_message(t->message[m], sizeof t->message[m], &t->message_len[m],
                                                           side[m % 2], NULL, 0) == LSX_OK);
-        LSX_FUZZ_ASSERT(lsx_noise_handshake_read_message(NULL, 0, &payload_len, side[1 - m % 2], t->message[m],
+        FUZZ_ASSERT(lsx_noise_handshake_read_message(NULL, 0, &payload_len, side[1 - m % 2], t->message[m],
                                                          t->message_len[m]) == LSX_OK);
     }
     lsx_noise_cipher *initiator_send, *responder_receive;
-    LSX_FUZZ_ASSERT(lsx_noise_handshake_split(&initiator_send, &unused[0], side[0]) == LSX_OK);
-    LSX_FUZZ_ASSERT(lsx_noise_handshake_split(&unused[1], &responder_receive, side[1]) == LSX_OK);
+    FUZZ_ASSERT(lsx_noise_handshake_split(&initiator_send, &unused[0], side[0]) == LSX_OK);
+    FUZZ_ASSERT(lsx_noise_handshake_split(&unused[1], &responder_receive, side[1]) == LSX_OK);
     if (send != NULL) *send = initiator_send;
     else lsx_noise_cipher_destroy(initiator_send);
     if (receive != NULL) *receive = responder_receive;
