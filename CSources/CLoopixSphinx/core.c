@@ -103,9 +103,7 @@ void lsx_random(void *buffer, size_t n) {
 int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[LSX_KEY_BYTES]) {
     if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
     if (!lsxi_initialized()) return LSX_ERR_NOT_INITIALIZED;
-    /* The base point is never low order, so this cannot fail for a real key. */
-    if (crypto_scalarmult_base(public_key, secret_key) != 0) return LSX_ERR_LOW_ORDER;
-    return LSX_OK;
+    return lsxi_x25519_base(public_key, secret_key);
 }
 
 int lsx_keypair(uint8_t public_key[LSX_KEY_BYTES], uint8_t secret_key[LSX_KEY_BYTES]) {

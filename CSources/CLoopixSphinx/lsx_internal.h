@@ -177,6 +177,10 @@ typedef struct lsxi_x25519_key {
     void *evp_key; /* EVP_PKEY * for LSX_BACKEND_LIBCRYPTO, else NULL */
 } lsxi_x25519_key;
 
+/* point = X25519_BASE(scalar), the same for every backend (x25519_base.c:
+ * libsodium's fixed-base Ed25519 table, then the map to the Montgomery u).
+ * point may be the same buffer as scalar. */
+int lsxi_x25519_base(uint8_t point[LSXI_POINT_BYTES], const uint8_t scalar[LSXI_SCALAR_BYTES]);
 /* shared = X25519(scalar, point) with the given backend; LSX_ERR_LOW_ORDER
  * for an all-zero result. shared may be the same buffer as point. */
 int lsxi_x25519(uint8_t shared[LSXI_POINT_BYTES], lsx_backend backend, const uint8_t scalar[LSXI_SCALAR_BYTES],

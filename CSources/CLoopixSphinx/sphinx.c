@@ -50,10 +50,7 @@ int lsxi_build_header(uint8_t *header, lsxi_lioness_keys *payload_keys, const ls
     route_secrets rs;
     int rc = LSX_OK;
 
-    if (crypto_scalarmult_base(alpha, ephemeral_secret) != 0) {
-        rc = LSX_ERR_LOW_ORDER;
-        goto done;
-    }
+    if ((rc = lsxi_x25519_base(alpha, ephemeral_secret)) != LSX_OK) goto done;
     /* s_i = pk_i * x * b_0 * ... * b_{i-1}, then the hop's keys. */
     for (size_t i = 0; i < hops; i++) {
         rc = lsxi_x25519(rs.shared, backend, ephemeral_secret, public_keys + i * LSX_KEY_BYTES);
@@ -135,7 +132,7 @@ int lsx_create_dummy(uint8_t *packet, size_t packet_len, const lsx_geometry *geo
     randombytes_buf(secret, sizeof secret);
     packet[LSXI_HEADER_VERSION_OFFSET] = LSX_FORMAT_VERSION;
     /* A real public key: its top bit is clear, as in every real alpha. */
-    rc = crypto_scalarmult_base(packet + LSXI_HEADER_ALPHA_OFFSET, secret) == 0 ? LSX_OK : LSX_ERR_BACKEND;
+    rc = lsxi_x25519_base(packet + LSXI_HEADER_ALPHA_OFFSET, secret);
     randombytes_buf(packet + LSXI_HEADER_BETA_OFFSET, packet_len - LSXI_HEADER_BETA_OFFSET);
     sodium_memzero(secret, sizeof secret);
     return rc;

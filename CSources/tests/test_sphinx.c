@@ -93,6 +93,25 @@ static void test_sizes(void) {
     CHECK(LSXI_ALPHA_TOP_BYTE == 31 && LSXI_LIONESS_LEFT_BYTES == 32);
 }
 
+/* X25519_BASE through the Ed25519 table agrees with libsodium's own. */
+static void test_x25519_base(void) {
+    current_test = "fixed-base X25519 agrees with crypto_scalarmult_base";
+    uint8_t scalar[LSXI_SCALAR_BYTES], ours[LSXI_POINT_BYTES], theirs[LSXI_POINT_BYTES];
+    int agree = 1;
+    for (int i = 0; i < 3000; i++) {
+        if (i < 256) memset(scalar, i, sizeof scalar); /* 0x00.., 0xff.. and every byte between */
+        else lsx_random(scalar, sizeof scalar);
+        CHECK_RC(lsxi_x25519_base(ours, scalar), LSX_OK);
+        agree &= crypto_scalarmult_base(theirs, scalar) == 0 && memcmp(ours, theirs, sizeof ours) == 0;
+    }
+    CHECK(agree);
+    /* In place. */
+    lsx_random(scalar, sizeof scalar);
+    CHECK(crypto_scalarmult_base(theirs, scalar) == 0);
+    CHECK_RC(lsxi_x25519_base(scalar, scalar), LSX_OK);
+    CHECK(memcmp(scalar, theirs, sizeof theirs) == 0);
+}
+
 static void round_trips(const lsx_geometry *g) {
     size_t len = lsx_packet_bytes(g), max = lsx_max_message_bytes(g);
     uint8_t *packet = malloc(len), *message = malloc(max);
@@ -608,6 +627,7 @@ int main(int argc, char **argv) {
     printf("loopix_sphinx %s, backend %s\n", lsx_version(), lsx_backend_name(lsx_get_backend()));
     test_geometry();
     test_sizes();
+    test_x25519_base();
     test_round_trips();
     test_tampering();
     test_header_checks();
