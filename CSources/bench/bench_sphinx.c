@@ -27,13 +27,13 @@
 #define DEFAULT_HOPS LSX_DEFAULT_HOPS
 #define DEFAULT_PAYLOAD LSX_DEFAULT_PAYLOAD
 /* Sizes of the symmetric work of one hop at the default geometry (spec sections 5-8). */
-#define BETA_BYTES LSXI_BETA_BYTES(DEFAULT_HOPS)                   /* 384: MAC input after the version byte */
-#define ROUTING_BYTES LSXI_ROUTING_BYTES(DEFAULT_HOPS)             /* 448: header stream */
+#define BETA_BYTES LSXI_BETA_BYTES(LSX_SUITE_V1, DEFAULT_HOPS)                   /* 384: MAC input after the version byte */
+#define ROUTING_BYTES LSXI_ROUTING_BYTES(LSX_SUITE_V1, DEFAULT_HOPS)             /* 448: header stream */
 #define LIONESS_R_BYTES (DEFAULT_PAYLOAD - LSXI_LIONESS_LEFT_BYTES) /* 2016 */
 #define KDF_CALLS LSXI_KDF_TAG /* ids 1..8: stream, mac, K1..K4, blinding, tag */
 #define KEY(id) keys[(id) - 1]
 
-static const lsx_geometry geometry = {DEFAULT_HOPS, DEFAULT_PAYLOAD};
+static const lsx_geometry geometry = {DEFAULT_HOPS, DEFAULT_PAYLOAD, LSX_SUITE_V1};
 
 static double now(void) {
     struct timespec ts;
@@ -100,7 +100,7 @@ static void floor_lioness(floor_ctx *c) {
 
 static void floor_symmetric(floor_ctx *c) {
     for (int id = 1; id <= KDF_CALLS; id++)
-        crypto_kdf_derive_from_key(c->KEY(id), LSXI_KDF_KEY_BYTES, (uint64_t)id, LSXI_KDF_CONTEXT, c->shared);
+        crypto_kdf_derive_from_key(c->KEY(id), LSXI_KDF_KEY_BYTES, (uint64_t)id, LSXI_KDF_CONTEXT_V1, c->shared);
     crypto_generichash(c->mac, sizeof c->mac, c->mac_input, sizeof c->mac_input, c->KEY(LSXI_KDF_HEADER_MAC),
                        LSXI_MAC_KEY_BYTES);
     crypto_stream_chacha20_xor(c->routing, c->routing, ROUTING_BYTES, zero_nonce, c->KEY(LSXI_KDF_HEADER_STREAM));
@@ -204,7 +204,7 @@ static void run_create(void *p, size_t n) {
     route_ctx *c = p;
     for (size_t i = 0; i < n; i++) {
         int rc = lsx_create_packet(c->packet, sizeof c->packet, &geometry, c->hops, c->public_keys, c->commands,
-                                   c->message, sizeof c->message, NULL);
+                                   c->message, sizeof c->message, NULL, 0);
         if (rc != LSX_OK) die("lsx_create_packet", rc);
     }
     sink ^= c->packet[1];
@@ -215,7 +215,7 @@ static void run_surb_create(void *p, size_t n) {
     uint8_t first_hop[LSX_ADDRESS_BYTES] = {1};
     for (size_t i = 0; i < n; i++) {
         int rc = lsx_surb_create(c->surb, sizeof c->surb, c->surb_secret, sizeof c->surb_secret, &geometry, c->hops,
-                                 c->public_keys, c->commands, first_hop, NULL, NULL);
+                                 c->public_keys, c->commands, first_hop, NULL, 0, NULL);
         if (rc != LSX_OK) die("lsx_surb_create", rc);
     }
     sink ^= c->surb[40];
@@ -517,7 +517,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < PROCESS_PACKETS; i++) {
         rc = lsx_create_packet(packets + i * packet_bytes, packet_bytes, &geometry, DEFAULT_HOPS,
                                stock_route->public_keys, stock_route->commands, stock_route->message,
-                               sizeof stock_route->message, NULL);
+                               sizeof stock_route->message, NULL, 0);
         if (rc != LSX_OK) die("lsx_create_packet", rc);
     }
     process_ctx proc_sodium = make_process_ctx(LSX_BACKEND_SODIUM, node_secret, packets);
