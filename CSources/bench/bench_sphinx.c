@@ -11,8 +11,8 @@
  * both sides of a ratio alike.
  *
  * Usage: bench_sphinx [--json] [--rounds N] [--seconds S]
- *   --rounds   rounds (default 9)
- *   --seconds  time each item gets per round (default 0.1) */
+ *   --rounds   rounds (default 15)
+ *   --seconds  time each item gets per round (default 0.06) */
 #include "loopix_sphinx.h"
 #include "loopix_noise.h"
 #include "lsx_internal.h" /* the sizes of the work inside a hop, for its floor */
@@ -195,6 +195,25 @@ static void floor_init(floor_ctx *c, lsx_suite suite, const uint8_t *node_secret
     if (c->evp_node == NULL) die("EVP_PKEY_new_raw_private_key", -1);
 }
 
+/* What lsx_process spends in the replay filter: the check before the MAC and
+ * the record after it, for a fresh tag each time. */
+typedef struct filter_ctx {
+    lsx_replay_filter *filter;
+    uint64_t epoch, counter;
+} filter_ctx;
+
+static void run_filter(void *p, size_t n) {
+    filter_ctx *c = p;
+    uint8_t tag[LSX_TAG_BYTES] = {0};
+    lsx_replay_filter_rotate(c->filter, ++c->epoch); /* as run_process does, outside the loop's body */
+    for (size_t i = 0; i < n; i++) {
+        memcpy(tag, &c->counter, sizeof c->counter);
+        c->counter++;
+        if (lsx_replay_filter_contains(c->filter, tag) || lsx_replay_filter_insert(c->filter, tag) != LSX_OK)
+            die("lsx_replay_filter_insert", LSX_ERR_REPLAY);
+    }
+}
+
 typedef struct mult_ctx {
     uint8_t scalar[LSXI_SCALAR_BYTES], point[LSXI_POINT_BYTES], out[LSXI_POINT_BYTES];
 } mult_ctx;
@@ -349,6 +368,8 @@ static double median(const double *values, int n) {
     return n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
+/* Calls per round for `seconds`, from a run of at least 20 ms (or of max_n
+ * calls, which an item whose state lasts that long must never exceed). */
 static void calibrate(item *it, double seconds) {
     size_t n = 1;
     double elapsed = 0;
@@ -356,7 +377,8 @@ static void calibrate(item *it, double seconds) {
         double start = now();
         it->run(it->ctx, n);
         elapsed = now() - start;
-        if (elapsed < 0.02) n *= 2;
+        if (it->max_n != 0 && n >= it->max_n) break;
+        if (elapsed < 0.02) n = it->max_n != 0 && 2 * n > it->max_n ? it->max_n : 2 * n;
     }
     double per_call = elapsed / (double)n;
     it->n = (size_t)(seconds / per_call) + 1;
@@ -590,14 +612,14 @@ enum {
     PER_SUITE
 };
 #define PROCESS_ITEMS (2 * 2 * SUITES) /* process and floor, per backend and suite */
-enum { M_BASE = PROCESS_ITEMS, M_SODIUM_BASE, M_VAR, M_LIONESS, MULTIPLICATIONS_END };
+enum { M_FILTER = PROCESS_ITEMS, M_BASE, M_SODIUM_BASE, M_VAR, M_LIONESS, MULTIPLICATIONS_END };
 #define ITEMS (SUITES * PER_SUITE + MULTIPLICATIONS_END - PROCESS_ITEMS)
 
 /* Where each suite's item stands in the list: each ratio's two sides next
  * to each other. Per backend: floor v1, process v1, process KEM, floor KEM
  * (process against its floor, and the suites' processes against each
- * other); then the multiplications and LIONESS, then each remaining item of
- * v1 beside the KEM suite's. */
+ * other); then the replay filter's share of a process, the multiplications
+ * and LIONESS, then each remaining item of v1 beside the KEM suite's. */
 static int at[SUITES][PER_SUITE];
 #define AT(suite, i) (at[suite][i])
 
@@ -747,8 +769,8 @@ static void create_ratios(const item *items, int s, int rounds) {
 }
 
 int main(int argc, char **argv) {
-    int json = 0, rounds = 9;
-    double seconds = 0.1;
+    int json = 0, rounds = 15;
+    double seconds = 0.06;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
@@ -783,6 +805,10 @@ int main(int argc, char **argv) {
     randombytes_buf(mult.scalar, sizeof mult.scalar);
     if (crypto_scalarmult_base(mult.point, mult.scalar) != 0) die("crypto_scalarmult_base", -1);
     randombytes_buf(mult.scalar, sizeof mult.scalar);
+    filter_ctx filter = {NULL, 0, 0};
+    if ((rc = lsx_replay_filter_create(&filter.filter, 4 * PROCESS_PACKETS, 1e-6, 0)) != LSX_OK)
+        die("lsx_replay_filter_create", rc);
+    items[M_FILTER] = (item){"replay filter check+record", run_filter, &filter, PROCESS_PACKETS, 0, {0}, 0};
     items[M_BASE] = (item){"X25519 base mult", run_base_mult, &mult, 0, 0, {0}, 0};
     items[M_SODIUM_BASE] = (item){"X25519 base (libsodium's)", run_sodium_base_mult, &mult, 0, 0, {0}, 0};
     items[M_VAR] = (item){"X25519 variable mult", run_var_mult, &mult, 0, 0, {0}, 0};
@@ -800,6 +826,16 @@ int main(int argc, char **argv) {
     process_ratios(items, 0, rounds, "<= 1.10");
     create_ratios(items, 0, rounds);
     process_ratios(items, 1, rounds, "<= 1.05");
+    {
+        /* The replay filter is work lsx_process must do beside the floor's
+         * (a keyed hash and a lock to check, the same to record). */
+        const item *parts[2] = {&items[AT(1, I_FLOOR_SODIUM)], &items[M_FILTER]};
+        const double weights[2] = {1, 1};
+        add_ratio("kem_process_floor_filter_sodium", "  process KEM / (floor KEM + replay filter) (sodium)",
+                  median_ratio_to_sum(&items[AT(1, I_PROCESS_SODIUM)], parts, weights, 2, rounds), "");
+        add_ratio("kem_filter_floor_sodium", "  replay filter / floor KEM (sodium)",
+                  median_ratio(&items[M_FILTER], &items[AT(1, I_FLOOR_SODIUM)], rounds), "");
+    }
     create_ratios(items, 1, rounds);
     /* The KEM suite against version 1, and the same ratio of their floors:
      * the least the first can be on this machine. */
@@ -865,5 +901,6 @@ int main(int argc, char **argv) {
     bench_noise(&bench[0].process[0], rounds, seconds, json);
 
     for (int s = 0; s < SUITES; s++) suite_bench_free(&bench[s]);
+    lsx_replay_filter_destroy(filter.filter);
     return 0;
 }
