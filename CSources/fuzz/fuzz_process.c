@@ -10,7 +10,8 @@
  *          bits 5-6  mode: 0 and 1 raw packet, 2 made route, 3 made route + tamper
  *          bit  7    the nodes' X25519 backend: libsodium or libcrypto
  *   byte 1 bit  0    the packet suite: version 1 or the KEM suite
- * Raw: the rest is the packet, any length. Made route: hops count (1 byte),
+ * Raw: the rest is the packet, any length (a KEM packet's encapsulation also
+ * goes to lsx_kem_decapsulate, which must agree). Made route: hops count (1 byte),
  * the suite's ephemeral randomness for that many hops (lsx_ephemeral_bytes:
  * v1's one secret, or one KEM seed per hop), [tamper: position (2), xor mask
  * (1)], then FUZZ_HOP_BYTES per hop, then the message (any length). Missing
@@ -158,6 +159,19 @@ static void fuzz_raw(int backend, int suite, int g_index, int use_filter, int pl
     lsx_processed r;
     memcpy(in_buf, data, size);
     int rc = process_placed(node, filter, g, placement, in_buf, size, &out, &r);
+    if (g->suite == LSX_SUITE_KEM_X25519 && size == lsx_packet_bytes(g) &&
+        in_buf[LSXI_HEADER_VERSION_OFFSET] == LSX_KEM_X25519_FORMAT_VERSION) {
+        /* The KEM alone says of the encapsulation what processing said. */
+        uint8_t shared[LSX_KEM_SHARED_SECRET_BYTES];
+        const int kem_rc = lsx_kem_decapsulate(shared, node, in_buf + LSXI_HEADER_ELEMENT_OFFSET,
+                                               LSX_KEM_X25519_CIPHERTEXT_BYTES);
+        fuzz_check_code(kem_rc);
+        if (kem_rc == LSX_OK) {
+            FUZZ_ASSERT(rc != LSX_ERR_NONCANONICAL_ALPHA && rc != LSX_ERR_LOW_ORDER);
+        } else {
+            FUZZ_ASSERT(kem_rc == rc && sodium_is_zero(shared, sizeof shared));
+        }
+    }
     if (rc == LSX_OK && filter != NULL) {
         /* The same bytes again are a replay, whatever they are. */
         uint8_t tag[LSX_TAG_BYTES];
