@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Child processes for the testnet, the node benchmark and the CLI tests: waits on a pidfd
+        // from a thread of its own, never on the cooperative pool.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // The C Sphinx core. It also builds alone (CSources/Makefile) as libloopix_sphinx.so.
@@ -46,6 +51,8 @@ let package = Package(
             publicHeadersPath: "include",
             cSettings: [.headerSearchPath("../CLoopixSphinx")]
         ),
+        // Seeded generators and the draws (uniform, exponential, Poisson) every module takes.
+        .target(name: "LoopixRandom"),
         .target(
             name: "LoopixNetwork",
             dependencies: [
@@ -63,6 +70,8 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
+                "LoopixRandom",
                 "CLoopixThreads",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -100,6 +109,8 @@ let package = Package(
             dependencies: [
                 "LoopixSphinx",
                 "LoopixNetwork",
+                "LoopixDirectory",
+                "LoopixRandom",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -123,12 +134,40 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "LoopixSim"),
+        .target(name: "LoopixSim", dependencies: ["LoopixRandom"]),
+        // The configuration files of mix, provider and client, mapped onto the libraries' configurations.
+        .target(name: "LoopixConfiguration", dependencies: [
+            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixProvider", "LoopixClient",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // Starting, signalling and stopping child processes.
+        .target(name: "ChildProcesses", dependencies: [
+            .product(name: "Subprocess", package: "swift-subprocess"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        // Measurements: a node's Prometheus endpoint read back over HTTP (LoopixNetwork's exchange on
+        // SwiftNIO's codec, not a full HTTP client: see MetricSamples.swift), and latency histograms (HdrHistogram).
+        .target(name: "LoopixMetrics", dependencies: [
+            "LoopixNetwork",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // A whole network on loopback: its files, its processes, what it shows.
+        .target(name: "LoopixTestnet", dependencies: [
+            "LoopixSphinx", "LoopixNetwork", "LoopixClient", "LoopixConfiguration", "ChildProcesses", "LoopixMetrics",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         // libsodium and libcrypto as the benchmarks call them directly: the cryptographic floor.
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
         // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
         .target(name: "LoopixBench", dependencies: [
-            "LoopixSphinx", "LoopixNode", "CBenchCrypto", .product(name: "Atomics", package: "swift-atomics"),
+            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixRandom", "LoopixConfiguration", "LoopixTestnet",
+            "ChildProcesses", "LoopixMetrics", "CBenchCrypto", "CLoopixSphinx",
+            .product(name: "Atomics", package: "swift-atomics"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(
             name: "loopix",
@@ -140,6 +179,9 @@ let package = Package(
                 "LoopixClient",
                 "LoopixSim",
                 "LoopixBench",
+                "LoopixConfiguration",
+                "LoopixTestnet",
+                "LoopixRandom",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -148,7 +190,7 @@ let package = Package(
             ]
         ),
         // Helpers shared by the tests that run real nodes.
-        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork"], path: "Tests/LoopixTestSupport"),
+        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork", "LoopixMetrics"], path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNoiseTests", dependencies: ["LoopixNoise", "CLoopixSphinx", "CLoopixTestHooks"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
@@ -158,20 +200,28 @@ let package = Package(
         .testTarget(name: "LoopixNodeTests", dependencies: [
             "LoopixNode",
             "LoopixTestSupport",
+            "LoopixBench",
             "CLoopixThreads",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim"]),
+        .testTarget(name: "LoopixRandomTests", dependencies: ["LoopixRandom"]),
+        .testTarget(name: "LoopixSimTests", dependencies: ["LoopixSim", "LoopixRandom"]),
         .testTarget(name: "LoopixDirectoryTests", dependencies: [
             "LoopixDirectory",
             "LoopixTestSupport",
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixClientTests", dependencies: ["LoopixClient", "LoopixTestSupport"]),
-        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench"]),
+        .testTarget(name: "LoopixClientTests", dependencies: [
+            "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixMetrics"]),
+        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixSphinx", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration"]),
         // Runs the built `loopix` binary as separate processes.
-        .testTarget(name: "LoopixCLITests", dependencies: ["loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx"]),
+        .testTarget(name: "LoopixCLITests", dependencies: [
+            "loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx", "ChildProcesses", "LoopixMetrics",
+        ]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",
             "LoopixClient",

@@ -31,6 +31,8 @@ const char *lsx_error_name(int code) {
     case LSX_ERR_NOISE_KEYS: return "noise_keys_mismatch";
     case LSX_ERR_NOISE_STATE: return "noise_bad_state";
     case LSX_ERR_NONCE_EXHAUSTED: return "nonce_exhausted";
+    case LSX_ERR_REPLAY_LAYOUT: return "replay_filter_bad_layout";
+    case LSX_ERR_REPLAY_LOST: return "replay_filter_may_have_lost_tags";
     default: return "unknown_error";
     }
 }

@@ -2,28 +2,39 @@
  * suites side by side: lsx_process against its cryptographic floor (per suite
  * and X25519 backend), lsx_create_packet against the scalar multiplications
  * each suite requires, reply blocks, and the KEM suite against version 1;
- * then, in a section of its own, Noise XK link encryption (a frame's
- * transport, a handshake) beside lsx_process.
+ * then, in sections of their own, Noise XK link encryption (a frame's
+ * transport, a handshake) and the replay filter at a node's size, in process
+ * memory and in a MAP_SHARED file, beside lsx_process.
  *
  * All items run in the same process, interleaved round by round; an item's
  * result is the median over rounds of its per-round mean, and a ratio is the
  * median of its per-round ratios, so that noise on a shared machine hits
  * both sides of a ratio alike.
  *
- * Usage: bench_sphinx [--json] [--rounds N] [--seconds S]
- *   --rounds   rounds (default 15)
- *   --seconds  time each item gets per round (default 0.06) */
+ * Usage: bench_sphinx [--json] [--rounds N] [--seconds S] [--replay-dir DIR]
+ *                     [--replay-sustained S [--replay-rate R]]
+ *   --rounds            rounds (default 15)
+ *   --seconds           time each item gets per round (default 0.06)
+ *   --replay-dir        where the replay filters' files go (default $TMPDIR, else /tmp); they
+ *                       are removed at the end
+ *   --replay-sustained  then S seconds of inserts at R a second (default 2222, what a filter of
+ *                       10^7 tags holds over an hour with 25 % headroom) into a file-backed and
+ *                       an in-memory filter, in windows of 10 s (default 0: not run) */
 #include "loopix_sphinx.h"
 #include "loopix_noise.h"
 #include "lsx_internal.h" /* the sizes of the work inside a hop, for its floor */
 
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_ROUNDS 31
 #define PROCESS_PACKETS 4000 /* fresh packets per round: no replay is ever refused */
@@ -44,6 +55,13 @@ static lsx_geometry geometries[SUITES];
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Wall-clock seconds, for pacing (the items are timed in CPU time, above). */
+static double wall_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -351,6 +369,7 @@ typedef struct item {
     void (*run)(void *ctx, size_t n);
     void *ctx;
     size_t max_n;  /* 0: no limit */
+    void (*prepare)(void *ctx); /* before each timed run, untimed (NULL: nothing) */
     size_t n;      /* calls per round, from calibration */
     double mean[MAX_ROUNDS];
     double median;
@@ -393,6 +412,7 @@ static void run_rounds(item *items, int count, int rounds) {
     for (int r = 0; r < rounds; r++) {
         for (int k = 0; k < count; k++) {
             const int i = r % 2 ? count - 1 - k : k;
+            if (items[i].prepare != NULL) items[i].prepare(items[i].ctx);
             double start = now();
             items[i].run(items[i].ctx, items[i].n);
             items[i].mean[r] = (now() - start) / (double)items[i].n;
@@ -592,6 +612,264 @@ static void bench_noise(process_ctx *process, int rounds, double seconds, int js
     free(transport);
 }
 
+/* ---- The replay filter at a node's size, beside lsx_process (a section of its own) ---- */
+
+/* A node relaying 2,200 packets a second over a one-hour key epoch, with 25 % headroom. */
+#define REPLAY_CAPACITY UINT64_C(10000000)
+#define REPLAY_RATE 1e-6
+/* Tags recorded before the rounds, so that every page of the filter is in memory and dirty
+ * (as in a node some minutes into its epoch). */
+#define REPLAY_PREFILL UINT64_C(2000000)
+
+/* One filter of REPLAY_CAPACITY tags, in process memory or over a file mapping; its tags are a
+ * counter and a salt (the filter hashes them under its own key, so they land anywhere). */
+typedef struct replay_ctx {
+    lsx_replay_filter *filter;
+    uint8_t *mapping; /* NULL: process memory */
+    size_t mapping_len;
+    int fd;
+    char path[512];
+    uint64_t next; /* the next tag's counter */
+    uint8_t salt[LSX_TAG_BYTES];
+    uint64_t replays; /* false positives met: at 1e-6, a handful */
+    long faults[MAX_ROUNDS + 1]; /* minor page faults during each timed run */
+    int runs;
+} replay_ctx;
+
+static void next_tag(uint8_t tag[LSX_TAG_BYTES], replay_ctx *c) {
+    memcpy(tag, c->salt, LSX_TAG_BYTES);
+    memcpy(tag, &c->next, sizeof c->next);
+    c->next++;
+}
+
+static void replay_insert(replay_ctx *c, const uint8_t tag[LSX_TAG_BYTES]) {
+    const int rc = lsx_replay_filter_insert(c->filter, tag);
+    if (rc == LSX_ERR_REPLAY) c->replays++;
+    else if (rc != LSX_OK) die("lsx_replay_filter_insert", rc);
+}
+
+static long minor_faults(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+static void run_replay_insert(void *p, size_t n) {
+    replay_ctx *c = p;
+    uint8_t tag[LSX_TAG_BYTES];
+    const long faults = minor_faults();
+    for (size_t i = 0; i < n; i++) {
+        next_tag(tag, c);
+        replay_insert(c, tag);
+    }
+    if (c->runs <= MAX_ROUNDS) c->faults[c->runs] = minor_faults() - faults;
+    c->runs++;
+}
+
+/* What lsx_process asks of its filter for each packet: a lookup (before the MAC), then the insert. */
+static void run_replay_lookup_insert(void *p, size_t n) {
+    replay_ctx *c = p;
+    uint8_t tag[LSX_TAG_BYTES];
+    for (size_t i = 0; i < n; i++) {
+        next_tag(tag, c);
+        if (lsx_replay_filter_contains(c->filter, tag)) sink ^= 1;
+        replay_insert(c, tag);
+    }
+}
+
+/* Every page written to the disk and clean: the next write to each page faults (as after the
+ * kernel's periodic writeback), so the run that follows pays those faults. */
+static void replay_sync(void *p) {
+    replay_ctx *c = p;
+    if (msync(c->mapping, c->mapping_len, MS_SYNC) != 0) die("msync", -1);
+}
+
+static void replay_open(replay_ctx *c, const char *directory, int in_file) {
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    randombytes_buf(c->salt, sizeof c->salt);
+    if (!in_file) {
+        if ((rc = lsx_replay_filter_create(&c->filter, REPLAY_CAPACITY, REPLAY_RATE, 1)) != LSX_OK)
+            die("lsx_replay_filter_create", rc);
+    } else {
+        /* As the node makes its file: allocated up front, mapped MAP_SHARED, formatted. */
+        uint8_t boot[LSX_REPLAY_BOOT_ID_BYTES];
+        randombytes_buf(boot, sizeof boot);
+        static int files = 0;
+        snprintf(c->path, sizeof c->path, "%s/bench_replay.%ld.%d.filter", directory, (long)getpid(), files++);
+        c->mapping_len = lsx_replay_filter_layout_bytes(REPLAY_CAPACITY, REPLAY_RATE);
+        c->fd = open(c->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (c->fd < 0 || posix_fallocate(c->fd, 0, (off_t)c->mapping_len) != 0) die(c->path, -1);
+        c->mapping = mmap(NULL, c->mapping_len, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+        if (c->mapping == MAP_FAILED) die("mmap", -1);
+        if ((rc = lsx_replay_filter_format(&c->filter, c->mapping, c->mapping_len, REPLAY_CAPACITY, REPLAY_RATE, 1,
+                                           boot)) != LSX_OK)
+            die("lsx_replay_filter_format", rc);
+    }
+    run_replay_insert(c, REPLAY_PREFILL);
+}
+
+static void replay_close(replay_ctx *c) {
+    lsx_replay_filter_destroy(c->filter);
+    if (c->mapping != NULL) {
+        munmap(c->mapping, c->mapping_len);
+        close(c->fd);
+        unlink(c->path);
+    }
+}
+
+static double median_long(const long *values, int n) {
+    double d[MAX_ROUNDS];
+    for (int i = 0; i < n; i++) d[i] = (double)values[i];
+    return median(d, n);
+}
+
+/* Inserts (and the lookup and insert lsx_process does) on a filter of 10^7 tags at 1e-6 in process
+ * memory and in a MAP_SHARED file, interleaved round by round with lsx_process. */
+static double bench_replay(process_ctx *process, int rounds, double seconds, int json, const char *directory) {
+    replay_ctx *memory = malloc(sizeof *memory), *file = malloc(sizeof *file), *synced = malloc(sizeof *synced);
+    fprintf(stderr, "bench_sphinx: three replay filters of %llu tags, %llu recorded in each first...\n",
+            (unsigned long long)REPLAY_CAPACITY, (unsigned long long)REPLAY_PREFILL);
+    replay_open(memory, directory, 0);
+    replay_open(file, directory, 1);
+    replay_open(synced, directory, 1);
+    const size_t layout = lsx_replay_filter_layout_bytes(REPLAY_CAPACITY, REPLAY_RATE);
+    const long pages = (long)(layout / (size_t)sysconf(_SC_PAGESIZE));
+    /* Whatever the rounds and seconds, no filter fills: each item may use this many per round. */
+    const size_t budget = (size_t)((REPLAY_CAPACITY - REPLAY_PREFILL) * 9 / 10 / (uint64_t)(2 * (rounds + 2)));
+
+    enum { R_PROCESS, R_MEMORY, R_FILE, R_MEMORY_BOTH, R_FILE_BOTH, R_SYNCED, R_ITEMS };
+    item items[R_ITEMS] = {
+        [R_PROCESS] = {"process v1 (sodium)", run_process, process, PROCESS_PACKETS, NULL},
+        [R_MEMORY] = {"insert, memory", run_replay_insert, memory, budget, NULL},
+        [R_FILE] = {"insert, file", run_replay_insert, file, budget, NULL},
+        [R_MEMORY_BOTH] = {"lookup+insert, memory", run_replay_lookup_insert, memory, budget, NULL},
+        [R_FILE_BOTH] = {"lookup+insert, file", run_replay_lookup_insert, file, budget, NULL},
+        /* As many inserts as the file has pages, each round just after a sync: most of them
+         * meet a clean page. */
+        [R_SYNCED] = {"insert, file, synced", run_replay_insert, synced, (size_t)pages, replay_sync},
+    };
+    for (int i = 0; i < R_ITEMS; i++) calibrate(&items[i], seconds);
+    memset(synced->faults, 0, sizeof synced->faults);
+    synced->runs = 0;
+    run_rounds(items, R_ITEMS, rounds);
+    /* The cost of one fault of a synced page: what the synced run took beyond the same number of
+     * inserts into dirty pages, over the faults it met (per round, then the median). */
+    double per_fault[MAX_ROUNDS];
+    for (int r = 0; r < rounds; r++)
+        per_fault[r] = synced->faults[r] > 0 ? (items[R_SYNCED].mean[r] - items[R_FILE].mean[r]) *
+                                                   (double)items[R_SYNCED].n / (double)synced->faults[r]
+                                             : 0.0;
+    const double fault_us = median(per_fault, rounds) * 1e6;
+    const double faults_per_round = median_long(synced->faults, rounds);
+
+    printf("\nReplay filter, %llu tags at %.0e (%zu bytes, %ld pages of %ld); medians of the same %d interleaved "
+           "rounds\n",
+           (unsigned long long)REPLAY_CAPACITY, REPLAY_RATE, layout, pages, sysconf(_SC_PAGESIZE), rounds);
+    printf("%-24s %12s %12s %10s\n", "item", "us/op", "ops/s", "calls/rnd");
+    for (int i = 0; i < R_ITEMS; i++)
+        printf("%-24s %12.3f %12.0f %10zu\n", items[i].name, items[i].median * 1e6, 1.0 / items[i].median,
+               items[i].n);
+    printf("\n%-44s %8s\n", "ratio", "value");
+    const char *labels[R_ITEMS] = {NULL, "insert, memory / process", "insert, file / process",
+                                   "lookup+insert, memory / process", "lookup+insert, file / process",
+                                   "insert, file, synced / process"};
+    double ratios[R_ITEMS] = {0};
+    for (int i = R_MEMORY; i < R_ITEMS; i++) {
+        ratios[i] = median_ratio(&items[i], &items[R_PROCESS], rounds);
+        printf("%-44s %8.4f\n", labels[i], ratios[i]);
+    }
+    const double file_memory = median_ratio(&items[R_FILE], &items[R_MEMORY], rounds);
+    printf("%-44s %8.3f\n", "insert, file / insert, memory", file_memory);
+    printf("%-44s %8.0f\n", "page faults per synced round (median)", faults_per_round);
+    printf("%-44s %8.2f\n", "us per fault of a synced page (median)", fault_us);
+    printf("%-44s %8llu\n", "false positives met (all items)",
+           (unsigned long long)(memory->replays + file->replays + synced->replays));
+    if (json)
+        printf("{\"bench\":\"loopix_replay\",\"capacity\":%llu,\"rate\":%g,\"layout_bytes\":%zu,\"rounds\":%d,"
+               "\"us_per_op\":{\"process\":%.3f,\"insert_memory\":%.4f,\"insert_file\":%.4f,"
+               "\"lookup_insert_memory\":%.4f,\"lookup_insert_file\":%.4f,\"insert_file_synced\":%.4f},"
+               "\"ratios\":{\"insert_memory_process\":%.5f,\"insert_file_process\":%.5f,"
+               "\"lookup_insert_memory_process\":%.5f,\"lookup_insert_file_process\":%.5f,"
+               "\"insert_file_synced_process\":%.5f,\"insert_file_memory\":%.4f},\"us_per_fault\":%.3f}\n",
+               (unsigned long long)REPLAY_CAPACITY, REPLAY_RATE, layout, rounds, items[R_PROCESS].median * 1e6,
+               items[R_MEMORY].median * 1e6, items[R_FILE].median * 1e6, items[R_MEMORY_BOTH].median * 1e6,
+               items[R_FILE_BOTH].median * 1e6, items[R_SYNCED].median * 1e6, ratios[R_MEMORY], ratios[R_FILE],
+               ratios[R_MEMORY_BOTH], ratios[R_FILE_BOTH], ratios[R_SYNCED], file_memory, fault_us);
+    replay_close(memory);
+    replay_close(file);
+    replay_close(synced);
+    free(memory);
+    free(file);
+    free(synced);
+    return items[R_PROCESS].median * 1e6;
+}
+
+/* The file-backed filter at a node's pace for `seconds`, against the same filter in memory:
+ * the kernel writes dirty pages back (by default once they are 30 s old) and write-protects
+ * them, so the next insert into such a page pays a fault, which only a run this long shows.
+ * Each 10 ms, `rate` / 100 inserts into each filter (the two take turns going first), timed
+ * in this thread's CPU time (which counts its faults, and not the time it is preempted). The
+ * writeback itself runs in the kernel's flusher threads and is not counted. */
+static void bench_replay_sustained(double process_us, double seconds, double rate, const char *directory) {
+    replay_ctx *memory = malloc(sizeof *memory), *file = malloc(sizeof *file);
+    fprintf(stderr, "bench_sphinx: %.0f s at %.0f inserts/s into a file-backed and an in-memory filter...\n", seconds,
+            rate);
+    replay_open(memory, directory, 0);
+    replay_open(file, directory, 1);
+    const size_t per_tick = (size_t)(rate / 100.0 + 0.5);
+    const int windows = (int)(seconds / 10.0 + 0.5);
+    double cpu[2] = {0, 0};
+    long faults = 0;
+    uint64_t inserts = 0;
+    printf("\nReplay filter at %.0f inserts/s for %d s (thread CPU time per insert; faults of the file's pages)\n",
+           rate, 10 * windows);
+    printf("%8s %14s %14s %16s %14s\n", "window", "file us/ins", "memory us/ins", "file - memory", "faults/ins");
+    double next = wall_now();
+    for (int w = 0; w < windows; w++) {
+        double window_cpu[2] = {0, 0};
+        long window_faults = 0;
+        uint64_t window_inserts = 0;
+        for (int t = 0; t < 1000; t++) {
+            replay_ctx *filters[2] = {file, memory};
+            /* Each tick starts with the other filter: the first after a sleep meets colder caches. */
+            for (int k = 0; k < 2; k++) {
+                const int i = (k + t) % 2;
+                struct timespec a, b;
+                const long f0 = minor_faults();
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+                run_replay_insert(filters[i], per_tick);
+                clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+                window_cpu[i] += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+                if (i == 0) window_faults += minor_faults() - f0;
+            }
+            window_inserts += per_tick;
+            next += 0.01;
+            const double wait = next - wall_now();
+            if (wait > 0) {
+                struct timespec d = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+                nanosleep(&d, NULL);
+            }
+        }
+        const double f_us = window_cpu[0] / (double)window_inserts * 1e6, m_us = window_cpu[1] / (double)window_inserts * 1e6;
+        printf("%5d-%-3d %14.3f %14.3f %16.3f %14.4f\n", 10 * w, 10 * (w + 1), f_us, m_us, f_us - m_us,
+               (double)window_faults / (double)window_inserts);
+        cpu[0] += window_cpu[0];
+        cpu[1] += window_cpu[1];
+        faults += window_faults;
+        inserts += window_inserts;
+    }
+    const double f_us = cpu[0] / (double)inserts * 1e6, m_us = cpu[1] / (double)inserts * 1e6;
+    printf("%8s %14.3f %14.3f %16.3f %14.4f\n", "all", f_us, m_us, f_us - m_us, (double)faults / (double)inserts);
+    printf("per packet, against process (%.2f us, the median above): file %.4f, memory %.4f, file - memory %.4f\n",
+           process_us, f_us / process_us, m_us / process_us, (f_us - m_us) / process_us);
+    replay_close(memory);
+    replay_close(file);
+    free(memory);
+    free(file);
+}
+
 /* Routes of 1 and 3 hops, 4 (a mix's loop), 5 (a client's drop cover) and 6
  * (a client's message or loop), per suite. */
 enum { CREATE_ROUTES = 5 };
@@ -771,17 +1049,31 @@ static void create_ratios(const item *items, int s, int rounds) {
 int main(int argc, char **argv) {
     int json = 0, rounds = 15;
     double seconds = 0.06;
+    const char *tmp = getenv("TMPDIR"), *replay_dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp";
+    double sustained = 0, sustained_rate = 2222;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) json = 1;
         else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) seconds = atof(argv[++i]);
+        else if (strcmp(argv[i], "--replay-dir") == 0 && i + 1 < argc) replay_dir = argv[++i];
+        else if (strcmp(argv[i], "--replay-sustained") == 0 && i + 1 < argc) sustained = atof(argv[++i]);
+        else if (strcmp(argv[i], "--replay-rate") == 0 && i + 1 < argc) sustained_rate = atof(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--json] [--rounds N] [--seconds S]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--json] [--rounds N] [--seconds S] [--replay-dir DIR] [--replay-sustained S "
+                    "[--replay-rate R]]\n",
+                    argv[0]);
             return 2;
         }
     }
     if (rounds < 1 || rounds > MAX_ROUNDS || !(seconds > 0)) {
         fprintf(stderr, "bench_sphinx: rounds must be 1..%d and seconds positive\n", MAX_ROUNDS);
+        return 2;
+    }
+    /* At least one insert per 10 ms tick, and never more than a filter holds after its prefill. */
+    if (sustained < 0 || !(sustained_rate >= 100) ||
+        sustained * sustained_rate > 0.9 * (double)(REPLAY_CAPACITY - REPLAY_PREFILL)) {
+        fprintf(stderr, "bench_sphinx: --replay-rate must be at least 100, and seconds x rate fit the filter\n");
         return 2;
     }
     int rc = lsx_init();
@@ -808,11 +1100,12 @@ int main(int argc, char **argv) {
     filter_ctx filter = {NULL, 0, 0};
     if ((rc = lsx_replay_filter_create(&filter.filter, 4 * PROCESS_PACKETS, 1e-6, 0)) != LSX_OK)
         die("lsx_replay_filter_create", rc);
-    items[M_FILTER] = (item){"replay filter check+record", run_filter, &filter, PROCESS_PACKETS, 0, {0}, 0};
-    items[M_BASE] = (item){"X25519 base mult", run_base_mult, &mult, 0, 0, {0}, 0};
-    items[M_SODIUM_BASE] = (item){"X25519 base (libsodium's)", run_sodium_base_mult, &mult, 0, 0, {0}, 0};
-    items[M_VAR] = (item){"X25519 variable mult", run_var_mult, &mult, 0, 0, {0}, 0};
-    items[M_LIONESS] = (item){"LIONESS work (2048 B)", run_lioness, bench[0].floor, 0, 0, {0}, 0};
+    items[M_FILTER] =
+        (item){.name = "replay filter check+record", .run = run_filter, .ctx = &filter, .max_n = PROCESS_PACKETS};
+    items[M_BASE] = (item){.name = "X25519 base mult", .run = run_base_mult, .ctx = &mult};
+    items[M_SODIUM_BASE] = (item){.name = "X25519 base (libsodium's)", .run = run_sodium_base_mult, .ctx = &mult};
+    items[M_VAR] = (item){.name = "X25519 variable mult", .run = run_var_mult, .ctx = &mult};
+    items[M_LIONESS] = (item){.name = "LIONESS work (2048 B)", .run = run_lioness, .ctx = bench[0].floor};
 
     for (int i = 0; i < ITEMS; i++) calibrate(&items[i], seconds);
     fprintf(stderr, "bench_sphinx: %d rounds of %d items, %.2f s each\n", rounds, ITEMS, seconds);
@@ -899,6 +1192,8 @@ int main(int argc, char **argv) {
     }
 
     bench_noise(&bench[0].process[0], rounds, seconds, json);
+    const double process_us = bench_replay(&bench[0].process[0], rounds, seconds, json, replay_dir);
+    if (sustained > 0) bench_replay_sustained(process_us, sustained, sustained_rate, replay_dir);
 
     for (int s = 0; s < SUITES; s++) suite_bench_free(&bench[s]);
     lsx_replay_filter_destroy(filter.filter);

@@ -4,6 +4,8 @@
 import Atomics
 import Dispatch
 import Foundation
+import LoopixNetwork
+import LoopixRandom
 import LoopixSphinx
 
 #if canImport(Glibc)
@@ -105,20 +107,7 @@ public final class FrameSink: @unchecked Sendable {
     public init(port: Int = 0, pool: PacketPool?, sendTimes: SendTimes?) throws {
         self.pool = pool
         self.sendTimes = sendTimes
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = loopbackAddress(port: port)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else { close(fd); throw POSIXError(.EADDRINUSE) }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        listener = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        (listener, self.port) = try listenOnLoopback(port: port)
     }
 
     public func start() {
@@ -263,8 +252,7 @@ public final class LoadGenerator: @unchecked Sendable {
     private let onPoolEnd: (@Sendable () -> Void)?
     private let stopFlag = ManagedAtomic<Bool>(false)
     private let sentCounter = ManagedAtomic<Int>(0)
-    private let done = DispatchSemaphore(value: 0)
-    private var result: Result?
+    private let completion = Completion<Result>()
     private let startIndex: Int
 
     public init(pool: PacketPool, sendTimes: SendTimes, connections: [Int32], rate: Double, seconds: Double,
@@ -283,20 +271,15 @@ public final class LoadGenerator: @unchecked Sendable {
     public var sent: Int { sentCounter.load(ordering: .relaxed) }
 
     public func start() {
-        let t = Thread { [self] in
-            result = run()
-            done.signal()
-        }
+        let t = Thread { [self] in completion.finish(run()) }
         t.name = "bench-generator"
         t.start()
     }
 
     public func stop() { stopFlag.store(true, ordering: .relaxed) }
 
-    public func wait() -> Result {
-        done.wait()
-        return result!
-    }
+    /// The generator's figures once it has finished (awaited without holding a thread).
+    public func finished() async -> Result { await completion.value }
 
     private func run() -> Result {
         let cpuStart = ProcessProbe.threadCPUSeconds()
@@ -371,24 +354,31 @@ public final class LoadGenerator: @unchecked Sendable {
     }
 }
 
-/// A TCP connection to 127.0.0.1:`port` with TCP_NODELAY, or nil.
-public func connectLoopback(port: Int) -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    var address = loopbackAddress(port: port)
-    let ok = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard ok == 0 else { close(fd); return nil }
-    var one: Int32 = 1
-    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-    return fd
-}
+/// A value a thread produces once and tasks await.
+final class Completion<Value: Sendable>: @unchecked Sendable {
+    // `@unchecked Sendable`: both fields are only touched under `lock`.
+    private let lock = NSLock()
+    private var result: Value?
+    private var waiters: [CheckedContinuation<Value, Never>] = []
 
-private func loopbackAddress(port: Int) -> sockaddr_in {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    return address
+    func finish(_ value: Value) {
+        let waiting = lock.withLock { () -> [CheckedContinuation<Value, Never>] in
+            result = value
+            defer { waiters = [] }
+            return waiters
+        }
+        for waiter in waiting { waiter.resume(returning: value) }
+    }
+
+    var value: Value {
+        get async {
+            await withCheckedContinuation { continuation in
+                let ready = lock.withLock { () -> Value? in
+                    if result == nil { waiters.append(continuation) }
+                    return result
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        }
+    }
 }

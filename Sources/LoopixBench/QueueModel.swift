@@ -1,6 +1,8 @@
 // A model of a node's crypto queue, driven by the real controllers, for RFC 7928-style
 // comparisons of queue management policies on identical arrival traces.
+import LoopixMetrics
 import LoopixNode
+import LoopixRandom
 
 /// How a queue decides what to refuse.
 public enum QueuePolicy: String, CaseIterable, Codable, Sendable {
@@ -66,12 +68,14 @@ public struct QueueRunResult: Sendable {
     public var controllerDrops = 0
     /// Refused by a hard limit (packets or sojourn).
     public var limitDrops = 0
-    /// Sojourn of every packet served in the measured part, seconds.
-    public var sojourns: [Double] = []
+    /// Sojourn of every packet served in the measured part.
+    public var sojourns = LatencyHistogram()
     /// The packets the workers could have served in the measured part (capacity × time).
     public var capacityPackets = 0.0
     /// Per time bin: mean and max sojourn of packets taken, drops, offered.
     public var bins: [QueueBin] = []
+    /// The controller's drop probability after each of its updates (PIE only).
+    public var probabilities: [(time: Double, probability: Double)] = []
 }
 
 /// One bin of a run's time series.
@@ -252,7 +256,7 @@ private struct RunState {
         intervalMax = max(intervalMax, sojourn)
         if time >= scenario.measureFrom {
             result.served += 1
-            result.sojourns.append(sojourn)
+            result.sojourns.record(seconds: sojourn)
         }
         let b = bin(time)
         result.bins[b].served += 1
@@ -270,6 +274,7 @@ private struct RunState {
         let age = length > 0 ? time - queue[head] : 0
         effective = controller.update(queueDelay: max(age, intervalMax))
         intervalMax = 0
+        result.probabilities.append((time, controller.probability))
         result.bins[bin(time)].probability = max(result.bins[bin(time)].probability, controller.probability)
     }
 
@@ -281,7 +286,7 @@ private struct RunState {
         let derivative = error - integral
         sumError = integral
         dropLevel = max(0, dropLevel + model.loopixGains.kp * error + model.loopixGains.ki * integral + model.loopixGains.kd * derivative)
-        let n = min(length, random.poisson(mean: dropLevel))
+        let n = random.poisson(mean: dropLevel, atMost: length)
         guard n > 0 else { return }
         head += n
         if time >= scenario.measureFrom { result.controllerDrops += n }

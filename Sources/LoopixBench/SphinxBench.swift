@@ -2,6 +2,7 @@
 // floor in the same interleaved rounds (the method of CSources/bench/bench_sphinx.c, over the
 // Swift API the node calls).
 import CBenchCrypto
+internal import CLoopixSphinx
 import Foundation
 import LoopixSphinx
 
@@ -139,23 +140,14 @@ public final class SphinxBench {
     private func addItems(backend: SphinxBackend, fixture: Fixture) throws {
         let name = backend.rawValue
         try Sphinx.setBackend(backend)
-        let filter = try ReplayFilter(capacity: UInt64(4 * Self.stockSize))
-        let processor = try PacketProcessor(geometry: geometry, secretKey: fixture.nodeKey, replayFilter: filter)
-        precondition(processor.backend == backend)
+        // The same probe the node benchmark judges a node's efficiency against, on this backend.
+        let probe = try ProcessRateProbe(packets: Self.stockSize)
         let packetBytes = geometry.packetBytes
-        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: packetBytes, alignment: 16)
-        var epoch: UInt64 = 0
         let stock = fixture.stock
-        items.append(Item(name: "process", backend: name, run: { n in
-            // A new epoch per call, so the stock is fresh again (outside the loop's body).
-            epoch += 1
-            filter.rotate(toEpoch: epoch)
-            for i in 0..<n {
-                let packet = UnsafeRawBufferPointer(rebasing: stock[(i % Self.stockSize) * packetBytes..<(i % Self.stockSize + 1) * packetBytes])
-                _ = try! processor.process(packet, into: out)
-            }
-        }, maxCalls: Self.stockSize))
-        let floor = CryptoFloor(nodeSecret: fixture.nodeKey.exportedBytes, alpha: Array(stock[1..<33]), libcrypto: backend == .libcrypto)
+        items.append(Item(name: "process", backend: name, run: { n in probe.processNext(n) }, maxCalls: Self.stockSize))
+        let alphaStart = lsx_format_version_bytes()
+        let floor = CryptoFloor(geometry: geometry, nodeSecret: fixture.nodeKey.exportedBytes,
+                                alpha: Array(stock[alphaStart..<alphaStart + lsx_alpha_bytes()]), libcrypto: backend == .libcrypto)
         items.append(Item(name: "floor", backend: name, run: { n in floor.run(n) }, maxCalls: .max))
 
         let message = [UInt8](repeating: 7, count: 1000)
@@ -183,10 +175,12 @@ public final class SphinxBench {
     }
 
     private func addMultiplications() {
-        var scalar = [UInt8](repeating: 0, count: 32), point = [UInt8](repeating: 0, count: 32), out = [UInt8](repeating: 0, count: 32)
-        randombytes_buf(&scalar, 32)
+        let keyBytes = lsx_key_bytes()
+        var scalar = [UInt8](repeating: 0, count: keyBytes), point = [UInt8](repeating: 0, count: keyBytes)
+        var out = [UInt8](repeating: 0, count: keyBytes)
+        randombytes_buf(&scalar, keyBytes)
         crypto_scalarmult_base(&point, scalar)
-        randombytes_buf(&scalar, 32)
+        randombytes_buf(&scalar, keyBytes)
         items.append(Item(name: "X25519 base mult", backend: "sodium", run: { n in
             for _ in 0..<n {
                 crypto_scalarmult_base(&out, scalar)
@@ -243,29 +237,44 @@ private extension RouteHop {
 }
 
 /// The floor of one hop: two X25519 multiplications and the same symmetric work on the same
-/// sizes as lsx_process (key derivation, header MAC and stream, LIONESS over the payload).
+/// sizes as lsx_process (key derivation, header MAC and stream, LIONESS over the payload). The
+/// sizes come from the C core (`lsx_*_bytes()`, the geometry) and, for what the core keeps
+/// inside (the LIONESS halves, its KDF personalisation), from the primitives libsodium gives it,
+/// which the core checks its own sizes against when it is built.
 final class CryptoFloor {
-    static let hops = 6, slot = 64, payload = 2048, kdfCalls = 8
+    /// The keys one hop derives from its shared secret (spec section 4): header stream, header
+    /// MAC, LIONESS K1..K4, blinding factor, replay tag.
+    static let kdfCalls = 8
+    private static let keyBytes = lsx_key_bytes()
+    /// BLAKE2b costs the same under any personalisation; the core's own is not part of its API.
+    private static let kdfContext = [CChar](repeating: 0, count: Int(crypto_kdf_CONTEXTBYTES))
     private var nodeSecret: [UInt8]
     private let alpha: [UInt8]
-    private var shared = [UInt8](repeating: 0, count: 32), blinded = [UInt8](repeating: 0, count: 32)
-    private var keys = [[UInt8]](repeating: [UInt8](repeating: 0, count: 32), count: kdfCalls)
-    private var macInput = [UInt8](repeating: 0, count: 1 + hops * slot), mac = [UInt8](repeating: 0, count: 16)
-    private var routing = [UInt8](repeating: 0, count: (hops + 1) * slot)
-    private var payloadBytes = [UInt8](repeating: 0, count: payload)
-    private var digest = [UInt8](repeating: 0, count: 32)
+    private var shared = [UInt8](repeating: 0, count: keyBytes), blinded = [UInt8](repeating: 0, count: keyBytes)
+    private var keys = [[UInt8]](repeating: [UInt8](repeating: 0, count: keyBytes), count: kdfCalls)
+    private var macInput: [UInt8], mac = [UInt8](repeating: 0, count: lsx_gamma_bytes())
+    private var routing: [UInt8]
+    private var payloadBytes: [UInt8]
+    /// L of LIONESS: a stream key's size, as is the H32 digest a round folds into it.
+    private let lionessLeft = Int(crypto_stream_chacha20_KEYBYTES)
+    private var digest: [UInt8]
     private let nonce = [UInt8](repeating: 0, count: Int(crypto_stream_chacha20_NONCEBYTES))
     private let libcrypto: Bool
     private let evpNode: OpaquePointer?
 
-    init(nodeSecret: [UInt8], alpha: [UInt8], libcrypto: Bool) {
+    init(geometry: Geometry, nodeSecret: [UInt8], alpha: [UInt8], libcrypto: Bool) {
         self.nodeSecret = nodeSecret
         self.alpha = alpha
         self.libcrypto = libcrypto
+        // The MAC covers the version byte and beta; the header stream runs over beta and one slot more.
+        macInput = [UInt8](repeating: 0, count: lsx_format_version_bytes() + geometry.hops * lsx_slot_bytes())
+        routing = [UInt8](repeating: 0, count: (geometry.hops + 1) * lsx_slot_bytes())
+        payloadBytes = [UInt8](repeating: 0, count: geometry.payload)
+        digest = [UInt8](repeating: 0, count: lionessLeft)
         randombytes_buf(&macInput, macInput.count)
         randombytes_buf(&routing, routing.count)
         randombytes_buf(&payloadBytes, payloadBytes.count)
-        evpNode = libcrypto ? EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, nodeSecret, 32) : nil
+        evpNode = libcrypto ? EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, nodeSecret, Self.keyBytes) : nil
     }
 
     deinit { EVP_PKEY_free(evpNode) }
@@ -275,7 +284,7 @@ final class CryptoFloor {
             if libcrypto {
                 evpDerive(evpNode, &shared)
                 symmetric()
-                let blinding = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, keys[6], 32)
+                let blinding = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, keys[6], Self.keyBytes)
                 evpDerive(blinding, &blinded)
                 EVP_PKEY_free(blinding)
             } else {
@@ -288,8 +297,8 @@ final class CryptoFloor {
 
     /// X25519 through OpenSSL's EVP interface, as the libcrypto backend must call it.
     private func evpDerive(_ key: OpaquePointer?, _ out: inout [UInt8]) {
-        var length = 32
-        let peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, alpha, 32)
+        var length = Self.keyBytes
+        let peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nil, alpha, Self.keyBytes)
         let ctx = EVP_PKEY_CTX_new(key, nil)
         let ok = EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1
             && EVP_PKEY_derive(ctx, &out, &length) == 1
@@ -299,17 +308,18 @@ final class CryptoFloor {
     }
 
     private func symmetric() {
+        let keyBytes = Self.keyBytes
         for k in 0..<Self.kdfCalls {
-            _ = crypto_kdf_derive_from_key(&keys[k], 32, UInt64(k + 1), "LOOPIXv1", shared)
+            _ = crypto_kdf_derive_from_key(&keys[k], keyBytes, UInt64(k + 1), Self.kdfContext, shared)
         }
-        _ = crypto_generichash(&mac, 16, macInput, UInt64(macInput.count), keys[1], 32)
+        _ = crypto_generichash(&mac, mac.count, macInput, UInt64(macInput.count), keys[1], keyBytes)
         _ = crypto_stream_chacha20_xor(&routing, routing, UInt64(routing.count), nonce, keys[0])
         // LIONESS: two keyed hashes and two stream passes over the payload's R part.
-        let r = Self.payload - 32
+        let left = lionessLeft, r = payloadBytes.count - left
         payloadBytes.withUnsafeMutableBufferPointer { p in
-            let body = p.baseAddress! + 32
+            let body = p.baseAddress! + left
             for round in 0..<2 {
-                _ = crypto_generichash(&digest, 32, body, UInt64(r), keys[4 + 2 * round], 32)
+                _ = crypto_generichash(&digest, digest.count, body, UInt64(r), keys[4 + 2 * round], keyBytes)
                 _ = crypto_stream_chacha20_xor(body, body, UInt64(r), nonce, keys[3 + 2 * round])
                 p[0] ^= digest[0]
             }

@@ -1,5 +1,6 @@
 // Order statistics and summaries of samples: what every benchmark reports about a distribution.
 import Foundation
+import LoopixMetrics
 
 /// Quantiles, means and histograms over samples of `Double`.
 public enum Statistics {
@@ -58,16 +59,19 @@ public struct Summary: Codable, Sendable, Equatable {
     public var p99: Double
     public var max: Double
 
-    public init(_ values: [Double]) {
-        let sorted = values.sorted()
-        count = sorted.count
-        mean = Statistics.mean(sorted)
-        min = sorted.first ?? 0
-        max = sorted.last ?? 0
-        p50 = Statistics.quantile(sorted: sorted, 0.5)
-        p95 = Statistics.quantile(sorted: sorted, 0.95)
-        p99 = Statistics.quantile(sorted: sorted, 0.99)
+    /// The summary of a latency histogram, in seconds.
+    public init(_ histogram: LatencyHistogram) {
+        count = histogram.count
+        mean = histogram.mean
+        min = histogram.min
+        max = histogram.max
+        p50 = histogram.quantile(0.5) ?? 0
+        p95 = histogram.quantile(0.95) ?? 0
+        p99 = histogram.quantile(0.99) ?? 0
     }
+
+    /// The summary of durations in seconds.
+    public init(seconds values: [Double]) { self.init(LatencyHistogram(seconds: values)) }
 
     /// The same summary with every value multiplied (seconds to milliseconds, say).
     public func scaled(by factor: Double) -> Summary {

@@ -1,6 +1,7 @@
 // A client's packet logic without I/O: building real, drop and loop packets, and reading what arrives.
 import Foundation
 import LoopixNetwork
+import LoopixRandom
 import LoopixSphinx
 
 /// A packet ready to go to the client's own provider.
@@ -8,6 +9,28 @@ public struct OutgoingPacket: Sendable {
     public enum Kind: String, Sendable { case real, drop, loop, reply }
     public let kind: Kind
     public let packet: [UInt8]
+    /// For a message from the send buffer: the message, to queue again unbuilt if the packet
+    /// cannot leave (a packet built now may be stale by the time the link is back).
+    public private(set) var source: PendingMessage? = nil
+
+    public init(kind: Kind, packet: [UInt8]) {
+        self.kind = kind
+        self.packet = packet
+    }
+
+    func with(source: PendingMessage) -> OutgoingPacket {
+        var copy = self
+        copy.source = source
+        return copy
+    }
+}
+
+/// A message waiting in the send buffer. It becomes a packet only when it leaves, so that it is
+/// built with the keys of the epoch in which it is sent.
+public enum PendingMessage: Sendable {
+    case message(body: [UInt8], recipient: RecipientAddress, attachReplyBlock: Bool)
+    /// A reply packet made through a reply block: the block fixed its route and keys when it was made.
+    case reply([UInt8])
 }
 
 /// A message handed to the application.
@@ -27,17 +50,20 @@ public enum ClientEvent: Sendable {
     case dummy
     /// A packet seen before (for example re-sent after the provider restarted before our acknowledgement).
     case duplicate
+    /// The replay state could not record it: it must not be acknowledged (it is read again later).
+    case unrecorded
     /// It unwrapped but is not a message for us (tampered payload, unknown reply id, foreign format).
     case undecodable
 }
 
-/// Builds a client's packets over the topology and reads the packets it pulls. Thread-safe.
+/// Builds a client's packets over the network it sees at the moment and reads the packets it
+/// pulls. Thread-safe.
 public final class ClientCore: @unchecked Sendable {
     public let identity: ClientIdentity
-    public let topology: Topology
+    public let network: any NetworkView
     public let geometry: Geometry
+    public let replayState: ClientReplayState
     private let processor: PacketProcessor
-    private let ownProvider: NodeDescriptor
     // Safe to share: the dictionaries below are only touched under `lock`.
     private let lock = NSLock()
     private var pendingLoops: [SphinxAddress: Double] = [:]
@@ -48,7 +74,31 @@ public final class ClientCore: @unchecked Sendable {
     /// Loops older than this (seconds) count as lost and are forgotten.
     public let loopTimeout: Double
 
-    public init(identity: ClientIdentity, topology: Topology, maxReplyBlocks: Int = 1024, loopTimeout: Double = 600) throws(ClientError) {
+    /// A client of a network that never changes.
+    public convenience init(identity: ClientIdentity, topology: Topology, maxReplyBlocks: Int = 1024,
+                            loopTimeout: Double = 600) throws(ClientError) {
+        try self.init(identity: identity, network: StaticNetwork(topology), maxReplyBlocks: maxReplyBlocks,
+                      loopTimeout: loopTimeout)
+    }
+
+    /// A client of `network`, which must already show a topology: the geometry is fixed from it.
+    public init(identity: ClientIdentity, network: any NetworkView, replayState: ClientReplayState = ClientReplayState(),
+                maxReplyBlocks: Int = 1024, loopTimeout: Double = 600) throws(ClientError) {
+        let topology = try network.current().topology
+        _ = try Self.ownProvider(identity, topology)
+        self.identity = identity
+        self.network = network
+        self.geometry = topology.parameters.geometry
+        self.replayState = replayState
+        self.maxReplyBlocks = maxReplyBlocks
+        self.loopTimeout = loopTimeout
+        // No filter inside the processor: replays are judged per epoch by `replayState`.
+        do { processor = try PacketProcessor(geometry: geometry, secretKey: identity.sphinxKey, replayFilter: nil) }
+        catch { throw .sphinx(error) }
+    }
+
+    /// Our provider's entry in `topology`, once the topology can carry a client's routes.
+    private static func ownProvider(_ identity: ClientIdentity, _ topology: Topology) throws(ClientError) -> NodeDescriptor {
         guard let provider = topology.node(identity.provider), provider.role == .provider else {
             throw .unknownNode(identity.provider)
         }
@@ -56,16 +106,13 @@ public final class ClientCore: @unchecked Sendable {
         guard topology.parameters.geometry.hops >= layers + 3 else {
             throw .topology("a client's route needs \(layers + 3) hops (provider, \(layers) layers, provider, client); the geometry has \(topology.parameters.geometry.hops)")
         }
-        self.identity = identity
-        self.topology = topology
-        self.geometry = topology.parameters.geometry
-        self.ownProvider = provider
-        self.maxReplyBlocks = maxReplyBlocks
-        self.loopTimeout = loopTimeout
-        do {
-            processor = try PacketProcessor(geometry: geometry, secretKey: identity.sphinxKey,
-                                            replayFilter: ReplayFilter(capacity: 1_000_000))
-        } catch { throw .sphinx(error) }
+        return provider
+    }
+
+    /// The topology to build with now and our provider in it.
+    private func now() throws(ClientError) -> (epoch: UInt64, topology: Topology, provider: NodeDescriptor) {
+        let (epoch, topology) = try network.current()
+        return (epoch, topology, try Self.ownProvider(identity, topology))
     }
 
     /// The longest message body, with or without an attached reply block.
@@ -76,13 +123,14 @@ public final class ClientCore: @unchecked Sendable {
     // MARK: building
 
     /// A per-hop delay drawn from Exp(µ), in microseconds.
-    func drawDelay() -> UInt32 {
-        let u = Double.random(in: Double.leastNonzeroMagnitude..<1)
-        return UInt32(min(-log(u) / topology.parameters.mixDelayRate * 1e6, Double(UInt32.max)))
+    func drawDelay(_ topology: Topology) -> UInt32 {
+        UInt32(min(Double.exponential(rate: topology.parameters.mixDelayRate) * 1e6, Double(UInt32.max)))
     }
 
     /// RELAY commands from `entry` (a provider) through one mix per layer, ending with a RELAY to `exit`.
-    private func hopsThroughMixes(from entry: NodeDescriptor, to exit: NodeDescriptor) throws(ClientError) -> [RouteHop] {
+    private func hopsThroughMixes(_ topology: Topology, from entry: NodeDescriptor, to exit: NodeDescriptor) throws(ClientError)
+        -> [RouteHop]
+    {
         var generator = SystemRandomNumberGenerator()
         let mixes: [NodeDescriptor]
         do { mixes = try (1...topology.parameters.layers).map { l throws(TopologyError) in try topology.mix(inLayer: l, using: &generator) } }
@@ -90,17 +138,18 @@ public final class ClientCore: @unchecked Sendable {
         let path = [entry] + mixes
         return path.indices.map { i in
             let next = i + 1 < path.count ? path[i + 1].id : exit.id
-            return RouteHop(publicKey: path[i].publicKey, command: .relay(next: next, delayMicroseconds: drawDelay()))
+            return RouteHop(publicKey: path[i].publicKey, command: .relay(next: next, delayMicroseconds: drawDelay(topology)))
         }
     }
 
     /// The route to a recipient: our provider, the mixes, their provider (DELIVER), them (FINAL).
     private func route(to recipient: RecipientAddress, final id: SphinxAddress) throws(ClientError) -> [RouteHop] {
+        let (_, topology, ownProvider) = try now()
         guard let exit = topology.node(recipient.provider), exit.role == .provider else {
             throw .unknownNode(recipient.provider)
         }
-        return try hopsThroughMixes(from: ownProvider, to: exit) + [
-            RouteHop(publicKey: exit.publicKey, command: .deliver(mailbox: recipient.mailbox, delayMicroseconds: drawDelay())),
+        return try hopsThroughMixes(topology, from: ownProvider, to: exit) + [
+            RouteHop(publicKey: exit.publicKey, command: .deliver(mailbox: recipient.mailbox, delayMicroseconds: drawDelay(topology))),
             RouteHop(publicKey: recipient.publicKey, command: .final(messageID: id)),
         ]
     }
@@ -122,14 +171,16 @@ public final class ClientCore: @unchecked Sendable {
 
     /// A reply block back to us, for `recipient` to use: it starts at their provider, because
     /// clients hand packets only to their own provider.
+    /// Its keys are the current epoch's: it can be used until that epoch's grace period ends.
     public func makeReplyBlock(for recipient: RecipientAddress) throws(ClientError) -> ReplyBlock {
+        let (_, topology, ownProvider) = try now()
         guard let start = topology.node(recipient.provider), start.role == .provider else {
             throw .unknownNode(recipient.provider)
         }
         let replyID = SphinxAddress.random()
-        var route = try hopsThroughMixes(from: start, to: ownProvider)
+        var route = try hopsThroughMixes(topology, from: start, to: ownProvider)
         route.append(RouteHop(publicKey: ownProvider.publicKey,
-                              command: .deliver(mailbox: identity.mailbox, delayMicroseconds: drawDelay())))
+                              command: .deliver(mailbox: identity.mailbox, delayMicroseconds: drawDelay(topology))))
         route.append(RouteHop(publicKey: identity.sphinxKey.publicKey, command: .final(messageID: replyID)))
         let made: (block: ReplyBlock, secret: ReplyBlockSecret)
         do { made = try Sphinx.createReplyBlock(geometry: geometry, route: route, firstHop: start.id) } catch { throw .sphinx(error) }
@@ -154,8 +205,10 @@ public final class ClientCore: @unchecked Sendable {
     /// Drop cover traffic: through the mixes to a random provider, which discards it.
     public func makeDrop() throws(ClientError) -> OutgoingPacket {
         var generator = SystemRandomNumberGenerator()
+        let (_, topology, ownProvider) = try now()
         guard let exit = topology.providers.randomElement(using: &generator) else { throw .topology("no provider") }
-        let route = try hopsThroughMixes(from: ownProvider, to: exit) + [RouteHop(publicKey: exit.publicKey, command: .drop(delayMicroseconds: drawDelay()))]
+        let route = try hopsThroughMixes(topology, from: ownProvider, to: exit)
+            + [RouteHop(publicKey: exit.publicKey, command: .drop(delayMicroseconds: drawDelay(topology)))]
         return OutgoingPacket(kind: .drop, packet: try create(route, []))
     }
 
@@ -177,10 +230,14 @@ public final class ClientCore: @unchecked Sendable {
         let unwrapped: (packet: [UInt8], processed: ProcessedPacket)
         do {
             unwrapped = try processor.process(packet)
-        } catch .replay {
-            return .duplicate
         } catch {
             return .dummy
+        }
+        let epoch = (try? network.current().epoch) ?? 0
+        switch (try? replayState.record(unwrapped.processed.tag, epoch: epoch)) ?? .full {
+        case .new: break
+        case .seen: return .duplicate
+        case .full: return .unrecorded
         }
         guard case .final(let id) = unwrapped.processed.command else { return .undecodable }
         if let sent = lock.withLock({ pendingLoops.removeValue(forKey: id) }) {

@@ -19,6 +19,11 @@ public struct ClientStatistics: Sendable, Hashable, Codable {
     public var dummiesReceived = 0
     public var duplicatesReceived = 0
     public var undecodable = 0
+    /// Packets the replay state could not record (left unacknowledged in the mailbox).
+    public var unrecorded = 0
+    /// Messages that could not be built when their turn came (their recipient's provider left
+    /// the network, for example).
+    public var unbuildable = 0
     /// Round trips of returned loops, seconds (the most recent 1024).
     public var loopRoundTrips: [Double] = []
 }
@@ -50,7 +55,7 @@ public final class LoopixClient: Sendable {
     static let maxUnsent = 64
 
     private struct State {
-        var buffer: [OutgoingPacket] = []
+        var buffer: [PendingMessage] = []
         var statistics = ClientStatistics()
         var tasks: [Task<Void, Never>] = []
         var timers: [Int: Scheduled<Void>] = [:]
@@ -82,18 +87,20 @@ public final class LoopixClient: Sendable {
     public var statistics: ClientStatistics { state.withLockedValue { $0.statistics } }
     public var address: RecipientAddress { core.identity.address }
 
-    /// Queues a message for `recipient`; it leaves on the next λP tick. Fails at once if it cannot fit one packet.
+    /// Queues a message for `recipient`; it is built and leaves on the next λP tick. Fails at
+    /// once if it cannot fit one packet.
     public func send(_ body: [UInt8], to recipient: RecipientAddress, attachReplyBlock: Bool = false) throws(ClientError) {
-        let packet = try core.makeMessage(body, to: recipient, attachReplyBlock: attachReplyBlock)
-        try enqueue(packet)
+        let max = core.maxMessageBytes(withReplyBlock: attachReplyBlock)
+        guard body.count <= max else { throw .messageTooLong(bytes: body.count, max: max) }
+        try enqueue(.message(body: body, recipient: recipient, attachReplyBlock: attachReplyBlock))
     }
 
     /// Queues a reply through a reply block received with a message.
     public func reply(_ body: [UInt8], using block: ReplyBlock) throws(ClientError) {
-        try enqueue(try core.makeReply(body, using: block))
+        try enqueue(.reply(try core.makeReply(body, using: block).packet))
     }
 
-    private func enqueue(_ packet: OutgoingPacket) throws(ClientError) {
+    private func enqueue(_ packet: PendingMessage) throws(ClientError) {
         let result: ClientError? = state.withLockedValue { s in
             if s.stopped { return .stopped }
             guard s.buffer.count < bufferCapacity else { return .sendBufferFull(capacity: bufferCapacity) }
@@ -140,9 +147,22 @@ public final class LoopixClient: Sendable {
         continuation.finish()
     }
 
-    /// The head of the send buffer, or a drop cover packet when it is empty.
+    /// The head of the send buffer, built now, or a drop cover packet when it is empty (or when
+    /// the head cannot be built any more: it is counted and dropped, and the tick is not lost).
     private func nextPayload() throws(ClientError) -> OutgoingPacket {
-        if let head = state.withLockedValue({ $0.buffer.isEmpty ? nil : $0.buffer.removeFirst() }) { return head }
+        while let head = state.withLockedValue({ $0.buffer.isEmpty ? nil : $0.buffer.removeFirst() }) {
+            switch head {
+            case .reply(let packet):
+                return OutgoingPacket(kind: .reply, packet: packet)
+            case .message(let body, let recipient, let attach):
+                do {
+                    return try core.makeMessage(body, to: recipient, attachReplyBlock: attach).with(source: head)
+                } catch {
+                    logger.warning("a queued message cannot be built and is dropped: \(error)")
+                    state.withLockedValue { $0.statistics.unbuildable += 1 }
+                }
+            }
+        }
         return try core.makeDrop()
     }
 
@@ -206,7 +226,13 @@ public final class LoopixClient: Sendable {
     private func notSent(_ packet: OutgoingPacket) {
         state.withLockedValue { s in
             s.statistics.sendFailures += 1
-            if packet.kind == .real || packet.kind == .reply, !s.stopped { s.buffer.insert(packet, at: 0) }
+            guard !s.stopped else { return }
+            // A message goes back unbuilt, to be built again with the keys of whenever it leaves.
+            if let source = packet.source {
+                s.buffer.insert(source, at: 0)
+            } else if packet.kind == .reply {
+                s.buffer.insert(.reply(packet.packet), at: 0)
+            }
         }
     }
 
@@ -226,7 +252,12 @@ public final class LoopixClient: Sendable {
     public func pullOnce() async {
         do {
             try await transport.pull { [self] packets in
-                for p in packets { handle(core.receive(p, now: now)) }
+                packets.map { p in
+                    let event = core.receive(p, now: now)
+                    handle(event)
+                    if case .unrecorded = event { return false }
+                    return true
+                }
             }
             state.withLockedValue { $0.statistics.pulls += 1 }
         } catch {
@@ -251,6 +282,9 @@ public final class LoopixClient: Sendable {
         case .dummy: state.withLockedValue { $0.statistics.dummiesReceived += 1 }
         case .duplicate: state.withLockedValue { $0.statistics.duplicatesReceived += 1 }
         case .undecodable: state.withLockedValue { $0.statistics.undecodable += 1 }
+        case .unrecorded:
+            state.withLockedValue { $0.statistics.unrecorded += 1 }
+            logger.error("the replay state is full: a pulled packet is left unacknowledged in the mailbox")
         }
     }
 }

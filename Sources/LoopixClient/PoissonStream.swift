@@ -1,4 +1,5 @@
 // Event times of a Poisson process, on absolute deadlines so that timer overshoot does not drift the rate.
+import LoopixRandom
 
 /// Draws the event times of a Poisson process of `rate` events per second.
 public struct PoissonStream: Sendable {
@@ -16,24 +17,8 @@ public struct PoissonStream: Sendable {
     /// The time of the next event (seconds, on the caller's clock).
     public var nextEvent: Double { next }
 
-    /// Moves to the following event: the gap is Exp(rate), drawn by inversion.
+    /// Moves to the following event: the gap is Exp(rate).
     public mutating func advance() {
-        next += Self.exponential(rate: rate)
-    }
-
-    public static func exponential(rate: Double) -> Double {
-        var g = SystemRandomNumberGenerator()
-        return exponential(rate: rate, using: &g)
-    }
-
-    public static func exponential(rate: Double, using generator: inout some RandomNumberGenerator) -> Double {
-        let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &generator)
-        return -log(u) / rate
+        next += Double.exponential(rate: rate)
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

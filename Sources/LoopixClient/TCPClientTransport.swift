@@ -5,17 +5,22 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// Why a pull failed.
+/// Why a pull or a send failed.
 public enum PullFailure: Error, Sendable, Hashable {
     case refused(PullRefusal)
     case unexpectedFrame
     case malformedResponse
     case connectionClosed
+    /// The provider did not finish the pull within the deadline.
+    case timedOut
+    /// The packet link is not taking more (the provider reads slower than the client sends).
+    case linkBusy
 }
 
-/// Sends packets over one kept-open connection (reopened when it drops, with keep-alives while
-/// idle) and pulls over a short connection per pull: challenge, signed request, K packets,
-/// acknowledgement after `receive` returns, next challenge.
+/// Sends packets over one kept-open connection (reopened when it drops, with keep-alives only
+/// while idle) and pulls over a short connection per pull: challenge, signed request, K packets,
+/// acknowledgement after `receive` returns, next challenge. Nothing waits without bound: a pull
+/// has a deadline, and a send is refused while the link's write buffer is full.
 public final class TCPClientTransport: ClientTransport {
     public struct Endpoint: Sendable, Hashable {
         public var host: String
@@ -33,10 +38,11 @@ public final class TCPClientTransport: ClientTransport {
     private let pullSize: Int
     private let group: any EventLoopGroup
     private let keepAliveInterval: TimeAmount
+    private let pullDeadline: TimeAmount
     private let connection = NIOLockedValueBox<EventLoopFuture<any Channel>?>(nil)
 
     public init(packets: Endpoint, pulls: Endpoint, identity: ClientIdentity, geometry: Geometry, pullSize: Int,
-                group: any EventLoopGroup, keepAliveInterval: Double = 3) {
+                group: any EventLoopGroup, keepAliveInterval: Double = 3, pullDeadline: Double = 15) {
         self.packetEndpoint = packets
         self.pullEndpoint = pulls
         self.identity = identity
@@ -44,6 +50,7 @@ public final class TCPClientTransport: ClientTransport {
         self.pullSize = pullSize
         self.group = group
         self.keepAliveInterval = .milliseconds(Int64(keepAliveInterval * 1000))
+        self.pullDeadline = .milliseconds(Int64(pullDeadline * 1000))
     }
 
     // MARK: sending
@@ -57,18 +64,12 @@ public final class TCPClientTransport: ClientTransport {
                 .connectTimeout(.seconds(5))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(MessageToByteHandler(WireFrameEncoder()))
+                        try channel.pipeline.syncOperations.addHandlers([
+                            MessageToByteHandler(WireFrameEncoder()), IdleKeepAlive(interval: interval),
+                        ])
                     }
                 }
                 .connect(host: packetEndpoint.host, port: packetEndpoint.port)
-                .map { channel -> any Channel in
-                    // Keep the link inside the provider's frame deadline while the client is quiet.
-                    let task = channel.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-                        channel.writeAndFlush(WireFrame(type: .keepAlive, body: ByteBuffer()), promise: nil)
-                    }
-                    channel.closeFuture.whenComplete { _ in task.cancel() }
-                    return channel
-                }
             current = future
             future.whenFailure { [connection] _ in connection.withLockedValue { $0 = nil } }
             future.whenSuccess { [connection] channel in
@@ -78,14 +79,19 @@ public final class TCPClientTransport: ClientTransport {
         }
     }
 
+    /// Queues the packet on the link; refused (`.linkBusy`) while the link's write buffer is
+    /// above its high-water mark, so that a provider that stops reading costs bounded memory and
+    /// never blocks the caller.
     public func send(_ packet: [UInt8]) async throws {
         let channel = try await packetChannel().get()
-        try await channel.writeAndFlush(WireFrame(type: .packet, body: ByteBuffer(bytes: packet))).get()
+        guard channel.isActive else { throw PullFailure.connectionClosed }
+        guard channel.isWritable else { throw PullFailure.linkBusy }
+        channel.writeAndFlush(WireFrame(type: .packet, body: ByteBuffer(bytes: packet)), promise: nil)
     }
 
     // MARK: pulling
 
-    public func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws {
+    public func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws {
         let decoder = PullFrameDecoder.client(pullSize: pullSize, packetBytes: geometry.packetBytes)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
@@ -97,10 +103,19 @@ public final class TCPClientTransport: ClientTransport {
                     return try NIOAsyncChannel<PullFrame, PullFrame>(wrappingChannelSynchronously: channel)
                 }
             }
+        // Past the deadline the connection is closed, which ends whatever the pull waits for.
+        let expired = NIOLockedValueBox(false)
+        let deadline = channel.channel.eventLoop.scheduleTask(in: pullDeadline) {
+            expired.withLockedValue { $0 = true }
+            channel.channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
             func next(_ type: PullFrameType) async throws -> [UInt8] {
-                guard var frame = try await frames.next() else { throw PullFailure.connectionClosed }
+                guard var frame = try await frames.next() else {
+                    throw expired.withLockedValue { $0 } ? PullFailure.timedOut : PullFailure.connectionClosed
+                }
                 let body = frame.body.readBytes(length: frame.body.readableBytes) ?? []
                 if frame.type == .refusal {
                     throw PullFailure.refused(body.first.flatMap(PullRefusal.init(rawValue:)) ?? .protocolViolation)
@@ -120,9 +135,10 @@ public final class TCPClientTransport: ClientTransport {
                 _ = e
                 throw PullFailure.malformedResponse
             }
-            await receive(response.slots.map(\.packet))
+            let keep = await receive(response.slots.map(\.packet))
+            let acknowledged = zip(response.slots, keep).filter(\.1).map(\.0.handle)
             try await outbound.write(PullFrame(type: .acknowledgement,
-                                               bytes: PullAcknowledgement(handles: response.slots.map(\.handle)).encoded))
+                                               bytes: PullAcknowledgement(handles: acknowledged).encoded))
             _ = try await next(.challenge)  // the provider has committed the removal
         }
     }
@@ -133,5 +149,51 @@ public final class TCPClientTransport: ClientTransport {
             return c
         }
         if let channel = try? await current?.get() { try? await channel.close() }
+    }
+}
+
+/// Writes a keep-alive frame on a link that carried nothing for a whole interval, and never on
+/// one that is busy: keep-alives only keep an idle link inside the provider's frame deadline.
+final class IdleKeepAlive: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = WireFrame
+    typealias OutboundOut = WireFrame
+
+    private let interval: TimeAmount
+    private var wroteSinceTick = false
+    private var task: RepeatedTask?
+
+    init(interval: TimeAmount) { self.interval = interval }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard task == nil else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        task = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = loopBound.value
+            if !handler.wroteSinceTick {
+                context.writeAndFlush(handler.wrapOutboundOut(WireFrame(type: .keepAlive, body: ByteBuffer())), promise: nil)
+            }
+            handler.wroteSinceTick = false
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        wroteSinceTick = true
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        task?.cancel()
+        task = nil
+        context.fireChannelInactive()
     }
 }

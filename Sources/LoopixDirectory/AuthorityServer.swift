@@ -14,6 +14,8 @@ import Prometheus
 import ServiceLifecycle
 
 /// The HTTP interface (docs/directory.md):
+/// - `GET /v1/schedule`: the signed epoch schedule (what a node numbers its keys by before any
+///   document lists it);
 /// - `GET /v1/documents/<epoch>` (or `current`): the signed document of that epoch, or 404;
 /// - `POST /v1/descriptors`: a node's signed descriptor; 200, or 4xx with the refusal's cause;
 /// - `GET /metrics`: Prometheus text.
@@ -100,6 +102,11 @@ public final class AuthorityServer: Service, Sendable {
         switch (request.method, parts.count) {
         case (.GET, 1) where parts[0] == "metrics":
             return HTTPResponse(contentType: "text/plain; version=0.0.4", body: Array(registry.emitToString().utf8))
+        case (.GET, 2) where parts[0] == "v1" && parts[1] == "schedule":
+            guard let signed = try? SignedEpochSchedule(schedule: state.policy.schedule).signed(by: state.signingKey),
+                let body = try? CanonicalJSON.readable(signed)
+            else { return HTTPResponse(status: .internalServerError, text: "error\n") }
+            return HTTPResponse(contentType: "application/json", body: Array(body))
         case (.GET, 3) where parts[0] == "v1" && parts[1] == "documents":
             let epoch = parts[2] == "current" ? state.policy.schedule.currentEpoch() : UInt64(parts[2])
             guard let epoch, let signed = state.document(for: epoch),

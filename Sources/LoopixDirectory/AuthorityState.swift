@@ -48,7 +48,8 @@ public enum DescriptorRefusal: String, Error, Sendable, CaseIterable {
 /// serves the same documents and never reuses a serial). Thread-safe.
 public final class AuthorityState: Sendable {
     public let policy: AuthorityPolicy
-    private let key: SigningKey
+    /// The authority's own key; it signs every document and the schedule.
+    let signingKey: SigningKey
     private let folder: URL
     private let registryPath: String
     private let state: NIOLockedValueBox<State>
@@ -65,7 +66,7 @@ public final class AuthorityState: Sendable {
     public init(policy: AuthorityPolicy, key: SigningKey, folder: URL, registryPath: String) throws {
         try policy.schedule.validate()
         self.policy = policy
-        self.key = key
+        self.signingKey = key
         self.folder = folder
         self.registryPath = registryPath
         var state = State()
@@ -190,7 +191,7 @@ public final class AuthorityState: Sendable {
                                              serial: s.serial + 1, schedule: policy.schedule,
                                              parameters: policy.parameters, nodes: nodes)
             try document.validate()
-            let signed = try SignedDirectoryDocument(document: document).signed(by: key)
+            let signed = try SignedDirectoryDocument(document: document).signed(by: signingKey)
             // The serial is on disk before any reader can see it, so a restart never reuses it.
             try String(document.serial).write(to: folder.appendingPathComponent("serial"), atomically: true, encoding: .utf8)
             try signed.encoded().write(to: folder.appendingPathComponent("documents/\(epoch).json"), options: .atomic)

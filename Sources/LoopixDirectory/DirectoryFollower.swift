@@ -17,11 +17,14 @@ public protocol DirectorySource: Sendable {
     func document(for epoch: UInt64?) async throws -> Data?
     /// Uploads a node's descriptor; throws `DescriptorUploadError` when the authority refuses it.
     func upload(_ descriptor: SignedNodeDescriptor) async throws
+    /// The signed epoch schedule.
+    func schedule() async throws -> Data
 }
 
 /// The authority refused an upload; `cause` is its `DescriptorRefusal` label.
 public struct DescriptorUploadError: Error, Sendable, CustomStringConvertible {
     public let cause: String
+    public init(cause: String) { self.cause = cause }
     public var description: String { "the directory refused the descriptor: \(cause)" }
 }
 
@@ -45,6 +48,12 @@ public struct HTTPDirectorySource: DirectorySource {
         case .notFound: return nil
         default: throw DescriptorUploadError(cause: "http_\(answer.status.code)")
         }
+    }
+
+    public func schedule() async throws -> Data {
+        let answer = try await HTTPExchange.perform(.GET, host: host, port: port, path: "/v1/schedule", group: group)
+        guard answer.status == .ok else { throw DescriptorUploadError(cause: "http_\(answer.status.code)") }
+        return Data(answer.body)
     }
 
     public func upload(_ descriptor: SignedNodeDescriptor) async throws {
@@ -167,6 +176,31 @@ public final class DirectoryFollower: Sendable {
         }
     }
 
+    /// Learns the epoch schedule from the authorities' signed statement (before any document
+    /// exists, a node needs it to number its keys); returns whether it was accepted.
+    @discardableResult
+    public func fetchSchedule() async -> Bool {
+        do {
+            let data = try await source.schedule()
+            let schedule: EpochSchedule
+            do {
+                schedule = try trust.verify(try JSONDecoder().decode(SignedEpochSchedule.self, from: data))
+            } catch let refusal as DirectoryRefusal {
+                metrics.refused[refusal]?.increment()
+                logger.warning("epoch schedule refused", metadata: ["cause": "\(refusal.rawValue)"])
+                return false
+            } catch {
+                metrics.refused[.malformed]?.increment()
+                return false
+            }
+            state.withLockedValue { s in if s.schedule == nil { s.schedule = schedule } }
+            return true
+        } catch {
+            markReachable(false, now: Date().timeIntervalSince1970)
+            return false
+        }
+    }
+
     /// Uploads a descriptor; returns whether the authority took it.
     public func upload(_ descriptor: SignedNodeDescriptor) async -> Bool {
         do {
@@ -207,6 +241,8 @@ public final class DirectoryFollower: Sendable {
             } else if let document = await fetch(epoch: nil, now: now) {
                 gotNews = true
                 await onDocument(document)
+            } else {
+                gotNews = await fetchSchedule()
             }
             let length = schedule?.length ?? 8
             let complete = schedule.map { s in

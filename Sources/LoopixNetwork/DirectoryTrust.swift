@@ -60,13 +60,32 @@ public struct DirectoryTrust: Sendable, Hashable, Codable {
     /// serials: that needs the reader's memory (`DirectoryHistory`).
     public func verify(_ signed: SignedDirectoryDocument, now: Double) throws(DirectoryRefusal) -> DirectoryDocument {
         let document = signed.document
-        guard !signed.signatures.isEmpty else { throw .unsigned }
-        let pinned = Set(authorities)
         let message: [UInt8]
         do { message = try SignedDirectoryDocument.signedBytes(of: document) } catch { throw .malformed }
+        try checkSignatures(signed.signatures, over: message)
+        do { try document.validate() } catch { throw .malformed }
+        guard now < document.validUntil else { throw .expired }
+        // The next epoch's document is fetched before that epoch starts; nothing further ahead.
+        guard document.validFrom - document.schedule.length <= now else { throw .tooEarly }
+        return document
+    }
+
+    /// The schedule, if enough pinned authorities signed it.
+    public func verify(_ signed: SignedEpochSchedule) throws(DirectoryRefusal) -> EpochSchedule {
+        let message: [UInt8]
+        do { message = try CanonicalJSON.bytes(of: signed.schedule) } catch { throw .malformed }
+        try checkSignatures(signed.signatures, over: message)
+        do { try signed.schedule.validate() } catch { throw .malformed }
+        return signed.schedule
+    }
+
+    /// Passes when at least `threshold` distinct pinned authorities signed `message`.
+    private func checkSignatures(_ signatures: [DocumentSignature], over message: [UInt8]) throws(DirectoryRefusal) {
+        guard !signatures.isEmpty else { throw .unsigned }
+        let pinned = Set(authorities)
         var valid = Set<VerifyingKey>()
         var failed = false
-        for entry in signed.signatures where pinned.contains(entry.signer) {
+        for entry in signatures where pinned.contains(entry.signer) {
             guard let signature = [UInt8](hexString: entry.signature),
                 (try? entry.signer.verify(signature: signature, for: message)) != nil
             else {
@@ -79,11 +98,25 @@ public struct DirectoryTrust: Sendable, Hashable, Codable {
             if failed { throw .badSignature }
             throw valid.isEmpty ? .untrustedSigner : .belowThreshold
         }
-        do { try document.validate() } catch { throw .malformed }
-        guard now < document.validUntil else { throw .expired }
-        // The next epoch's document is fetched before that epoch starts; nothing further ahead.
-        guard document.validFrom - document.schedule.length <= now else { throw .tooEarly }
-        return document
+    }
+}
+
+/// The network's epoch schedule as the authorities state it, so that a node can number its keys
+/// before the first document that lists it exists.
+public struct SignedEpochSchedule: Sendable, Hashable, Codable {
+    public var schedule: EpochSchedule
+    public var signatures: [DocumentSignature]
+
+    public init(schedule: EpochSchedule, signatures: [DocumentSignature] = []) {
+        self.schedule = schedule
+        self.signatures = signatures
+    }
+
+    public func signed(by key: SigningKey) throws -> SignedEpochSchedule {
+        var copy = self
+        copy.signatures.append(DocumentSignature(signer: key.verifyingKey,
+                                                 signature: key.sign(try CanonicalJSON.bytes(of: schedule)).hexString))
+        return copy
     }
 }
 

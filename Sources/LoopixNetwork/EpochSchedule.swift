@@ -48,3 +48,13 @@ public struct EpochSchedule: Sendable, Hashable, Codable {
         start(of: epoch + 1)
     }
 }
+
+extension NetworkParameters {
+    /// How long after an epoch ends its keys are still honoured, by default: a packet sent at the
+    /// last moment crosses its provider, the layers and the recipient's provider, each holding it
+    /// for a delay from Exp(µ); ten mean delays per hop leave out about one packet in 20,000 per
+    /// hop, and two seconds more absorb clock differences and the network.
+    public var defaultGrace: Double {
+        Double(layers + 2) * 10 / mixDelayRate + 2
+    }
+}

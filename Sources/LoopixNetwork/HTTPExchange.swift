@@ -20,7 +20,8 @@ public struct HTTPAnswer: Sendable {
 
 public enum HTTPExchange {
     /// Sends `method path` (with `body`) to `host:port` and returns the answer; fails after
-    /// `timeout` seconds, or as soon as the answer grows past `maxAnswerBytes`.
+    /// `timeout` seconds, as soon as the answer grows past `maxAnswerBytes`, or when the calling
+    /// task is cancelled (the connection is closed at once).
     public static func perform(_ method: HTTPMethod, host: String, port: Int, path: String, body: [UInt8] = [],
                                contentType: String = "application/json", timeout: Double = 5,
                                maxAnswerBytes: Int = 4 << 20, group: any EventLoopGroup) async throws -> HTTPAnswer {
@@ -55,7 +56,12 @@ public enum HTTPExchange {
             }
             channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         }.get()
-        return try await promise.futureResult.get()
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+            channel.close(promise: nil)
+        }
     }
 }
 

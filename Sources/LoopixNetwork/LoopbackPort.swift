@@ -1,4 +1,5 @@
-// Free ports on the loopback interface, for local networks (the testnet) and tests.
+// TCP on the loopback interface for local networks (the testnet, the benchmarks) and tests:
+// free ports, listeners and connections.
 import Foundation
 
 #if canImport(Glibc)
@@ -17,13 +18,57 @@ public func freeLoopbackPort() throws -> Int {
         for _ in 0..<500 {
             let port = Int.random(in: low..<ephemeralLow)
             guard handedOut.claim(port) else { continue }
-            if bindLoopback(port: port) != nil { return port }
+            if let bound = boundLoopbackSocket(port: port) {
+                close(bound.fd)
+                return port
+            }
         }
     }
     // Port 0: the kernel picks one from its ephemeral range.
-    guard let port = bindLoopback(port: 0) else { throw POSIXError(.EADDRINUSE) }
-    _ = handedOut.claim(port)
-    return port
+    guard let bound = boundLoopbackSocket(port: 0) else { throw POSIXError(.EADDRINUSE) }
+    close(bound.fd)
+    _ = handedOut.claim(bound.port)
+    return bound.port
+}
+
+/// A socket listening on 127.0.0.1:`port` (0: any free port), and the port it got.
+public func listenOnLoopback(port: Int = 0, backlog: Int32 = 64) throws -> (fd: Int32, port: Int) {
+    guard let bound = boundLoopbackSocket(port: port) else { throw POSIXError(.EADDRINUSE) }
+    guard listen(bound.fd, backlog) == 0 else {
+        close(bound.fd)
+        throw POSIXError(.EADDRINUSE)
+    }
+    return bound
+}
+
+/// A TCP connection to `host:port` (IPv4) with TCP_NODELAY, and with send and receive
+/// timeouts when `timeout` is given; nil if nothing accepts.
+public func connectLoopback(port: Int, host: String = "127.0.0.1", timeout: Double? = nil) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    if let timeout {
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+    var address = ipv4Address(host: host, port: port)
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+        close(fd)
+        return nil
+    }
+    var one: Int32 = 1
+    setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    return fd
+}
+
+/// Whether something accepts TCP connections on `host:port` right now.
+public func acceptsConnections(host: String = "127.0.0.1", port: Int) -> Bool {
+    guard let fd = connectLoopback(port: port, host: host, timeout: 1) else { return false }
+    close(fd)
+    return true
 }
 
 /// Ports `freeLoopbackPort` returned in this process.
@@ -59,12 +104,11 @@ private func ipv4Address(host: String, port: Int) -> sockaddr_in {
     return address
 }
 
-/// Binds a TCP socket to 127.0.0.1:`port` (0: any) with SO_REUSEADDR, as the nodes' listeners
-/// do, and closes it again; the port it was bound to, or nil if the bind failed.
-private func bindLoopback(port: Int) -> Int? {
+/// A TCP socket bound to 127.0.0.1:`port` (0: any) with SO_REUSEADDR, as the nodes' listeners
+/// do, and the port it was bound to; nil if the bind failed.
+private func boundLoopbackSocket(port: Int) -> (fd: Int32, port: Int)? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
-    defer { close(fd) }
     var one: Int32 = 1
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
     var address = ipv4Address(host: "127.0.0.1", port: port)
@@ -72,53 +116,12 @@ private func bindLoopback(port: Int) -> Int? {
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     }
-    guard bound == 0 else { return nil }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
-/// A TCP socket connected to `host:port` (IPv4), with send and receive timeouts; nil if nothing accepts.
-func connectedSocket(host: String, port: Int, timeout: Double) -> Int32? {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-    var address = ipv4Address(host: host, port: port)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else {
+    guard bound == 0 else {
         close(fd)
         return nil
     }
-    return fd
-}
-
-/// Whether something accepts TCP connections on `host:port` right now.
-public func acceptsConnections(host: String = "127.0.0.1", port: Int) -> Bool {
-    guard let fd = connectedSocket(host: host, port: port, timeout: 1) else { return false }
-    close(fd)
-    return true
-}
-
-/// The body of `GET path` over HTTP/1.0 from `host:port`, or nil if nothing answers in time.
-public func httpGet(host: String = "127.0.0.1", port: Int, path: String = "/metrics", timeout: Double = 1) -> String? {
-    guard let fd = connectedSocket(host: host, port: port, timeout: timeout) else { return nil }
-    defer { close(fd) }
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: \(host)\r\n\r\n".utf8)
-    guard send(fd, request, request.count, 0) == request.count else { return nil }
-    var response: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = recv(fd, &chunk, chunk.count, 0)
-        if n <= 0 { break }
-        response.append(contentsOf: chunk[0..<n])
-        if response.count > 16 << 20 { return nil }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let body = text.range(of: "\r\n\r\n") else { return nil }
-    return String(text[body.upperBound...])
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

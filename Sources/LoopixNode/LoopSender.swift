@@ -3,6 +3,7 @@
 import Dispatch
 import Logging
 import LoopixNetwork
+import LoopixRandom
 import LoopixSphinx
 import NIOCore
 
@@ -64,7 +65,7 @@ final class LoopSender: @unchecked Sendable {
 
     private func scheduleNext() {
         guard running, rate > 0 else { return }
-        let wait = exponential(rate: rate)
+        let wait = Double.exponential(rate: rate)
         nextLoop = eventLoop.scheduleTask(in: .nanoseconds(Int64(wait * 1e9))) {
             self.emit()
             self.scheduleNext()
@@ -85,7 +86,7 @@ final class LoopSender: @unchecked Sendable {
             let command: RoutingCommand =
                 position == path.count - 1
                 ? .final(messageID: id)
-                : .relay(next: path[position + 1].id, delayMicroseconds: UInt32(min(exponential(rate: mu) * 1e6, 4e9)))
+                : .relay(next: path[position + 1].id, delayMicroseconds: UInt32(min(Double.exponential(rate: mu) * 1e6, 4e9)))
             route.append(RouteHop(publicKey: node.publicKey, command: command))
         }
         let geometry = topology.parameters.geometry
@@ -131,14 +132,3 @@ final class LoopSender: @unchecked Sendable {
         }
     }
 }
-
-/// A draw from Exp(rate), in seconds.
-func exponential(rate: Double) -> Double {
-    -log(1 - Double.random(in: 0..<1)) / rate
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

@@ -37,9 +37,21 @@ public final class ProviderNode: Service, Sendable {
     private let ownsGroup: Bool
     private let pullChannel = NIOLockedValueBox<(any Channel)?>(nil)
 
-    public init(id: NodeID, secretKey: SecretKey, topology: Topology, node nodeConfiguration: NodeConfiguration,
+    /// A provider of a network that never changes: one key, one replay filter.
+    public convenience init(id: NodeID, secretKey: SecretKey, topology: Topology, node nodeConfiguration: NodeConfiguration,
+                            provider configuration: ProviderConfiguration, eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
+                            logger: Logger = Logger(label: "loopix.provider")) throws {
+        let filter = try ReplayFilter(capacity: nodeConfiguration.replayCapacity,
+                                      falsePositiveRate: nodeConfiguration.replayFalsePositiveRate)
+        try self.init(id: id, epoch: NodeEpochSetup(epoch: 0, topology: topology, key: secretKey, replayFilter: filter),
+                      node: nodeConfiguration, provider: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+    }
+
+    /// A provider on its first key epoch; later ones arrive through `install(_:)`.
+    public init(id: NodeID, epoch first: NodeEpochSetup, node nodeConfiguration: NodeConfiguration,
                 provider configuration: ProviderConfiguration, eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
                 logger: Logger = Logger(label: "loopix.provider")) throws {
+        let topology = first.topology
         guard topology.node(id)?.role == .provider else { throw TopologyError.badNode(id, "not a provider in the topology") }
         self.configuration = configuration
         ownsGroup = eventLoopGroup == nil
@@ -54,7 +66,7 @@ public final class ProviderNode: Service, Sendable {
         writer = MailboxWriter(store: store, metrics: metrics)
         pullServer = PullServer(service: PullService(store: store, pullSize: configuration.pullSize), metrics: metrics,
                                 idleTimeout: configuration.pullIdleTimeout, logger: logger)
-        node = try MixNode(id: id, secretKey: secretKey, topology: topology, configuration: nodeConfiguration,
+        node = try MixNode(id: id, epoch: first, configuration: nodeConfiguration,
                            deliverySink: writer, eventLoopGroup: group, metrics: nodeMetrics, logger: logger)
     }
 
@@ -90,4 +102,10 @@ public final class ProviderNode: Service, Sendable {
         try? await gracefulShutdown()
         await shutdown()
     }
+}
+
+extension ProviderNode: EpochNode {
+    public var epoch: UInt64 { node.epoch }
+    public func install(_ setup: NodeEpochSetup) throws { try node.install(setup) }
+    public func retirePrevious() { node.retirePrevious() }
 }

@@ -27,6 +27,7 @@
 // (1 - pL) sum_i w_i^2; the collision sum sum_i w_i^2 merges like the entropy:
 // c = (l/(l+k))^2 c_old + k/(l+k)^2.
 import Foundation
+import LoopixRandom
 
 public struct MixEntropyConfig: Sendable, Codable, Hashable {
     /// Rate of incoming (adversary-visible) messages.

@@ -1,7 +1,8 @@
-// The parameter sweeps behind the paper's entropy figure (Figure 5 in the issue's
-// numbering, Figure 4 in arXiv v1) and epsilon figures (Figures 6-8; arXiv v1
-// Figures 5-7), run as independent (point, repetition) jobs on all cores.
+// The parameter sweeps behind the paper's entropy figure (Figure 5 in the USENIX Security
+// version, Figure 4 in arXiv v1) and epsilon figures (Figures 6-8; arXiv v1 Figures 5-7), run
+// as independent (point, repetition) jobs on all cores.
 import Foundation
+import LoopixRandom
 
 public struct EntropyPointResult: Sendable, Codable {
     public var config: MixEntropyConfig
@@ -41,17 +42,12 @@ public enum PaperSweeps {
     // Figure 8: epsilon versus the fraction of corrupt mixes (3 x 3, lambda = 2, mu = 1).
     public static let epsilonCorrupt: [Double] = stride(from: 0.0, through: 1.0001, by: 0.1).map { ($0 * 10).rounded() / 10 }
 
-    /// Runs every (point, repetition) job in parallel. With `commonSeeds`, repetition r
-    /// uses the same seed at every point (common random numbers, for comparing points);
-    /// otherwise each point has its own seeds.
+    /// Every (point, repetition) job of the entropy simulation, in parallel (see `repetitions`).
     public static func entropy(_ points: [MixEntropyConfig], reps: Int, seed: UInt64,
                                commonSeeds: Bool = false) -> [EntropyPointResult] {
-        let runs = Parallel.map(points.count * reps) { job in
-            PoissonMixEntropy.run(points[job / reps],
-                                  seed: deriveSeed(seed, commonSeeds ? 0 : job / reps, job % reps))
-        }
+        let runs = repetitions(of: points, reps: reps, seed: seed, commonSeeds: commonSeeds) { PoissonMixEntropy.run($0, seed: $1) }
         return points.enumerated().map { i, c in
-            let rs = Array(runs[(i * reps)..<((i + 1) * reps)])
+            let rs = runs[i]
             return EntropyPointResult(
                 config: c, reps: reps,
                 meanBits: Stats.mean(rs.map(\.meanEntropyBits)),
@@ -63,20 +59,30 @@ public enum PaperSweeps {
         }
     }
 
+    /// Every (point, repetition) job of the unlinkability simulation, in parallel (see `repetitions`).
     public static func epsilon(_ configs: [UnlinkabilityConfig], reps: Int, seed: UInt64,
                                cap: Double, commonSeeds: Bool = false) -> [EpsilonPointResult] {
-        let runs = Parallel.map(configs.count * reps) { job in
-            UnlinkabilitySimulation.run(configs[job / reps],
-                                        seed: deriveSeed(seed, commonSeeds ? 0 : job / reps, job % reps))
-        }
+        let runs = repetitions(of: configs, reps: reps, seed: seed, commonSeeds: commonSeeds) { UnlinkabilitySimulation.run($0, seed: $1) }
         return configs.enumerated().map { i, c in
-            let rs = Array(runs[(i * reps)..<((i + 1) * reps)])
+            let rs = runs[i]
             return EpsilonPointResult(
                 config: c, summary: EpsilonSummary(rs.map(\.epsilon), cap: cap),
                 meanLabelledSent: Stats.mean(rs.map { Double($0.labelledSent) }),
                 meanFinalPool: Stats.mean(rs.map { Double($0.finalPool) }),
                 events: rs.reduce(0) { $0 + $1.events })
         }
+    }
+
+    /// `run(point, seed)` for every (point, repetition) job in parallel, grouped by point. With
+    /// `commonSeeds`, repetition r uses the same seed at every point (common random numbers, for
+    /// comparing points); otherwise each point has its own seeds.
+    static func repetitions<Point: Sendable, Run: Sendable>(
+        of points: [Point], reps: Int, seed: UInt64, commonSeeds: Bool, _ run: @escaping @Sendable (Point, UInt64) -> Run
+    ) -> [[Run]] {
+        let runs = Parallel.map(points.count * reps) { job in
+            run(points[job / reps], deriveSeed(seed, commonSeeds ? 0 : job / reps, job % reps))
+        }
+        return points.indices.map { i in Array(runs[(i * reps)..<((i + 1) * reps)]) }
     }
 
     public static func nMinusOne(mu: Double, loopRates: [Double], trials: Int, seed: UInt64) -> [NMinusOneResult] {

@@ -1,6 +1,7 @@
 // Simulations with real exponential delays and message identities, used to
 // check Theorems 1 and 2 numerically (tests and `loopix simulate theorems`).
 import Foundation
+import LoopixRandom
 
 /// The paper's observation o_{n,k,l} (section 4.1.3): n messages arrive before
 /// any leaves; n-k of them leave; l more arrive before the next departure; the

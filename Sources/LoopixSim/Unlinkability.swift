@@ -25,6 +25,7 @@
 // residual delays are fresh Exp(mu) by memorylessness. A short burn-in then
 // suffices (default 50, `--burn-in 2500` reproduces the paper's setting).
 import Foundation
+import LoopixRandom
 
 public struct UnlinkabilityConfig: Sendable, Codable, Hashable {
     public var users: Int = 100
@@ -99,13 +100,13 @@ public enum UnlinkabilitySimulation {
         var perm = Array(0..<nMix)
         let expected = min(max(c.corruptMixes, 0), Double(nMix))
         var nCorrupt = Int(expected.rounded(.down))
-        if nCorrupt < nMix && rng.uniform() < expected - Double(nCorrupt) { nCorrupt += 1 }
+        if nCorrupt < nMix && rng.openUnitInterval() < expected - Double(nCorrupt) { nCorrupt += 1 }
         for i in 0..<nCorrupt {
-            let j = i + rng.index(nMix - i)
+            let j = i + rng.index(below: nMix - i)
             perm.swapAt(i, j)
             corrupt[perm[i]] = true
         }
-        let finalMix = (c.layers - 1) * w + rng.index(w)
+        let finalMix = (c.layers - 1) * w + rng.index(below: w)
         let background = Double(c.users - 2) * c.rate
         let perMixRate = background / Double(w)
         var st = State(count: Array(repeating: 0, count: nMix), m0: Array(repeating: 0, count: nMix),
@@ -153,12 +154,12 @@ public enum UnlinkabilitySimulation {
                     st.m1[mix] = max(0, st.m1[mix] - q1)
                 }
                 if mix < lastLayerStart {
-                    st.arrive((mix / w + 1) * w + rng.index(w), q0, q1, t, &rng)
+                    st.arrive((mix / w + 1) * w + rng.index(below: w), q0, q1, t, &rng)
                 } else {
                     exitedMass += q0 + q1
                 }
             } else if t == tBackground {
-                st.arrive(rng.index(w), 0, 0, t, &rng)
+                st.arrive(rng.index(below: w), 0, 0, t, &rng)
                 tBackground = t + rng.exponential(rate: background)
             } else {
                 // Payload messages are added to the buffer at start, start + 1/r, ...
@@ -166,12 +167,12 @@ public enum UnlinkabilitySimulation {
                 if tChallenge0 <= tChallenge1 {
                     let payload = added > sent0
                     if payload { sent0 += 1 }
-                    st.arrive(rng.index(w), payload ? 1 : 0, 0, t, &rng)
+                    st.arrive(rng.index(below: w), payload ? 1 : 0, 0, t, &rng)
                     tChallenge0 = t + rng.exponential(rate: c.rate)
                 } else {
                     let payload = added > sent1
                     if payload { sent1 += 1 }
-                    st.arrive(rng.index(w), 0, payload ? 1 : 0, t, &rng)
+                    st.arrive(rng.index(below: w), 0, payload ? 1 : 0, t, &rng)
                     tChallenge1 = t + rng.exponential(rate: c.rate)
                 }
             }

@@ -21,6 +21,10 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
     case notInitialized
     case noMemory
     case badSignature
+    /// Memory or a file that should hold a replay filter does not hold a valid one of that epoch.
+    case replayFilterBadLayout
+    /// A replay filter was left open in an earlier boot: it may have lost tags, so its key must not be used again.
+    case replayFilterMayHaveLostTags
     case unknown(code: Int32)
 
     init(code: Int32) {
@@ -43,6 +47,8 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
         case LSX_ERR_NOT_INITIALIZED.rawValue: self = .notInitialized
         case LSX_ERR_NO_MEMORY.rawValue: self = .noMemory
         case LSX_ERR_SIGNATURE.rawValue: self = .badSignature
+        case LSX_ERR_REPLAY_LAYOUT.rawValue: self = .replayFilterBadLayout
+        case LSX_ERR_REPLAY_LOST.rawValue: self = .replayFilterMayHaveLostTags
         default: self = .unknown(code: code)
         }
     }
@@ -68,6 +74,8 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
         case .notInitialized: "not_initialized"
         case .noMemory: "no_memory"
         case .badSignature: "bad_signature"
+        case .replayFilterBadLayout: "replay_filter_bad_layout"
+        case .replayFilterMayHaveLostTags: "replay_filter_may_have_lost_tags"
         case .unknown: "unknown_error"
         }
     }

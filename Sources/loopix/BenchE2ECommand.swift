@@ -39,95 +39,18 @@ struct BenchE2ECommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let run = try BenchRun("e2e", options: output)
-        let progress = BenchProgress("e2e")
-        let directory = run.url("testnet")
-        let layout = try TestnetLayout.create(in: directory, options: .init(
+        let run = try output.run("e2e")
+        let bench = EndToEndBench(options: .init(
             layers: layers, mixesPerLayer: mixesPerLayer, providers: providers, clients: clients, meanDelayMs: meanDelayMs,
             payloadRate: payloadRate, loopRate: loopRate, dropRate: dropRate, mixLoopRate: mixLoopRate, pullSize: 16,
-            pullInterval: pullInterval, demoInterval: 0, workers: 1))
-        let supervisor = try Supervisor(layout: layout)
-        let monitor = TestnetMonitor(layout: layout)
-        let started = Date()
-        var failure: String? = nil
-        while Date().timeIntervalSince(started) < duration {
-            try? await Task.sleep(for: .seconds(2))
-            let view = monitor.sample()
-            progress.update(String(format: "%.0f of %.0f s: %d loops returned of %d sent, %d nodes up", Date().timeIntervalSince(started),
-                                   duration, view.loopsReturned, view.loopsSent, view.nodes.filter(\.up).count))
-            if let dead = supervisor.exited().first {
-                failure = "\(dead.name) exited (status \(dead.status)); see \(directory.path)/logs/\(dead.name).log"
-                break
-            }
-        }
-        await supervisor.terminate(kinds: [.client])
-        let final = monitor.sample()
-        await supervisor.terminate(kinds: [.provider, .mix])
-        progress.done(failure ?? "testnet stopped")
-        if let failure { throw ValidationError(failure) }
-
-        let roundTrips = final.clients.flatMap { $0.status?.statistics.loopRoundTrips ?? [] }.filter { $0 > 0 }
-        guard roundTrips.count >= 20 else { throw ValidationError("only \(roundTrips.count) loops returned; run longer") }
-        let hops = layers + 2
-        let scale = meanDelayMs / 1000
-        let expected = GammaDistribution(shape: Double(hops), scale: scale)
-        let fitted = GammaDistribution.fitMaximumLikelihood(roundTrips)
-        let moments = GammaDistribution.fitMoments(roundTrips)
-        let ksExpected = kolmogorovSmirnov(roundTrips) { expected.cdf($0) }
-        let ksWithPull = kolmogorovSmirnov(roundTrips) { gammaPlusUniformCDF(expected, wait: pullInterval, at: $0) }
-        let ksFitted = fitted.map { f in kolmogorovSmirnov(roundTrips) { f.cdf($0) } }
-        let summary = Summary(roundTrips).scaled(by: 1000)
-        let modelMeanMs = (expected.mean + pullInterval / 2) * 1000
-
-        let results = E2EResults(
-            seconds: Date().timeIntervalSince(started), layers: layers, mixesPerLayer: mixesPerLayer, providers: providers, clients: clients,
-            meanDelayMs: meanDelayMs, pullIntervalMs: pullInterval * 1000, loopRate: loopRate,
-            loopsSent: final.loopsSent, loopsReturned: final.loopsReturned, samples: roundTrips.count, roundTripMs: summary,
-            expected: expected, poissonHops: hops, fittedMaximumLikelihood: fitted, fittedMoments: moments,
-            ksAgainstExpected: ksExpected, ksAgainstExpectedPlusPull: ksWithPull, ksAgainstFitted: ksFitted,
-            ksPValueExpectedPlusPull: kolmogorovSmirnovPValue(ksWithPull, count: roundTrips.count),
-            modelMeanMs: modelMeanMs, residualMeanMs: summary.mean - modelMeanMs, dropsByCause: final.drops.mapValues { Int($0) })
-        let upper = Statistics.quantile(sorted: roundTrips.sorted(), 0.999) * 1.1
-        let bins = Statistics.histogram(roundTrips, bins: 60, lower: 0, upper: upper)
-        try run.writeCSV("histogram.csv", header: ["lower_ms", "upper_ms", "count", "expected_gamma", "expected_with_pull", "fitted_gamma"],
-                         rows: bins.map { b in
-                             let n = Double(roundTrips.count)
-                             func mass(_ f: (Double) -> Double) -> String { csv(n * (f(b.upper) - f(b.lower)), 2) }
-                             return [csv(b.lower * 1000, 2), csv(b.upper * 1000, 2), "\(b.count)", mass { expected.cdf($0) },
-                                     mass { gammaPlusUniformCDF(expected, wait: pullInterval, at: $0) },
-                                     fitted.map { f in mass { f.cdf($0) } } ?? ""]
-                         })
-        try run.writeCSV("round_trips.csv", header: ["round_trip_ms"], rows: roundTrips.map { [csv($0 * 1000, 3)] })
+            pullInterval: pullInterval, demoInterval: 0, workers: 1), duration: duration)
+        let results = try await bench.run(in: run, progress: BenchProgress("e2e"))
         results.printReport()
-        try run.finish(results)
+        try await run.finish(results)
     }
 }
 
-struct E2EResults: Codable {
-    var seconds: Double
-    var layers: Int
-    var mixesPerLayer: Int
-    var providers: Int
-    var clients: Int
-    var meanDelayMs: Double
-    var pullIntervalMs: Double
-    var loopRate: Double
-    var loopsSent: Int
-    var loopsReturned: Int
-    var samples: Int
-    var roundTripMs: Summary
-    var expected: GammaDistribution
-    var poissonHops: Int
-    var fittedMaximumLikelihood: GammaDistribution?
-    var fittedMoments: GammaDistribution?
-    var ksAgainstExpected: Double
-    var ksAgainstExpectedPlusPull: Double
-    var ksAgainstFitted: Double?
-    var ksPValueExpectedPlusPull: Double
-    var modelMeanMs: Double
-    var residualMeanMs: Double
-    var dropsByCause: [String: Int]
-
+extension E2EResults {
     func printReport() {
         print(String(format: "testnet: %d layers × %d mixes, %d providers, %d clients, 1/µ = %.0f ms, pull every %.0f ms, %.0f s",
                      layers, mixesPerLayer, providers, clients, meanDelayMs, pullIntervalMs, seconds))
@@ -146,7 +69,6 @@ struct E2EResults: Codable {
         print(String(format: "Kolmogorov–Smirnov D: %.4f against Gamma(%d, 1/µ); %.4f with the pull wait (p ≈ %.3g); %@ against the fit",
                      ksAgainstExpected, poissonHops, ksAgainstExpectedPlusPull, ksPValueExpectedPlusPull,
                      ksAgainstFitted.map { String(format: "%.4f", $0) } ?? "-"))
-        let drops = dropsByCause.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        print("drops by cause: \(drops.isEmpty ? "none" : drops)")
+        print("drops by cause: \(dropsText(dropsByCause))")
     }
 }

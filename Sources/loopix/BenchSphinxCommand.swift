@@ -4,7 +4,7 @@ import ArgumentParser
 import Foundation
 import LoopixBench
 
-struct BenchSphinxCommand: ParsableCommand {
+struct BenchSphinxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sphinx",
         abstract: "Sphinx operations per second per core and per backend, against the floor (same run).")
@@ -18,8 +18,8 @@ struct BenchSphinxCommand: ParsableCommand {
         guard seconds > 0, seconds <= 10 else { throw ValidationError("--seconds must be in (0, 10]") }
     }
 
-    func run() throws {
-        let run = try BenchRun("sphinx", options: output)
+    func run() async throws {
+        let run = try output.run("sphinx")
         let progress = BenchProgress("sphinx")
         let report = try SphinxBench(rounds: rounds, secondsPerItem: seconds).run { progress.update($0) }
         progress.done("\(rounds) rounds")
@@ -39,7 +39,7 @@ struct BenchSphinxCommand: ParsableCommand {
                          rows: report.items.map { [$0.name, $0.backend, csv($0.microseconds, 3), csv($0.opsPerSecond, 0), "\($0.callsPerRound)"] })
         try run.writeCSV("ratios.csv", header: ["ratio", "value", "target", "met"],
                          rows: report.ratios.map { ["\"\($0.name)\"", csv($0.value), $0.target ?? "", $0.met.map { "\($0)" } ?? ""] })
-        try run.finish(report)
+        try await run.finish(report)
     }
 }
 

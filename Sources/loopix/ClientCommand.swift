@@ -1,11 +1,9 @@
 // `loopix client`: a client from its configuration file, interactive or scripted (send, receive).
 import ArgumentParser
 import Foundation
-import Logging
 import LoopixClient
-import LoopixNetwork
+import LoopixConfiguration
 import LoopixSphinx
-import NIOPosix
 
 struct ClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,47 +16,18 @@ struct ClientCommand: AsyncParsableCommand {
         @Option(help: "The client's configuration file (JSON).") var config: String
     }
 
-    /// A client built from a configuration file, with its event loops.
-    struct Session {
-        let client: LoopixClient
-        let group: MultiThreadedEventLoopGroup
-
-        init(_ path: String, quiet: Bool = false) throws {
-            let file = try ClientConfigurationFile.load(path)
-            if !quiet { bootstrapLogging(file.logLevel) }
-            let topology = try loadTopology(file.topology, authority: file.authority)
-            let keys = try KeyFile.load(path: file.key)
-            let providerID = try NodeID(hex: file.provider)
-            guard let provider = topology.node(providerID), provider.role == .provider else {
-                throw ConfigurationError(file: path, field: "provider", problem: "not a provider of the topology")
-            }
-            guard let pullPort = provider.clientPort else {
-                throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no clientPort")
-            }
-            let identity = ClientIdentity(sphinxKey: keys.sphinxKey, signingKey: keys.signingKey,
-                                          mailbox: try SphinxAddress(hex: file.mailbox), provider: providerID)
-            group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let transport = TCPClientTransport(
-                packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
-                identity: identity, geometry: topology.parameters.geometry, pullSize: topology.parameters.pullSize, group: group)
-            client = LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: file.rates(topology.parameters),
-                                  transport: transport, eventLoop: group.next(), bufferCapacity: file.sendBuffer ?? 1000)
-        }
-
-        func stop() async {
-            await client.stop()
-            try? await group.shutdownGracefully()
-        }
+    /// The client a configuration file describes, its logging set up unless `quiet`.
+    static func session(_ path: String, quiet: Bool = false) throws -> ConfiguredClient {
+        let file = try ClientConfigurationFile.load(path)
+        if !quiet { bootstrapLogging(file.logLevel) }
+        return try ConfiguredClient(file: file, path: path)
     }
 
     struct Address: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print this client's address (what others send to).")
         @OptionGroup var options: Options
         func run() throws {
-            let file = try ClientConfigurationFile.load(options.config)
-            let keys = try KeyFile.load(path: file.key)
-            print(RecipientAddress(provider: try NodeID(hex: file.provider), mailbox: try SphinxAddress(hex: file.mailbox),
-                                   publicKey: keys.sphinxKey.publicKey))
+            print(try ConfiguredClient.address(file: try ClientConfigurationFile.load(options.config)))
         }
     }
 
@@ -72,7 +41,7 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let recipient = RecipientAddress(to) else { throw ValidationError("--to is not a loopix1 address") }
-            let session = try Session(options.config)
+            let session = try ClientCommand.session(options.config)
             do {
                 try session.client.send(Array(message.utf8), to: recipient, attachReplyBlock: replyBlock)
             } catch {
@@ -99,7 +68,7 @@ struct ClientCommand: AsyncParsableCommand {
         @Flag(help: "One JSON object per message.") var json = false
 
         func run() async throws {
-            let session = try Session(options.config)
+            let session = try ClientCommand.session(options.config)
             session.client.start()
             let client = session.client
             let received = Counter()
@@ -135,7 +104,7 @@ struct ClientCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            let session = try Session(options.config, quiet: true)
+            let session = try ClientCommand.session(options.config, quiet: true)
             let client = session.client
             client.start()
             print("address: \(client.address)")

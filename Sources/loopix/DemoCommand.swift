@@ -1,6 +1,7 @@
 // `loopix demo`: one packet through a chain of in-memory hops, and a reply back, with timings.
 import ArgumentParser
 import Foundation
+import LoopixRandom
 import LoopixSphinx
 
 struct DemoCommand: ParsableCommand {
@@ -32,7 +33,7 @@ struct DemoCommand: ParsableCommand {
             try PacketProcessor(geometry: geometry, secretKey: keys[$0], replayFilter: filters[$0])
         }
         func delay() -> UInt32 {
-            meanDelayMs == 0 ? 0 : UInt32(min(-log(Double.random(in: Double.ulpOfOne..<1)) * meanDelayMs * 1000, 60e6))
+            meanDelayMs == 0 ? 0 : UInt32(min(Double.exponential(rate: 1 / meanDelayMs) * 1000, 60e6))
         }
         func route(ending last: RoutingCommand) -> [RouteHop] {
             (0..<hops).map { i in

@@ -1,4 +1,4 @@
-// The `loopix` command-line tool: one binary for every role.
+// The `loopix` command-line tool: one binary for every role; each subcommand lives in its own file.
 import ArgumentParser
 
 @main
@@ -6,6 +6,9 @@ struct LoopixCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loopix",
         abstract: "Loopix mix network: nodes, clients, testnet, benchmarks and simulation.",
-        subcommands: LoopixCommand.allSubcommands
+        subcommands: [
+            DemoCommand.self, KeygenCommand.self, TopologyCommand.self, MixCommand.self, ProviderCommand.self, ClientCommand.self,
+            TestnetCommand.self, SimulateCommand.self, BenchCommand.self,
+        ]
     )
 }

@@ -1,9 +1,7 @@
 // `loopix mix`: run one mix from its configuration file until SIGTERM or SIGINT.
 import ArgumentParser
-import Logging
-import LoopixNetwork
-import LoopixNode
-import LoopixSphinx
+import ChildProcesses
+import LoopixConfiguration
 
 struct MixCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,20 +18,16 @@ struct MixCommand: AsyncParsableCommand {
     var config: String
 
     func run() async throws {
-        let file = try NodeConfigurationFile.load(config)
-        bootstrapLogging(file.logLevel)
-        watchParentProcess()
-        let topology = try loadTopology(file.topology, authority: file.authority)
-        let keys = try KeyFile.load(path: file.key)
-        guard let me = topology.nodes.first(where: { $0.publicKey == keys.sphinxKey.publicKey }), me.role == .mix else {
-            throw ConfigurationError(file: config, field: "key", problem: "no mix of the topology has this key")
-        }
-        var logger = Logger(label: "loopix.mix")
-        logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
-        let node = try MixNode(id: me.id, secretKey: keys.sphinxKey, topology: topology,
-                               configuration: file.nodeConfiguration(entry: me), logger: logger)
-        let replayReset = BenchReplayReset(node: node, logger: logger)  // off unless LOOPIX_BENCH_REPLAY_RESET=1
-        try await node.runUntilTerminated(logger: logger)
-        replayReset?.cancel()
+        let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
+        try await mix.node.runUntilTerminated(logger: mix.logger)
     }
+}
+
+/// What every node process does first: read its configuration, set up its logging, and end
+/// with the testnet or benchmark that started it.
+func startNodeProcess(_ config: String) throws -> NodeConfigurationFile {
+    let file = try NodeConfigurationFile.load(config)
+    bootstrapLogging(file.logLevel)
+    watchParentProcess()
+    return file
 }

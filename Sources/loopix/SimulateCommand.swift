@@ -4,6 +4,7 @@
 // scripts/plot_sim.py.
 import ArgumentParser
 import Foundation
+import LoopixRandom
 import LoopixSim
 
 struct SimulateCommand: ParsableCommand {
@@ -29,59 +30,12 @@ struct SimOutputOptions: ParsableArguments {
     @Option(help: "Base seed; every (point, repetition) job derives its own seed from it.")
     var seed: UInt64 = 2017
 
-    func directory() throws -> URL {
-        let url = URL(fileURLWithPath: out, isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
-    func write(_ table: CSVTable, _ name: String) throws {
-        let url = try directory().appendingPathComponent(name)
-        try table.write(to: url)
-        print("wrote \(url.path)")
-    }
-
-    func writeJSON<T: Encodable>(_ value: T, _ name: String) throws {
-        let url = try directory().appendingPathComponent(name)
-        try JSONOutput.write(value, to: url)
-        print("wrote \(url.path)")
-    }
+    func write(_ table: CSVTable, _ name: String) throws { print("wrote \(try ResultsFolder(out).write(table, name))") }
+    func writeJSON(_ value: some Encodable, _ name: String) throws { print("wrote \(try ResultsFolder(out).writeJSON(value, name))") }
 
     func plotHint() {
         print("plots: python3 scripts/plot_sim.py \(out)")
     }
-}
-
-func parseDoubles(_ s: String) throws -> [Double] {
-    try s.split(separator: ",").map {
-        guard let v = Double($0.trimmingCharacters(in: .whitespaces)) else {
-            throw ValidationError("not a number: \($0)")
-        }
-        return v
-    }
-}
-
-func parseInts(_ s: String) throws -> [Int] {
-    try s.split(separator: ",").flatMap { part -> [Int] in
-        let p = part.trimmingCharacters(in: .whitespaces)
-        if let r = p.range(of: "-"), let a = Int(p[..<r.lowerBound]), let b = Int(p[r.upperBound...]), a <= b {
-            return Array(a...b)
-        }
-        guard let v = Int(p) else { throw ValidationError("not an integer: \(p)") }
-        return [v]
-    }
-}
-
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}
-
-/// Runs `body`, returning its result and the wall-clock seconds it took.
-func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-    let clock = ContinuousClock()
-    let start = clock.now
-    let r = try body()
-    return (r, seconds(clock.now - start))
 }
 
 // MARK: - entropy
@@ -124,12 +78,9 @@ struct SimEntropyCommand: ParsableCommand {
     var trials: Int = 20000
 
     mutating func run() throws {
-        let ls = try parseDoubles(lambdas), ms = try parseDoubles(mus), lms = try parseDoubles(loopRates)
-        var points = [MixEntropyConfig]()
-        for m in ms { for lm in lms { for l in ls {
-            points.append(MixEntropyConfig(lambda: l, mu: m, loopRate: lm,
-                                           warmupDelays: warmupDelays, measureDelays: measureDelays))
-        } } }
+        let ls: [Double] = try numberList(lambdas, "--lambdas"), ms: [Double] = try numberList(mus, "--mus")
+        let lms: [Double] = try numberList(loopRates, "--loop-rates")
+        let points = MixEntropyConfig.grid(lambdas: ls, mus: ms, loopRates: lms, warmupDelays: warmupDelays, measureDelays: measureDelays)
         let (results, t) = timed { PaperSweeps.entropy(points, reps: reps, seed: deriveSeed(output.seed, 5)) }
         print(textTable(["lambda", "mu", "lambda_M", "lambda/mu", "H mean (bits)", "sd", "approx", "link prob"],
                         results.map { [fmt($0.config.lambda), fmt($0.config.mu), fmt($0.config.loopRate),
@@ -207,15 +158,11 @@ struct SimUnlinkabilityCommand: ParsableCommand {
     var file: String = "unlinkability.csv"
 
     mutating func run() throws {
-        var configs = [UnlinkabilityConfig]()
-        for r in try parseDoubles(rates) {
-        for m in try parseDoubles(mus) { for l in try parseInts(layers) { for f in try parseDoubles(corrupt) {
-            var c = UnlinkabilityConfig()
-            c.users = users; c.rate = r; c.challengePayloadRate = payloadRate
-            c.mu = m; c.layers = l; c.width = width; c.corruptFraction = f
-            c.burnIn = burnIn; c.window = window; c.stationaryStart = !emptyStart
-            configs.append(c)
-        } } } }
+        var base = UnlinkabilityConfig()
+        base.users = users; base.challengePayloadRate = payloadRate; base.width = width
+        base.burnIn = burnIn; base.window = window; base.stationaryStart = !emptyStart
+        let configs = UnlinkabilityConfig.grid(base, rates: try numberList(rates, "--rates"), mus: try numberList(mus, "--mus"),
+                                               layers: try numberList(layers, "--layers"), corrupt: try numberList(corrupt, "--corrupt"))
         let (results, t) = timed {
             PaperSweeps.epsilon(configs, reps: reps, seed: deriveSeed(output.seed, 6), cap: epsCap)
         }
@@ -274,11 +221,7 @@ struct SimTheoremsCommand: ParsableCommand {
         let (cal, t3) = timed {
             PoolCalibrationCheck.run(lambda: 5, mu: 1, departures: departures, seed: deriveSeed(output.seed, 3))
         }
-        var ct = CSVTable(header: ["band_low", "band_high", "observed_hits", "predicted_hits", "sd"])
-        for b in 0..<cal.observed.count {
-            ct.append([fmt(cal.bandEdges[b]), fmt(min(cal.bandEdges[b + 1], 1)), fmt(cal.observed[b]),
-                       fmt(cal.predicted[b], 7), fmt(cal.variance[b].squareRoot(), 4)])
-        }
+        let ct = cal.table
         print("\nPool-model calibration over a trace (lambda = 5, mu = 1, \(cal.departures) departures):")
         print("mean w_true - sum w^2 = \(fmt(cal.meanDifference, 3)) (s.e. \(fmt(cal.standardErrorOfMeanDifference, 3)))")
         print(textTable(ct.header, ct.rows))
@@ -288,18 +231,6 @@ struct SimTheoremsCommand: ParsableCommand {
 }
 
 // MARK: - sweep
-
-struct SweepSummary: Codable {
-    var seed: UInt64
-    var threads: Int
-    var seconds: [String: Double]
-    var entropyReps: Int
-    var epsilonReps: Int
-    var epsCap: Double
-    var burnIn: Double
-    var window: Double
-    var headline: [String: [String: String]]
-}
 
 struct SimSweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -339,103 +270,48 @@ struct SimSweepCommand: ParsableCommand {
     mutating func run() throws {
         if quick { entropyReps = min(entropyReps, 10); reps = min(reps, 30); nMinusOneTrials = min(nMinusOneTrials, 20000) }
         let figs = Set(only.split(separator: ",").map { String($0) })
+        var figures = PaperFigures()
+        figures.entropyReps = entropyReps; figures.epsilonReps = reps; figures.nMinusOneTrials = nMinusOneTrials
+        figures.epsCap = epsCap; figures.burnIn = burnIn; figures.window = window; figures.seed = output.seed
         var secs = [String: Double]()
         var headline = [String: [String: String]]()
-        let base = output.seed
-        func eps(_ mutate: (inout UnlinkabilityConfig) -> Void) -> UnlinkabilityConfig {
-            var c = UnlinkabilityConfig()
-            c.burnIn = burnIn; c.window = window
-            mutate(&c)
-            return c
-        }
 
         if figs.contains("fig5") {
-            var points = [MixEntropyConfig]()
-            for m in PaperSweeps.entropyMus { for l in PaperSweeps.entropyLambdas {
-                points.append(MixEntropyConfig(lambda: l, mu: m))
-            } }
-            let (r, t) = timed { PaperSweeps.entropy(points, reps: entropyReps, seed: deriveSeed(base, 5)) }
-            secs["fig5_entropy"] = t
-            try output.write(PaperSweeps.entropyTable(r), "fig5_entropy.csv")
-            print("Figure 5: mean entropy (bits) of an outgoing message, rows lambda, columns mu (\(fmt(t, 3)) s)")
-            let header = ["lambda"] + PaperSweeps.entropyMus.map { "mu=\(fmt($0))" }
-            let rows = PaperSweeps.entropyLambdas.map { l in
-                [fmt(l)] + PaperSweeps.entropyMus.map { m in
-                    fmt(r.first { $0.config.lambda == l && $0.config.mu == m }!.meanBits, 4)
-                }
-            }
-            print(textTable(header, rows))
-            var h = [String: String]()
-            for x in r where x.config.lambda == 100 || x.config.lambda == 500 {
-                h["lambda=\(fmt(x.config.lambda)),mu=\(fmt(x.config.mu))"] = fmt(x.meanBits, 4)
-            }
-            headline["fig5_entropy_bits"] = h
+            let entropy = figures.entropy()
+            secs["fig5_entropy"] = entropy.seconds
+            try output.write(entropy.table, "fig5_entropy.csv")
+            print("Figure 5: mean entropy (bits) of an outgoing message, rows lambda, columns mu (\(fmt(entropy.seconds, 3)) s)")
+            print(textTable(["lambda"] + PaperSweeps.entropyMus.map { "mu=\(fmt($0))" }, PaperSweeps.entropyLambdas.map { l in
+                [fmt(l)] + PaperSweeps.entropyMus.map { m in fmt(entropy.results.first { $0.config.lambda == l && $0.config.mu == m }!.meanBits, 4) }
+            }))
+            headline["fig5_entropy_bits"] = entropy.headline
 
-            let loopPoints = PaperSweeps.loopSweepRates.map {
-                MixEntropyConfig(lambda: PaperSweeps.loopSweepLambda, mu: PaperSweeps.loopSweepMu, loopRate: $0)
-            }
-            let (lr, t2) = timed { PaperSweeps.entropy(loopPoints, reps: entropyReps, seed: deriveSeed(base, 55)) }
-            secs["fig5_loops"] = t2
-            try output.write(PaperSweeps.entropyTable(lr), "fig5_loops.csv")
-            print("\nEntropy with mix loops (lambda = 100, mu = 2) (\(fmt(t2, 3)) s)")
+            let loops = figures.entropyWithLoops()
+            secs["fig5_loops"] = loops.seconds
+            try output.write(loops.table, "fig5_loops.csv")
+            print("\nEntropy with mix loops (lambda = 100, mu = 2) (\(fmt(loops.seconds, 3)) s)")
             print(textTable(["lambda_M", "H all outputs", "H real outputs", "link prob (real)", "anonymity set"],
-                            lr.map { [fmt($0.config.loopRate), fmt($0.meanBits, 4), fmt($0.meanRealBits, 4),
-                                      fmt($0.meanLinkProbability, 4), fmt(1 / $0.meanLinkProbability, 4)] }))
-            headline["fig5_loops"] = Dictionary(uniqueKeysWithValues: lr.map {
-                ("lambda_M=\(fmt($0.config.loopRate))",
-                 "H \(fmt($0.meanBits, 4)) bits, link prob \(fmt($0.meanLinkProbability, 4))")
-            })
+                            loops.results.map { [fmt($0.config.loopRate), fmt($0.meanBits, 4), fmt($0.meanRealBits, 4),
+                                                 fmt($0.meanLinkProbability, 4), fmt(1 / $0.meanLinkProbability, 4)] }))
+            headline["fig5_loops"] = loops.headline
 
-            let (n1, t3) = timed {
-                PaperSweeps.nMinusOne(mu: PaperSweeps.nMinusOneMu, loopRates: PaperSweeps.nMinusOneLoopRates,
-                                      trials: nMinusOneTrials, seed: deriveSeed(base, 2))
-            }
-            secs["fig5_n_minus_one"] = t3
-            let n1t = PaperSweeps.nMinusOneTable(n1)
-            try output.write(n1t, "fig5_n_minus_one.csv")
-            print("\n(n-1) attack with loops, mu = 1 (\(fmt(t3, 3)) s)")
-            print(textTable(n1t.header, n1t.rows))
+            let attack = figures.nMinusOne()
+            secs["fig5_n_minus_one"] = attack.seconds
+            try output.write(attack.table, "fig5_n_minus_one.csv")
+            print("\n(n-1) attack with loops, mu = 1 (\(fmt(attack.seconds, 3)) s)")
+            print(textTable(attack.table.header, attack.table.rows))
         }
-        if figs.contains("fig6") {
-            let cs = PaperSweeps.epsilonMus.map { m in eps { $0.mu = m } }
-            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 6), cap: epsCap) }
-            secs["fig6_eps_mu"] = t
-            try output.write(PaperSweeps.epsilonTable(r), "fig6_eps_mu.csv")
-            print("\nFigure 6: epsilon vs mu (lambda = 2, 3 x 3, no corruption) (\(fmt(t, 3)) s)")
-            print(epsilonText(r))
-            headline["fig6_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
-                ("mu=\(fmt($0.config.mu))", "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2))")
-            })
+        for figure in EpsilonFigure.allCases where figs.contains(figure.rawValue) {
+            let run = figures.epsilon(figure)
+            secs[figure.name] = run.seconds
+            try output.write(run.table, figure.name + ".csv")
+            print("\n\(figure.title) (\(fmt(run.seconds, 3)) s)")
+            print(epsilonText(run.results))
+            headline[figure.headlineKey] = run.headline
         }
-        if figs.contains("fig7") {
-            let cs = PaperSweeps.epsilonLayers.map { l in eps { $0.layers = l } }
-            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 7), cap: epsCap) }
-            secs["fig7_eps_layers"] = t
-            try output.write(PaperSweeps.epsilonTable(r), "fig7_eps_layers.csv")
-            print("\nFigure 7: epsilon vs layers (3 per layer, lambda = 2, mu = 1) (\(fmt(t, 3)) s)")
-            print(epsilonText(r))
-            headline["fig7_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
-                ("layers=\($0.config.layers)", "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2))")
-            })
-        }
-        if figs.contains("fig8") {
-            let cs = PaperSweeps.epsilonCorrupt.map { f in eps { $0.corruptFraction = f } }
-            let (r, t) = timed { PaperSweeps.epsilon(cs, reps: reps, seed: deriveSeed(base, 8), cap: epsCap) }
-            secs["fig8_eps_corrupt"] = t
-            try output.write(PaperSweeps.epsilonTable(r), "fig8_eps_corrupt.csv")
-            print("\nFigure 8: epsilon vs corrupt fraction (3 x 3, lambda = 2, mu = 1) (\(fmt(t, 3)) s)")
-            print(epsilonText(r))
-            headline["fig8_eps_mean"] = Dictionary(uniqueKeysWithValues: r.map {
-                ("corrupt=\(fmt($0.config.corruptFraction))",
-                 "\(fmt($0.summary.mean, 3)) ± \(fmt($0.summary.sd, 2)) (inf \($0.summary.infinite)/\($0.summary.reps))")
-            })
-        }
-        let total = secs.values.reduce(0, +)
-        secs["total"] = total
+        secs["total"] = secs.values.reduce(0, +)
         print("\ntimes (s): " + secs.sorted { $0.key < $1.key }.map { "\($0.key) \(fmt($0.value, 3))" }.joined(separator: ", "))
-        try output.writeJSON(SweepSummary(seed: base, threads: ProcessInfo.processInfo.activeProcessorCount,
-                                          seconds: secs, entropyReps: entropyReps, epsilonReps: reps, epsCap: epsCap,
-                                          burnIn: burnIn, window: window, headline: headline), "summary.json")
+        try output.writeJSON(SweepSummary(figures: figures, seconds: secs, headline: headline), "summary.json")
         output.plotHint()
     }
 }

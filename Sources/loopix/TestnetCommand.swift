@@ -1,8 +1,8 @@
 // `loopix testnet`: a whole Loopix network on loopback, one process per node and client, with a live view.
 import ArgumentParser
+import ChildProcesses
 import Foundation
-import LoopixClient
-import LoopixNetwork
+import LoopixTestnet
 
 struct TestnetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,44 +60,31 @@ struct TestnetCommand: AsyncParsableCommand {
         out.line("testnet in \(directory.path): \(layers) layers × \(mixesPerLayer) mixes, \(providers) providers, \(clients) clients")
         out.line("topology: \(directory.appendingPathComponent("topology.json").path); logs in \(directory.appendingPathComponent("logs").path)")
 
-        let supervisor = try Supervisor(layout: layout)
-        let monitor = TestnetMonitor(layout: layout)
+        let testnet = try await Testnet(layout: layout)
         let interactive = !quiet && isatty(json ? 2 : 1) != 0
-        let started = Date()
-
         // Stop on Ctrl-C/SIGTERM, at --duration, or if a process dies.
         let signalled = StopFlag()
         let stop = Task {
             _ = await waitForTerminationSignal()
             signalled.set()
         }
-        var reason = "stopped by signal"
         var lastLine = Date.distantPast
-        while true {
-            try? await Task.sleep(for: .seconds(1))
-            let view = monitor.sample()
+        let end = await testnet.run(duration: duration, stopRequested: { signalled.isSet }) { view, elapsed in
             if interactive {
-                out.screen(view.render(elapsed: Date().timeIntervalSince(started)))
+                out.screen(view.render(elapsed: elapsed))
             } else if Date().timeIntervalSince(lastLine) >= 5 {
-                out.line(view.progressLine(elapsed: Date().timeIntervalSince(started)))
+                out.line(view.progressLine(elapsed: elapsed))
                 lastLine = Date()
             }
-            if let dead = supervisor.exited().first {
-                reason = "\(dead.name) exited unexpectedly (status \(dead.status)); see logs/\(dead.name).log"
-                break
-            }
-            if let duration, Date().timeIntervalSince(started) >= duration { reason = "duration reached"; break }
-            if signalled.isSet { break }
         }
         stop.cancel()
-
-        // Clients first, so that the last figures are read from quiet nodes; then the nodes.
-        await supervisor.terminate(kinds: [.client])
-        let final = monitor.sample()
-        await supervisor.terminate(kinds: [.provider, .mix])
-        let leftovers = supervisor.running()
-        var summary = final.summary(elapsed: Date().timeIntervalSince(started), reason: reason)
-        summary.processesLeft = leftovers.count
+        let (final, leftovers) = await testnet.stop()
+        let reason = switch end {
+        case .durationReached: "duration reached"
+        case .stopRequested: "stopped by signal"
+        case .processExited(let name, let status): "\(name) exited unexpectedly (status \(status)); see logs/\(name).log"
+        }
+        let summary = final.summary(elapsed: Date().timeIntervalSince(testnet.started), reason: reason, processesLeft: leftovers.count)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -106,12 +93,14 @@ struct TestnetCommand: AsyncParsableCommand {
             out.line(summary.text)
         }
         flushOutput()
-        if !leftovers.isEmpty || reason.contains("unexpectedly") { throw ExitCode(1) }
+        if case .processExited = end { throw ExitCode(1) }
+        if !leftovers.isEmpty { throw ExitCode(1) }
     }
 }
 
 /// A flag one task sets and another polls.
 final class StopFlag: @unchecked Sendable {
+    // `@unchecked Sendable`: `value` is only touched under `lock`.
     private let lock = NSLock()
     private var value = false
     func set() { lock.withLock { value = true } }

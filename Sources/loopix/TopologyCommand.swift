@@ -1,6 +1,7 @@
 // `loopix topology`: draft a network, add its nodes, sign it as the authority, verify and show it.
 import ArgumentParser
 import Foundation
+import LoopixConfiguration
 import LoopixNetwork
 import LoopixSphinx
 
@@ -16,9 +17,7 @@ struct TopologyCommand: ParsableCommand {
     }
 
     static func writeDraft(_ topology: Topology, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(topology).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try writeConfiguration(topology, to: URL(fileURLWithPath: path))
     }
 
     struct Create: ParsableCommand {

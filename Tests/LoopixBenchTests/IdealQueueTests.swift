@@ -26,6 +26,7 @@ struct IdealQueueTests {
     func scales() {
         let a = IdealQueue.latency(workers: 2, serviceTime: 1, load: 0.8, packets: 20_000, seed: 7)
         let b = IdealQueue.latency(workers: 2, serviceTime: 100e-6, load: 0.8, packets: 20_000, seed: 7)
-        #expect(abs(b.p99 / 100e-6 - a.p99) < 1e-6 * a.p99)
+        // Equal to HdrHistogram's three significant digits.
+        #expect(abs(b.p99 / 100e-6 - a.p99) < 2e-3 * a.p99)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import LoopixMetrics
+import LoopixRandom
 import Testing
 @testable import LoopixBench
 
@@ -11,8 +13,9 @@ struct StatisticsTests {
         #expect(Statistics.quantile(sorted: v, 0.25) == 2)
         #expect(abs(Statistics.quantile(sorted: v, 0.99) - 4.96) < 1e-12)
         #expect(Statistics.quantile(sorted: [], 0.5) == 0)
-        let s = Summary([5, 1, 3])
-        #expect(s.count == 3 && s.min == 1 && s.max == 5 && s.p50 == 3 && s.mean == 3)
+        // Summaries come from HdrHistogram: three significant digits.
+        let s = Summary(seconds: [5, 1, 3])
+        #expect(s.count == 3 && abs(s.min - 1) < 1e-3 && abs(s.max - 5) < 5e-3 && abs(s.p50 - 3) < 3e-3 && abs(s.mean - 3) < 3e-3)
     }
 
     @Test("a histogram counts each value once and leaves out the ones outside")
@@ -50,20 +53,6 @@ struct StatisticsTests {
         let g = GammaDistribution(shape: 5, scale: 0.05)
         #expect(gammaPlusUniformCDF(g, wait: 0.1, at: g.mean + 0.05) < g.cdf(g.mean + 0.05))
         #expect(abs(gammaPlusUniformCDF(g, wait: 0, at: 0.2) - g.cdf(0.2)) < 1e-15)
-    }
-
-    @Test("Poisson draws and arrivals have the rates asked for")
-    func poisson() {
-        var random = SplitMix64(seed: 7)
-        for mean in [0.5, 4, 60] {
-            let n = 20000
-            let total = (0..<n).reduce(0) { s, _ in s + random.poisson(mean: mean) }
-            #expect(abs(Double(total) / Double(n) - mean) < 0.05 * mean + 0.02)
-        }
-        var arrivals = PoissonArrivals(seed: 3)
-        var last = 0.0
-        for _ in 0..<50000 { last = arrivals.next(rate: 1000) }
-        #expect(abs(50000 / last - 1000) < 20)
     }
 
     @Test("bucket histograms give interpolated quantiles and fractions above a bound")

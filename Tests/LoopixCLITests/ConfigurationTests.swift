@@ -1,4 +1,5 @@
 // Configuration files: each bad value is refused at start with an error that names its field.
+import ChildProcesses
 import Foundation
 import LoopixTestSupport
 import Testing
@@ -70,21 +71,10 @@ struct InteractiveClientTests {
     func scripted() async throws {
         let net = try await ProcessNetwork.make(layers: 1, providers: 1)
         let client = try await net.addClient("carol", provider: 0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: loopixBinary)
-        process.arguments = ["client", "--config", client.config]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(Data("address\nsend nowhere hi\nstats\nquit\n".utf8))
-        let text = try await offPool {
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
-        #expect(process.terminationStatus == 0)
+        let r = try await ChildProcess.run(loopixBinary, ["client", "--config", client.config],
+                                           input: "address\nsend nowhere hi\nstats\nquit\n", timeout: 60)
+        #expect(r.status == 0)
+        let text = r.standardOutput
         #expect(text.contains(client.address))
         #expect(text.contains("usage: send ADDRESS TEXT"))
         #expect(text.contains("sent real"))

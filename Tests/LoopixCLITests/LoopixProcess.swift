@@ -1,4 +1,6 @@
-// Running the built `loopix` binary from tests: one-shot commands and long-running processes.
+// Running the built `loopix` binary from tests: one-shot commands and long-running processes,
+// both through ChildProcess (which never holds a thread of the cooperative pool while it waits).
+import ChildProcesses
 import Foundation
 
 /// The `loopix` binary next to the test bundle.
@@ -11,115 +13,33 @@ let loopixBinary: String = {
     return dir.appendingPathComponent("loopix").path
 }()
 
-struct CommandResult {
-    let status: Int32
-    let stdout: String
-    let stderr: String
+/// Runs `loopix args…` to completion (stopped after `timeout` seconds).
+func loopix(_ args: [String], timeout: Double = 60, in directory: URL? = nil) async throws -> CommandOutput {
+    try await ChildProcess.run(loopixBinary, args, in: directory, timeout: timeout)
 }
 
-/// Runs blocking work on a thread of its own and awaits its result. Swift Testing runs tests
-/// on the cooperative pool, which has one thread per core (two here): a test that waits for a
-/// process on one of them stalls every other running test, for seconds.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.start()
-    }
+extension CommandOutput {
+    var stdout: String { standardOutput }
+    var stderr: String { standardError }
 }
 
-/// Runs `loopix args…` to completion (killed after `timeout` seconds), off the cooperative pool.
-func loopix(_ args: [String], timeout: Double = 60, in directory: URL? = nil) async throws -> CommandResult {
-    try await offPool { try loopixBlocking(args, timeout: timeout, in: directory) }
-}
-
-/// `loopix` for code that is not async (building a `ProcessNetwork`); blocks the calling thread.
-func loopixBlocking(_ args: [String], timeout: Double = 60, in directory: URL? = nil) throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: loopixBinary)
-    process.arguments = args
-    if let directory { process.currentDirectoryURL = directory }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let collector = PipeCollector(out: out, err: err)
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-    if process.isRunning {
-        process.terminate()
-        Thread.sleep(forTimeInterval: 1)
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-    process.waitUntilExit()
-    let (o, e) = collector.finish()
-    return CommandResult(status: process.terminationStatus, stdout: o, stderr: e)
-}
-
-/// Reads both pipes as they fill, so that a chatty child never blocks on a full pipe. Each pipe
-/// is read on a thread of its own: a read blocks until the child exits, and on Linux Swift's
-/// tasks run on Dispatch's global threads, so blocking those (with `DispatchQueue.global()`)
-/// stalled every other test for seconds while CLI tests ran their commands.
-final class PipeCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var out = Data(), err = Data()
-    private let group = DispatchGroup()
-
-    init(out: Pipe, err: Pipe) {
-        for (pipe, isOut) in [(out, true), (err, false)] {
-            group.enter()
-            Thread { [self] in
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                lock.withLock { if isOut { self.out = data } else { self.err = data } }
-                group.leave()
-            }.start()
-        }
-    }
-
-    func finish() -> (String, String) {
-        group.wait()
-        return lock.withLock { (String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self)) }
-    }
-}
-
-/// A `loopix` process that runs until the test stops it.
-final class RunningLoopix: @unchecked Sendable {
-    let process = Process()
+/// A `loopix` process that runs until the test stops it, its output in `log`.
+final class RunningLoopix: Sendable {
+    let process: ChildProcess
     let log: URL
 
-    init(_ args: [String], log: URL) throws {
+    init(_ args: [String], log: URL) async throws {
         self.log = log
-        process.executableURL = URL(fileURLWithPath: loopixBinary)
-        process.arguments = args
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        process = try await ChildProcess.start(loopixBinary, args, log: log)
     }
 
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+    func signal(_ sig: Int32) { process.send(sig) }
 
-    /// SIGTERM, then SIGKILL after `grace` seconds; returns the exit status.
+    /// SIGTERM, then SIGKILL after 8 seconds; returns the exit status.
     @discardableResult
-    func stop(grace: Double = 8) async -> Int32 {
-        (try? await offPool { self.stopBlocking(grace: grace) }) ?? -1
-    }
+    func stop() async -> Int32 { await process.stop() }
 
-    /// Waits for the process to end, off the cooperative pool.
-    func waitForExit() async {
-        _ = try? await offPool { self.process.waitUntilExit() }
-    }
-
-    private func stopBlocking(grace: Double) -> Int32 {
-        if process.isRunning { signal(SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning { signal(SIGKILL) }
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    func waitForExit() async { await process.waitForExit() }
 
     var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
 }

@@ -1,5 +1,6 @@
 // A network of separate `loopix` processes built with the CLI itself: keygen, topology, configs.
 import Foundation
+import LoopixMetrics
 import LoopixNetwork
 import LoopixTestSupport
 
@@ -14,38 +15,38 @@ final class ProcessNetwork: @unchecked Sendable {
     private(set) var providerInfo: [(port: Int, pull: Int, metrics: Int, id: String)] = []
     private var mixMetrics: [String: Int] = [:]
 
-    /// Builds the network's files off the cooperative pool (a dozen `loopix` runs).
+    /// Builds the network's files (a dozen `loopix` runs).
     static func make(layers: Int = 3, providers: Int = 2, meanDelayMs: Double = 5) async throws -> ProcessNetwork {
-        try await offPool { try ProcessNetwork(layers: layers, providers: providers, meanDelayMs: meanDelayMs) }
+        try await ProcessNetwork(layers: layers, providers: providers, meanDelayMs: meanDelayMs)
     }
 
-    private init(layers: Int, providers: Int, meanDelayMs: Double) throws {
+    private init(layers: Int, providers: Int, meanDelayMs: Double) async throws {
         self.dir = makeTemporaryDirectory("loopix-procnet")
         self.layers = layers
         self.providers = providers
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        func run(_ args: [String]) throws {
-            let r = try loopixBlocking(args, timeout: 30)
+        func run(_ args: [String]) async throws {
+            let r = try await loopix(args, timeout: 30)
             guard r.status == 0 else { throw NSError(domain: "loopix \(args.joined(separator: " ")): \(r.stderr)", code: Int(r.status)) }
         }
-        try run(["keygen", "--out", path("authority.key")])
-        try run(["topology", "create", "--out", path("draft.json"), "--layers", "\(layers)", "--mean-delay-ms", "\(meanDelayMs)",
+        try await run(["keygen", "--out", path("authority.key")])
+        try await run(["topology", "create", "--out", path("draft.json"), "--layers", "\(layers)", "--mean-delay-ms", "\(meanDelayMs)",
                  "--mix-loop-rate", "0", "--payload-rate", "20", "--loop-rate", "2", "--drop-rate", "2", "--pull-size", "4",
                  "--pull-interval", "0.2"])
         for p in 0..<providers {
             let port = try freeLoopbackPort(), pull = try freeLoopbackPort()
-            try run(["keygen", "--out", path("provider-\(p).key")])
-            try run(["topology", "add-node", "--draft", path("draft.json"), "--role", "provider", "--host", "127.0.0.1",
+            try await run(["keygen", "--out", path("provider-\(p).key")])
+            try await run(["topology", "add-node", "--draft", path("draft.json"), "--role", "provider", "--host", "127.0.0.1",
                      "--port", "\(port)", "--client-port", "\(pull)", "--key", path("provider-\(p).key")])
             providerInfo.append((port, pull, try freeLoopbackPort(), ""))
         }
         for l in 1...layers {
-            try run(["keygen", "--out", path("mix-\(l).key")])
-            try run(["topology", "add-node", "--draft", path("draft.json"), "--role", "mix", "--layer", "\(l)",
+            try await run(["keygen", "--out", path("mix-\(l).key")])
+            try await run(["topology", "add-node", "--draft", path("draft.json"), "--role", "mix", "--layer", "\(l)",
                      "--host", "127.0.0.1", "--port", "\(try freeLoopbackPort())", "--key", path("mix-\(l).key")])
             mixMetrics["mix-\(l)"] = try freeLoopbackPort()
         }
-        try run(["topology", "sign", "--draft", path("draft.json"), "--authority-key", path("authority.key"),
+        try await run(["topology", "sign", "--draft", path("draft.json"), "--authority-key", path("authority.key"),
                  "--out", path("topology.json")])
         let draft = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
         let nodes = draft["nodes"] as! [[String: Any]]
@@ -90,13 +91,13 @@ final class ProcessNetwork: @unchecked Sendable {
         return dir.appendingPathComponent("provider-\(p).json").path
     }
 
-    func start(_ name: String, _ args: [String]) throws {
-        running[name] = try RunningLoopix(args, log: dir.appendingPathComponent("\(name).log"))
+    func start(_ name: String, _ args: [String]) async throws {
+        running[name] = try await RunningLoopix(args, log: dir.appendingPathComponent("\(name).log"))
     }
 
     func startNodes() async throws {
-        for l in 1...layers { try start("mix-\(l)", ["mix", "--config", dir.appendingPathComponent("mix-\(l).json").path]) }
-        for p in 0..<providers { try start("provider-\(p)", ["provider", "--config", try providerConfig(p)]) }
+        for l in 1...layers { try await start("mix-\(l)", ["mix", "--config", dir.appendingPathComponent("mix-\(l).json").path]) }
+        for p in 0..<providers { try await start("provider-\(p)", ["provider", "--config", try providerConfig(p)]) }
         try await waitUntilListening()
     }
 
@@ -118,11 +119,7 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 
     /// A provider's metric (0 while it does not answer).
-    func providerMetric(_ p: Int, _ series: String) -> Double {
-        guard let text = httpGet(port: providerInfo[p].metrics, timeout: 2) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Double(line.split(separator: " ").last ?? "") ?? 0
-        }
-        return 0
+    func providerMetric(_ p: Int, _ series: String) async -> Double {
+        await MetricSamples.scrape(port: providerInfo[p].metrics, timeout: 2)?[series] ?? 0
     }
 }

@@ -28,12 +28,12 @@ struct ProviderCrashTests {
             #expect(r.status == 0, "send failed: \(r.stderr)")
         }
         // Bob is offline; wait until his provider has committed all five.
-        let stored = await eventually(within: 30) { net.providerMetric(1, "loopix_mailbox_stored_total") >= Double(messages.count) }
+        let stored = await eventually(within: 30) { await net.providerMetric(1, "loopix_mailbox_stored_total") >= Double(messages.count) }
         #expect(stored, "bob's provider must store the messages")
 
         net.running["provider-1"]!.signal(SIGKILL)
         await net.running["provider-1"]!.waitForExit()
-        try net.start("provider-1", ["provider", "--config", try net.providerConfig(1)])
+        try await net.start("provider-1", ["provider", "--config", try net.providerConfig(1)])
         try await net.waitUntilListening()
 
         let received = try await loopix(["client", "receive", "--config", bob.config, "--count", "\(messages.count)",

@@ -1,6 +1,7 @@
 // The running client: messages arrive as an AsyncSequence, loops return, and the send times form a Poisson process.
 import Foundation
 import LoopixClient
+import LoopixRandom
 import LoopixNetwork
 import LoopixSphinx
 import LoopixTestSupport
@@ -79,7 +80,7 @@ struct LoopixClientTests {
         let constant = [Double](repeating: 1.0 / 80, count: 300)
         #expect(ksExponential(constant, rate: 80).p < 0.001)
         var g = SystemRandomNumberGenerator()
-        let exponential = (0..<300).map { _ in PoissonStream.exponential(rate: 80, using: &g) }
+        let exponential = (0..<300).map { _ in g.exponential(rate: 80) }
         #expect(ksExponential(exponential, rate: 80).d < 0.15)
     }
 }
@@ -100,7 +101,7 @@ final class FlakyTransport: ClientTransport, @unchecked Sendable {
         if fail { throw PullFailure.connectionClosed }
         try await inner.send(packet)
     }
-    func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws { try await inner.pull(receive) }
+    func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws { try await inner.pull(receive) }
     func close() async {}
 }
 
@@ -122,8 +123,7 @@ struct ClientLinkFailureTests {
         try a.send(Array("survives".utf8), to: b.address)
         a.start()
         b.start()
-        var iterator = b.messages.makeAsyncIterator()
-        let m = await iterator.next()
+        let m = await next(of: b.messages)
         #expect(m?.body == Array("survives".utf8))
         #expect(a.statistics.sendFailures >= 1)
         await a.stop()

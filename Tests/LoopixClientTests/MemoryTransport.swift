@@ -43,6 +43,6 @@ struct MemoryTransport: ClientTransport {
     let identity: ClientIdentity
 
     func send(_ packet: [UInt8]) async throws { office.accept(packet, from: identity.provider) }
-    func pull(_ receive: @Sendable ([[UInt8]]) async -> Void) async throws { await receive(office.take(identity.mailbox)) }
+    func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws { _ = await receive(office.take(identity.mailbox)) }
     func close() async {}
 }

@@ -163,7 +163,7 @@ struct HostileInputTests {
         #expect(lost >= 0 && lost <= shed, "lost \(lost) good packets, only \(shed) shed by admission")
         #expect(Double(frames.count) >= 0.98 * Double(expected))
         let text = node.metrics.render()
-        #expect(await eventually { value(of: "loopix_packet_buffers_in_use", in: node.metrics.render()) == 0 },
+        #expect(await eventually { MetricSamples(text: node.metrics.render())["loopix_packet_buffers_in_use"] == 0 },
                 "packet buffers leaked")
         print(text.split(separator: "\n").filter { $0.hasPrefix("loopix_packets_dropped_total") && !$0.hasSuffix(" 0") }.joined(separator: "\n"))
 

@@ -46,7 +46,7 @@ struct InboundHandlerTests {
         }
 
         func drops(_ cause: DropCause) -> Int {
-            Int(value(of: "loopix_packets_dropped_total", labels: "cause=\"\(cause.rawValue)\"", in: metrics.render()))
+            Int(MetricSamples(text: metrics.render())["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
         }
 
         /// A frame holding a packet-sized body (its bytes do not matter before the crypto).

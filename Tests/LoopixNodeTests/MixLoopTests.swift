@@ -38,7 +38,7 @@ struct MixLoopTests {
         }
         for node in nodes { try await node.start() }
         let watched = nodes[1]
-        func metric(_ name: String) -> Double { value(of: name, in: watched.metrics.render()) }
+        func metric(_ name: String) -> Double { MetricSamples(text: watched.metrics.render())[name] }
 
         // Healthy: loops come back, the ratio is high and there is no alarm.
         #expect(await eventually(within: 5) { metric("loopix_loop_return_ratio") >= 0.9 },

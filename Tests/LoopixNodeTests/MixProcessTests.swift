@@ -1,9 +1,6 @@
 // `loopix mix` as a separate process: it finds itself in the topology by its key, forwards
 // packets, serves metrics over HTTP, and exits cleanly on SIGTERM.
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import LoopixNetwork
 import LoopixNode
 import LoopixSphinx
@@ -68,9 +65,8 @@ struct MixProcessTests {
         try await channel.writeAndFlush(packetFrame(packet))
         #expect(await frames.wait(for: 1, timeout: 5))
 
-        let (body, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(metricsPort)/metrics")!)
-        let text = String(decoding: body, as: UTF8.self)
-        #expect(value(of: "loopix_packets_out_total", labels: "kind=\"relay\"", in: text) == 1)
+        let samples = try #require(await MetricSamples.scrape(port: metricsPort, timeout: 2), "no answer on /metrics")
+        #expect(samples["loopix_packets_out_total{kind=\"relay\"}"] == 1)
 
         process.interrupt()  // SIGINT; SIGTERM takes the same path
         let deadline = ContinuousClock.now + .seconds(10)

@@ -56,11 +56,11 @@ struct OutboundLinkHandlerTests {
         }
 
         func count(_ cause: DropCause) -> Int {
-            Int(value(of: "loopix_packets_dropped_total", labels: "cause=\"\(cause.rawValue)\"", in: metrics.render()))
+            Int(MetricSamples(text: metrics.render())["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
         }
 
         var relayed: Int {
-            Int(value(of: "loopix_packets_out_total", labels: "kind=\"relay\"", in: metrics.render()))
+            Int(MetricSamples(text: metrics.render())["loopix_packets_out_total{kind=\"relay\"}"])
         }
 
         /// The frames written to `channel` so far: (type, first body byte).

@@ -32,8 +32,8 @@ struct ShutdownTests {
         }
         let client = try await connect(to: mix.port, group: group)
         for packet in packets { try await client.writeAndFlush(packetFrame(packet)) }
-        #expect(await eventually { value(of: "loopix_packets_in_total", in: node.metrics.render()) == 4 })
-        #expect(await eventually { value(of: "loopix_crypto_queue_length", in: node.metrics.render()) == 0 })
+        #expect(await eventually { MetricSamples(text: node.metrics.render())["loopix_packets_in_total"] == 4 })
+        #expect(await eventually { MetricSamples(text: node.metrics.render())["loopix_crypto_queue_length"] == 0 })
 
         await node.shutdown()
         #expect(frames.count == 2, "the two short delays end within the drain time")

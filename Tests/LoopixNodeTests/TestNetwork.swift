@@ -121,7 +121,7 @@ final class FrameSink: Sendable {
 
 /// Drop count of one cause at a node.
 func drops(_ cause: String, at node: MixNode) -> Int {
-    Int(value(of: "loopix_packets_dropped_total", labels: "cause=\"\(cause)\"", in: node.metrics.render()))
+    Int(MetricSamples(text: node.metrics.render())["loopix_packets_dropped_total{cause=\"\(cause)\"}"])
 }
 
 /// Collects hop records from a node's observer.
@@ -140,10 +140,11 @@ func residentBytes() -> Int {
     return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
 
-/// These tests check forwarding, not queue management (its own tests do): in a debug build on
-/// a loaded CI machine one unwrap can take a millisecond, and the default 1.8 ms sojourn limit
-/// would then drop packets of any small burst.
+/// These tests check forwarding, not queue management (its own tests do): on a loaded two-core
+/// CI machine, where a debug-build unwrap can take a millisecond and forty tests share the cores,
+/// the workers can stall for tens of milliseconds, and any sojourn-based admission would drop
+/// packets the test needs. Only the hard queue limit stays.
 func relaxQueueManagement(_ aqm: inout AQMConfiguration) {
-    aqm.targetDelay = 0.020
-    aqm.sojournLimit = 0.050
+    aqm.targetDelay = 1
+    aqm.sojournLimit = 0
 }

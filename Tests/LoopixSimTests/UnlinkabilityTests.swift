@@ -1,5 +1,6 @@
 // The end-to-end unlinkability simulation and the advisor.
 import Foundation
+import LoopixRandom
 import Testing
 @testable import LoopixSim
 

@@ -1,6 +1,8 @@
-// Shared helpers for tests that run real nodes: temporary folders, deadlines (and free ports, from LoopixNetwork).
+// Shared helpers for tests that run real nodes: temporary folders, deadlines (and free ports, from
+// LoopixNetwork; the Prometheus sample reader, from LoopixMetrics).
 import Foundation
 @_exported import func LoopixNetwork.freeLoopbackPort
+@_exported import struct LoopixMetrics.MetricSamples
 
 
 /// A new empty folder under the system's temporary directory.
@@ -20,16 +22,6 @@ public func eventually(within seconds: Double = 3, _ condition: () async throws 
     return try await condition()
 }
 
-/// The value of one sample in Prometheus text, e.g. `value(of: "loopix_packets_dropped_total",
-/// labels: "cause=\"replay\"")`; 0 when absent.
-public func value(of name: String, labels: String? = nil, in text: String) -> Double {
-    let key = labels.map { "\(name){\($0)}" } ?? name
-    for line in text.split(separator: "\n") where line.hasPrefix(key + " ") {
-        return Double(line.dropFirst(key.count + 1)) ?? 0
-    }
-    return 0
-}
-
 /// Kolmogorov–Smirnov: the statistic D of `samples` against Exp(rate), and its asymptotic p-value.
 public func ksExponential(_ samples: [Double], rate: Double) -> (d: Double, p: Double) {
     let xs = samples.sorted()
@@ -43,4 +35,22 @@ public func ksExponential(_ samples: [Double], rate: Double) -> (d: Double, p: D
     var p = 0.0
     for k in 1...100 { p += (k % 2 == 1 ? 2 : -2) * exp(-2 * Double(k * k) * lambda * lambda) }
     return (d, min(max(p, 0), 1))
+}
+
+/// The next element of `stream`, or nil if none comes within `seconds`: a test that waits for a
+/// message fails with a clear expectation instead of hanging when the message is lost.
+public func next<Element: Sendable>(of stream: AsyncStream<Element>, within seconds: Double = 20) async -> Element? {
+    await withTaskGroup(of: Element?.self) { group in
+        group.addTask {
+            var iterator = stream.makeAsyncIterator()
+            return await iterator.next()
+        }
+        group.addTask {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
 }

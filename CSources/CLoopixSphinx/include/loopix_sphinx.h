@@ -157,7 +157,9 @@ typedef enum lsx_error {
     LSX_ERR_NOISE_PROTOCOL = -19,   /* a Noise protocol name this library does not implement */
     LSX_ERR_NOISE_KEYS = -20,       /* the keys given are not those the Noise pattern needs */
     LSX_ERR_NOISE_STATE = -21,      /* not now: not this side's turn, not complete, or failed earlier */
-    LSX_ERR_NONCE_EXHAUSTED = -22   /* a Noise cipher has used its last nonce: a new handshake is needed */
+    LSX_ERR_NONCE_EXHAUSTED = -22,  /* a Noise cipher has used its last nonce: a new handshake is needed */
+    LSX_ERR_REPLAY_LAYOUT = -23,    /* memory given to lsx_replay_filter_attach does not hold a valid filter */
+    LSX_ERR_REPLAY_LOST = -24       /* a filter left open in another boot: it may have lost tags; never use its key again */
 } lsx_error;
 
 /* The stable lower-case name of an error code ("bad_mac", ...); never NULL. */
@@ -397,7 +399,8 @@ LSX_EXPORT LSX_MUST_USE int lsx_surb_open(uint8_t *payload, size_t payload_len, 
  * (expected rate x epoch length, see lsx_replay_filter_capacity_for);
  * false_positive_rate: the target, in (0, 0.5]. Memory is fixed at creation.
  * Once `capacity` tags are recorded it refuses new ones (LSX_ERR_REPLAY_FULL):
- * it never silently degrades. */
+ * it never silently degrades. Inserts are exact under concurrency (striped
+ * locks chosen by block); lookups take no lock. */
 LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_create(lsx_replay_filter **filter, uint64_t capacity,
                                                      double false_positive_rate, uint64_t epoch);
 LSX_EXPORT void lsx_replay_filter_destroy(lsx_replay_filter *filter);
@@ -409,7 +412,8 @@ LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_insert(lsx_replay_filter *filter, 
 /* 1 if the tag is (probably) there, 0 if not. */
 LSX_EXPORT int lsx_replay_filter_contains(lsx_replay_filter *filter, const uint8_t tag[LSX_TAG_BYTES]);
 /* Starts a new key epoch: if `epoch` differs from the current one, forgets
- * every tag and draws a new hashing key. */
+ * every tag and draws a new hashing key (a header marked clean is marked open
+ * again). */
 LSX_EXPORT void lsx_replay_filter_rotate(lsx_replay_filter *filter, uint64_t epoch);
 LSX_EXPORT uint64_t lsx_replay_filter_epoch(const lsx_replay_filter *filter);
 LSX_EXPORT uint64_t lsx_replay_filter_count(const lsx_replay_filter *filter);
@@ -417,6 +421,48 @@ LSX_EXPORT uint64_t lsx_replay_filter_capacity(const lsx_replay_filter *filter);
 LSX_EXPORT size_t lsx_replay_filter_memory_bytes(const lsx_replay_filter *filter);
 /* The false-positive rate the filter has when full (computed for its size). */
 LSX_EXPORT double lsx_replay_filter_false_positive_rate(const lsx_replay_filter *filter);
+
+/* A filter over memory its caller provides (a MAP_SHARED file mapping, whose
+ * page cache outlives the process): a header, then the blocks. The memory
+ * starts on an LSX_REPLAY_FILTER_ALIGNMENT boundary and is exactly
+ * lsx_replay_filter_layout_bytes long (LSX_ERR_LENGTH otherwise). The filter
+ * object keeps its locks in process memory, never in the caller's. See
+ * docs/c-api.md for the layout and for what a power loss can lose. */
+#define LSX_REPLAY_FILTER_HEADER_BYTES 256 /* the header before the blocks */
+#define LSX_REPLAY_FILTER_BLOCK_BYTES 64   /* one block: a cache line */
+#define LSX_REPLAY_FILTER_ALIGNMENT 64     /* where the memory must start */
+#define LSX_REPLAY_BOOT_ID_BYTES 16        /* a boot id: /proc/sys/kernel/random/boot_id as 16 bytes */
+#define LSX_REPLAY_FILTER_LAYOUT_BYTES(blocks) \
+    (LSX_REPLAY_FILTER_HEADER_BYTES + (blocks) * LSX_REPLAY_FILTER_BLOCK_BYTES)
+LSX_EXPORT size_t lsx_replay_filter_header_bytes(void);
+LSX_EXPORT size_t lsx_replay_filter_block_bytes(void);
+LSX_EXPORT size_t lsx_replay_filter_alignment(void);
+LSX_EXPORT size_t lsx_replay_boot_id_bytes(void);
+/* The bytes a filter of this capacity and rate takes: LSX_REPLAY_FILTER_LAYOUT_BYTES
+ * of the blocks sizing chooses (as lsx_replay_filter_create does); 0 for
+ * arguments create would refuse. */
+LSX_EXPORT size_t lsx_replay_filter_layout_bytes(uint64_t capacity, double false_positive_rate);
+/* Writes a new, empty filter into `memory` (a new header with a fresh hash
+ * key, marked open in boot `boot_id`, which must not be all zeros) and
+ * returns an object using it. Destroying the object leaves the memory alone. */
+LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_format(lsx_replay_filter **filter, void *memory, size_t memory_len,
+                                                     uint64_t capacity, double false_positive_rate, uint64_t epoch,
+                                                     const uint8_t boot_id[LSX_REPLAY_BOOT_ID_BYTES]);
+/* Uses the filter of `epoch` that `memory` already holds, with every tag it
+ * recorded, and marks it open in boot `boot_id`. LSX_ERR_REPLAY_LAYOUT for
+ * anything that is not a whole, consistent filter of exactly memory_len bytes
+ * for that epoch (the memory is then left as it was); LSX_ERR_REPLAY_LOST for
+ * a filter left open (not closed cleanly) in another boot. Before recording a
+ * tag, the caller makes the header durable. */
+LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_attach(lsx_replay_filter **filter, void *memory, size_t memory_len,
+                                                     uint64_t epoch, const uint8_t boot_id[LSX_REPLAY_BOOT_ID_BYTES]);
+/* Stops recording: every insert from now on is refused (LSX_ERR_REPLAY_FULL),
+ * and every insert already under way has finished when this returns. */
+LSX_EXPORT void lsx_replay_filter_seal(lsx_replay_filter *filter);
+/* Marks a sealed filter's header clean (LSX_ERR_ARGUMENT if not sealed): call
+ * it only once every block is durable (msync MS_SYNC), then make the header
+ * durable. A clean filter can be attached in any later boot. */
+LSX_EXPORT LSX_MUST_USE int lsx_replay_filter_mark_clean(lsx_replay_filter *filter);
 
 /* ---- Signatures (Ed25519) ----------------------------------------------
  * For what the network signs: the topology document (by its authority) and

@@ -1,53 +1,67 @@
 // The files of a local testnet: keys, the signed topology, and one configuration per process.
 import Foundation
 import LoopixClient
+import LoopixConfiguration
 import LoopixNetwork
 import LoopixSphinx
 
 /// One process of the testnet and how to start it.
-struct TestnetProcessSpec {
-    enum Kind: String, Codable { case mix, provider, client }
-    let name: String
-    let kind: Kind
-    let layer: Int
-    let arguments: [String]
-    let metricsPort: Int?
-    let statusFile: String?
+public struct TestnetProcessSpec: Sendable {
+    public enum Kind: String, Codable, Sendable { case mix, provider, client }
+    public let name: String
+    public let kind: Kind
+    public let layer: Int
+    public let arguments: [String]
+    public let metricsPort: Int?
+    public let statusFile: String?
 }
 
 /// Everything `loopix testnet` writes into its working directory before it starts anything.
-struct TestnetLayout {
-    let directory: URL
-    let topology: Topology
-    let processes: [TestnetProcessSpec]
+public struct TestnetLayout: Sendable {
+    public let directory: URL
+    public let topology: Topology
+    public let processes: [TestnetProcessSpec]
 
-    struct Options {
-        var layers: Int
-        var mixesPerLayer: Int
-        var providers: Int
-        var clients: Int
-        var meanDelayMs: Double
-        var payloadRate: Double
-        var loopRate: Double
-        var dropRate: Double
-        var mixLoopRate: Double
-        var pullSize: Int
-        var pullInterval: Double
-        var demoInterval: Double
-        var workers: Int
+    public struct Options: Sendable {
+        public var layers: Int
+        public var mixesPerLayer: Int
+        public var providers: Int
+        public var clients: Int
+        public var meanDelayMs: Double
+        public var payloadRate: Double
+        public var loopRate: Double
+        public var dropRate: Double
+        public var mixLoopRate: Double
+        public var pullSize: Int
+        public var pullInterval: Double
+        public var demoInterval: Double
+        public var workers: Int
+
+        public init(layers: Int, mixesPerLayer: Int, providers: Int, clients: Int, meanDelayMs: Double, payloadRate: Double,
+                    loopRate: Double, dropRate: Double, mixLoopRate: Double, pullSize: Int, pullInterval: Double,
+                    demoInterval: Double, workers: Int) {
+            self.layers = layers
+            self.mixesPerLayer = mixesPerLayer
+            self.providers = providers
+            self.clients = clients
+            self.meanDelayMs = meanDelayMs
+            self.payloadRate = payloadRate
+            self.loopRate = loopRate
+            self.dropRate = dropRate
+            self.mixLoopRate = mixLoopRate
+            self.pullSize = pullSize
+            self.pullInterval = pullInterval
+            self.demoInterval = demoInterval
+            self.workers = workers
+        }
     }
 
-    static func create(in directory: URL, options o: Options) throws -> TestnetLayout {
+    public static func create(in directory: URL, options o: Options) throws -> TestnetLayout {
         let fm = FileManager.default
         for sub in ["keys", "config", "data", "logs", "status"] {
             try fm.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         func path(_ sub: String) -> String { directory.appendingPathComponent(sub).path }
-        func writeJSON<T: Encodable>(_ value: T, _ sub: String) throws {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(value).write(to: URL(fileURLWithPath: path(sub)), options: .atomic)
-        }
 
         let authority = KeyFile.generate()
         try authority.write(to: path("keys/authority.key"))
@@ -92,29 +106,34 @@ struct TestnetLayout {
         var processes: [TestnetProcessSpec] = []
         for (index, node) in planned.enumerated() {
             let isProvider = node.descriptor.role == .provider
-            let config = NodeConfigurationFile(
-                topology: "../topology.json", authority: authorityHex, key: "../\(node.keyFile)", listenHost: "127.0.0.1",
-                port: nil, metricsHost: "127.0.0.1", metricsPort: node.metricsPort, workers: o.workers, eventLoops: 1,
-                packetBuffers: 4096, aqmTargetMs: nil, aqmQueueLimit: nil, replayCapacity: 2_000_000, sendLoops: nil,
-                logLevel: "notice",
-                mailboxes: isProvider ? "../data/\(node.name).sqlite" : nil, quotaPerMailbox: nil,
-                durability: isProvider ? "full" : nil, pullHost: isProvider ? "127.0.0.1" : nil, pullPort: nil,
-                clients: isProvider
-                    ? clients.filter { $0.provider == index }.map {
-                        .init(mailbox: $0.mailbox.hex, signingKey: $0.keys.signingKey.verifyingKey.hex)
-                    } : nil)
-            try writeJSON(config, "config/\(node.name).json")
+            var config = NodeConfigurationFile(topology: "../topology.json", key: "../\(node.keyFile)", authority: authorityHex)
+            config.listenHost = "127.0.0.1"
+            config.metricsHost = "127.0.0.1"
+            config.metricsPort = node.metricsPort
+            config.workers = o.workers
+            config.eventLoops = 1
+            config.packetBuffers = 4096
+            config.replayCapacity = 2_000_000
+            config.logLevel = "notice"
+            if isProvider {
+                config.mailboxes = "../data/\(node.name).sqlite"
+                config.durability = "full"
+                config.pullHost = "127.0.0.1"
+                config.clients = clients.filter { $0.provider == index }.map {
+                    .init(mailbox: $0.mailbox.hex, signingKey: $0.keys.signingKey.verifyingKey.hex)
+                }
+            }
+            try writeConfiguration(config, to: directory.appendingPathComponent("config/\(node.name).json"))
             processes.append(TestnetProcessSpec(
                 name: node.name, kind: isProvider ? .provider : .mix, layer: node.descriptor.layer,
                 arguments: [isProvider ? "provider" : "mix", "--config", path("config/\(node.name).json")],
                 metricsPort: node.metricsPort, statusFile: nil))
         }
         for c in clients {
-            let config = ClientConfigurationFile(
-                topology: "../topology.json", authority: authorityHex, key: "../keys/\(c.name).key", mailbox: c.mailbox.hex,
-                provider: planned[c.provider].descriptor.id.hex, payloadRate: nil, loopRate: nil, dropRate: nil,
-                pullInterval: nil, sendBuffer: nil, logLevel: "notice")
-            try writeJSON(config, "config/\(c.name).json")
+            var config = ClientConfigurationFile(topology: "../topology.json", key: "../keys/\(c.name).key", mailbox: c.mailbox.hex,
+                                                 provider: planned[c.provider].descriptor.id.hex, authority: authorityHex)
+            config.logLevel = "notice"
+            try writeConfiguration(config, to: directory.appendingPathComponent("config/\(c.name).json"))
             let status = path("status/\(c.name).json")
             processes.append(TestnetProcessSpec(
                 name: c.name, kind: .client, layer: -1,

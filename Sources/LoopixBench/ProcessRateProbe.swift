@@ -1,12 +1,13 @@
 // The reference every node efficiency is judged against: `lsx_process` on one core of this
 // machine, measured before a run and, in small samples, all through each measured step.
 import Foundation
-import LoopixBench
 import LoopixSphinx
 
 /// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
-/// thread, over packets built once, so that it can be measured again and again in a run.
-final class ProcessRateProbe {
+/// thread, over packets built once, so that it can be measured again and again in a run. The
+/// one measurement of the core's speed: `bench sphinx` times it, `bench node` and `bench aqm`
+/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`).
+public final class ProcessRateProbe {
     private let packets: [[UInt8]]
     private let filter: ReplayFilter
     private let processor: PacketProcessor
@@ -14,7 +15,7 @@ final class ProcessRateProbe {
     private var epoch: UInt64 = 0
     private var next = 0
 
-    init(packets count: Int) throws {
+    public init(packets count: Int) throws {
         let geometry = Geometry.standard
         let key = SecretKey.generate()
         let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
@@ -25,7 +26,7 @@ final class ProcessRateProbe {
     }
 
     /// Median over `rounds` passes over every packet of the wall time of one process call.
-    func secondsPerPacket(rounds: Int) -> Double {
+    public func secondsPerPacket(rounds: Int) -> Double {
         var times: [Double] = []
         for _ in 0..<rounds {
             next = 0
@@ -39,7 +40,7 @@ final class ProcessRateProbe {
     /// The calling thread's CPU seconds per process call over the next `count` packets, after
     /// one unmeasured call that brings code and tables back into the caches: time the thread
     /// spends descheduled does not count, time the machine runs slower does.
-    func cpuSecondsPerPacket(count: Int) -> Double {
+    public func cpuSecondsPerPacket(count: Int) -> Double {
         processNext(1)
         let start = ProcessProbe.threadCPUSeconds()
         processNext(count)
@@ -48,7 +49,7 @@ final class ProcessRateProbe {
 
     /// Processes `count` packets from where the last call stopped, starting a new replay epoch
     /// whenever it starts over.
-    private func processNext(_ count: Int) {
+    public func processNext(_ count: Int) {
         for _ in 0..<count {
             if next == 0 {
                 epoch += 1
@@ -60,10 +61,12 @@ final class ProcessRateProbe {
     }
 }
 
-/// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop packets,
-/// median of five short rounds.
-func measureProcessSeconds(packets count: Int = 1500) throws -> Double {
-    try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+extension ProcessRateProbe {
+    /// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop
+    /// packets, median of five short rounds.
+    public static func secondsPerPacket(packets count: Int = 1500) throws -> Double {
+        try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+    }
 }
 
 /// Samples the reference while a step runs: every `interval` a thread of the benchmark
@@ -71,7 +74,7 @@ func measureProcessSeconds(packets count: Int = 1500) throws -> Double {
 /// project runs on changes its speed within seconds without reporting it; a reference taken
 /// all through the step's window slows and speeds up with the node it is compared with. It
 /// takes about 1 % of one core.
-final class ConcurrentReference: @unchecked Sendable {
+public final class ConcurrentReference: @unchecked Sendable {
     // `@unchecked Sendable`: `probe` is used only by the sampling thread between `start` and
     // `stop`; `samples` and `running` are guarded by `lock`.
     private let probe: ProcessRateProbe
@@ -82,13 +85,13 @@ final class ConcurrentReference: @unchecked Sendable {
     private var running = false
     private let finished = DispatchSemaphore(value: 0)
 
-    init(probe: ProcessRateProbe, interval: Double = 0.2, packetsPerSample: Int = 16) {
+    public init(probe: ProcessRateProbe, interval: Double = 0.2, packetsPerSample: Int = 16) {
         self.probe = probe
         self.interval = interval
         self.packetsPerSample = packetsPerSample
     }
 
-    func start() {
+    public func start() {
         lock.withLock {
             samples.removeAll()
             running = true
@@ -105,7 +108,7 @@ final class ConcurrentReference: @unchecked Sendable {
     }
 
     /// Stops sampling; the median CPU seconds per packet over the samples, nil if none was taken.
-    func stop() -> Double? {
+    public func stop() -> Double? {
         lock.withLock { running = false }
         finished.wait()
         let taken = lock.withLock { samples }

@@ -1,4 +1,6 @@
-// A Prometheus histogram read back: cumulative bucket counts, and the quantiles they allow.
+// A Prometheus histogram read back: cumulative bucket counts, and the quantiles they allow. What
+// the benchmarks record themselves goes into HdrHistogram; this type only reads what a node
+// exported, whose bucket bounds the node chose and which HdrHistogram cannot take in.
 
 /// Cumulative counts per upper bound (`le`), as a node exports them; the last bound may be +Inf.
 public struct BucketHistogram: Codable, Sendable, Equatable {

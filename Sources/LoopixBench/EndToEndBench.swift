@@ -1,0 +1,103 @@
+// `loopix bench e2e`'s analysis: the clients' loop round trips against the paper's Gamma model
+// of end-to-end latency (Figure 11), with and without the wait for the next pull.
+import Foundation
+import LoopixTestnet
+
+/// The testnet `bench e2e` runs, and how long.
+public struct EndToEndBench: Sendable {
+    public var options: TestnetLayout.Options
+    public var duration: Double
+
+    public init(options: TestnetLayout.Options, duration: Double) {
+        self.options = options
+        self.duration = duration
+    }
+
+    /// Runs the testnet in `run`'s folder for `duration` seconds, then fits the round trips and
+    /// writes histogram.csv and round_trips.csv.
+    public func run(in run: BenchRun, progress: BenchProgress) async throws -> E2EResults {
+        let directory = run.url("testnet")
+        let layout = try TestnetLayout.create(in: directory, options: options)
+        let testnet = try await Testnet(layout: layout)
+        let end = await testnet.run(duration: duration, interval: .seconds(2)) { view, elapsed in
+            progress.update(String(format: "%.0f of %.0f s: %d loops returned of %d sent, %d nodes up", elapsed, duration,
+                                   view.loopsReturned, view.loopsSent, view.nodes.filter(\.up).count))
+        }
+        let (final, _) = await testnet.stop()
+        if case .processExited(let name, let status) = end {
+            progress.done("\(name) exited (status \(status)); see \(directory.path)/logs/\(name).log")
+            throw BenchError("\(name) exited (status \(status)); see \(directory.path)/logs/\(name).log")
+        }
+        progress.done("testnet stopped")
+        let roundTrips = final.clients.flatMap { $0.status?.statistics.loopRoundTrips ?? [] }.filter { $0 > 0 }
+        guard roundTrips.count >= 20 else { throw BenchError("only \(roundTrips.count) loops returned; run longer") }
+        let results = E2EResults(roundTrips: roundTrips, options: options, seconds: Date().timeIntervalSince(testnet.started),
+                                 loopsSent: final.loopsSent, loopsReturned: final.loopsReturned,
+                                 drops: final.drops.mapValues { Int($0) })
+        try results.writeTables(roundTrips: roundTrips, to: run)
+        return results
+    }
+}
+
+public struct E2EResults: Codable, Sendable {
+    public var seconds: Double
+    public var layers: Int
+    public var mixesPerLayer: Int
+    public var providers: Int
+    public var clients: Int
+    public var meanDelayMs: Double
+    public var pullIntervalMs: Double
+    public var loopRate: Double
+    public var loopsSent: Int
+    public var loopsReturned: Int
+    public var samples: Int
+    public var roundTripMs: Summary
+    public var expected: GammaDistribution
+    public var poissonHops: Int
+    public var fittedMaximumLikelihood: GammaDistribution?
+    public var fittedMoments: GammaDistribution?
+    public var ksAgainstExpected: Double
+    public var ksAgainstExpectedPlusPull: Double
+    public var ksAgainstFitted: Double?
+    public var ksPValueExpectedPlusPull: Double
+    public var modelMeanMs: Double
+    public var residualMeanMs: Double
+    public var dropsByCause: [String: Int]
+}
+
+extension E2EResults {
+    init(roundTrips: [Double], options o: TestnetLayout.Options, seconds: Double, loopsSent: Int, loopsReturned: Int,
+         drops: [String: Int]) {
+        let hops = o.layers + 2
+        let expected = GammaDistribution(shape: Double(hops), scale: o.meanDelayMs / 1000)
+        let fitted = GammaDistribution.fitMaximumLikelihood(roundTrips)
+        let ksWithPull = kolmogorovSmirnov(roundTrips) { gammaPlusUniformCDF(expected, wait: o.pullInterval, at: $0) }
+        let summary = Summary(seconds: roundTrips).scaled(by: 1000)
+        let modelMeanMs = (expected.mean + o.pullInterval / 2) * 1000
+        self.init(
+            seconds: seconds, layers: o.layers, mixesPerLayer: o.mixesPerLayer, providers: o.providers, clients: o.clients,
+            meanDelayMs: o.meanDelayMs, pullIntervalMs: o.pullInterval * 1000, loopRate: o.loopRate,
+            loopsSent: loopsSent, loopsReturned: loopsReturned, samples: roundTrips.count, roundTripMs: summary,
+            expected: expected, poissonHops: hops, fittedMaximumLikelihood: fitted, fittedMoments: GammaDistribution.fitMoments(roundTrips),
+            ksAgainstExpected: kolmogorovSmirnov(roundTrips) { expected.cdf($0) }, ksAgainstExpectedPlusPull: ksWithPull,
+            ksAgainstFitted: fitted.map { f in kolmogorovSmirnov(roundTrips) { f.cdf($0) } },
+            ksPValueExpectedPlusPull: kolmogorovSmirnovPValue(ksWithPull, count: roundTrips.count),
+            modelMeanMs: modelMeanMs, residualMeanMs: summary.mean - modelMeanMs, dropsByCause: drops)
+    }
+
+    /// histogram.csv (the round trips against the three models) and round_trips.csv.
+    func writeTables(roundTrips: [Double], to run: BenchRun) throws {
+        let wait = pullIntervalMs / 1000
+        let upper = Statistics.quantile(sorted: roundTrips.sorted(), 0.999) * 1.1
+        let bins = Statistics.histogram(roundTrips, bins: 60, lower: 0, upper: upper)
+        try run.writeCSV("histogram.csv", header: ["lower_ms", "upper_ms", "count", "expected_gamma", "expected_with_pull", "fitted_gamma"],
+                         rows: bins.map { b in
+                             let n = Double(roundTrips.count)
+                             func mass(_ f: (Double) -> Double) -> String { csv(n * (f(b.upper) - f(b.lower)), 2) }
+                             return [csv(b.lower * 1000, 2), csv(b.upper * 1000, 2), "\(b.count)", mass { expected.cdf($0) },
+                                     mass { gammaPlusUniformCDF(expected, wait: wait, at: $0) },
+                                     fittedMaximumLikelihood.map { f in mass { f.cdf($0) } } ?? ""]
+                         })
+        try run.writeCSV("round_trips.csv", header: ["round_trip_ms"], rows: roundTrips.map { [csv($0 * 1000, 3)] })
+    }
+}

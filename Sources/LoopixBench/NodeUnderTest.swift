@@ -1,0 +1,161 @@
+// The node `loopix bench node` measures: its keys, topology and configuration, the process it
+// runs in (`loopix bench serve-node`), and the replay epochs that let the benchmark resend its
+// pre-built packets.
+import ChildProcesses
+import Dispatch
+import Foundation
+import LoopixConfiguration
+import LoopixMetrics
+import LoopixNetwork
+import LoopixNode
+import LoopixSphinx
+
+/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) and configurations.
+public struct NodeBenchSetup: Sendable {
+    public let directory: URL
+    public let nodeKey: SecretKey
+    public let sinkID: NodeID
+    public let sinkPort: Int
+    public let nodePort: Int
+    private let authority: String
+    private let eventLoops: Int?
+    private let eventLoopSliceUs: Int?
+
+    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?) throws {
+        self.directory = directory
+        self.eventLoops = eventLoops
+        self.eventLoopSliceUs = eventLoopSliceUs
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let authorityKey = KeyFile.generate()
+        let node = KeyFile.generate(), sink = KeyFile.generate()
+        try node.write(to: directory.appendingPathComponent("node.key").path)
+        nodeKey = node.sphinxKey
+        nodePort = try freeLoopbackPort()
+        sinkPort = try freeLoopbackPort()
+        sinkID = .random()
+        var parameters = NetworkParameters()
+        parameters.layers = 1
+        parameters.mixLoopRate = 0
+        let topology = Topology(parameters: parameters, nodes: [
+            NodeDescriptor(id: .random(), role: .mix, layer: 1, host: "127.0.0.1", port: nodePort, publicKey: node.sphinxKey.publicKey,
+                           signingKey: node.signingKey.verifyingKey, clientPort: nil),
+            NodeDescriptor(id: sinkID, role: .provider, layer: 0, host: "127.0.0.1", port: sinkPort, publicKey: sink.sphinxKey.publicKey,
+                           signingKey: sink.signingKey.verifyingKey, clientPort: try freeLoopbackPort()),
+        ])
+        try SignedTopology.sign(topology, with: authorityKey.signingKey).write(to: directory.appendingPathComponent("topology.json").path)
+        authority = authorityKey.signingKey.verifyingKey.hex
+    }
+
+    /// The node's configuration for `workers`, as `loopix mix` would read it.
+    public func configuration(workers: Int, metricsPort: Int) -> NodeConfigurationFile {
+        var config = NodeConfigurationFile(topology: "topology.json", key: "node.key", authority: authority)
+        config.listenHost = "127.0.0.1"
+        config.metricsPort = metricsPort
+        config.workers = workers
+        config.sendLoops = false
+        config.logLevel = "warning"
+        config.eventLoops = eventLoops
+        config.eventLoopSliceUs = eventLoopSliceUs
+        return config
+    }
+
+    /// Writes the node's configuration for `workers` and starts it; returns once it listens.
+    public func startNode(workers: Int, log: URL) async throws -> BenchNode {
+        let metricsPort = try freeLoopbackPort()
+        let path = directory.appendingPathComponent("node-w\(workers).json")
+        try writeConfiguration(configuration(workers: workers, metricsPort: metricsPort), to: path)
+        let node = try await BenchNode(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort)
+        try await node.waitReady()
+        return node
+    }
+
+    /// Runs `body` against a node started for it, and stops the node however `body` ends.
+    public func withNode<T>(workers: Int, log: URL, _ body: (BenchNode) async throws -> T) async throws -> T {
+        let node = try await startNode(workers: workers, log: log)
+        do {
+            let result = try await body(node)
+            await node.stop()
+            return result
+        } catch {
+            await node.stop()
+            throw error
+        }
+    }
+}
+
+/// The node under test: a `loopix bench serve-node` child process.
+public final class BenchNode: Sendable {
+    let process: ChildProcess
+    public let workers: Int
+    public let port: Int
+    public let metricsPort: Int
+    var pid: Int32 { process.processIdentifier }
+
+    init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
+        self.workers = workers
+        self.port = port
+        self.metricsPort = metricsPort
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        process = try await ChildProcess.start(executable, ["bench", "serve-node", "--config", config],
+                                               environment: [parentProcessVariable: "\(getpid())"], log: log)
+    }
+
+    func waitReady() async throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if let status = process.exitStatus { throw BenchError("the node exited at start (status \(status)); see its log") }
+            if await MetricSamples.scrape(port: metricsPort, timeout: 0.5) != nil, let fd = connectLoopback(port: port) {
+                close(fd)
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchError("the node did not start listening within 20 s")
+    }
+
+    /// Asks the node for a new replay epoch, so that the pool's packets pass again.
+    func startReplayEpoch() { process.send(ReplayEpochs.signal) }
+    var cpuSeconds: Double { ProcessProbe.cpuSeconds(pid: pid) ?? 0 }
+    /// CPU seconds of the node's crypto workers so far: the threads of Dispatch's user-initiated
+    /// pool, which in a node process only the crypto queue uses (their kernel name is the
+    /// pool's, cut to 15 characters).
+    var workerCPUSeconds: Double {
+        ProcessProbe.threadCPUSeconds(pid: pid).filter { $0.name.hasSuffix("initiated-qos") }.reduce(0) { $0 + $1.seconds }
+    }
+    var residentMB: Double { Double(ProcessProbe.residentBytes(pid: pid) ?? 0) / 1_048_576 }
+    func metrics() async -> MetricSamples { await MetricSamples.scrape(port: metricsPort, timeout: 2) ?? MetricSamples() }
+
+    public func stop() async { await process.stop() }
+}
+
+/// In the benchmark's node process only (`loopix bench serve-node`; `loopix mix` never installs
+/// it): SIGUSR1 starts a new replay epoch. That forgets every tag under the same key, which
+/// would let anyone replay packets; the benchmark needs it to resend its pre-built packets.
+public final class ReplayEpochs: @unchecked Sendable {
+    // `@unchecked Sendable`: `source` is set once in init; Dispatch sources may be cancelled from any thread.
+    public static let signal = SIGUSR1
+    private let source: any DispatchSourceSignal
+
+    public init(node: MixNode) {
+        Foundation.signal(Self.signal, SIG_IGN)
+        let epochs = EpochCounter()
+        source = DispatchSource.makeSignalSource(signal: Self.signal, queue: .global())
+        source.setEventHandler { node.rotateReplayFilter(toEpoch: epochs.next()) }
+        source.resume()
+    }
+
+    public func cancel() { source.cancel() }
+}
+
+private final class EpochCounter: @unchecked Sendable {
+    // `@unchecked Sendable`: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+    func next() -> UInt64 { lock.withLock { value += 1; return value } }
+}
+
+/// A benchmark that cannot go on; the message says why.
+public struct BenchError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
