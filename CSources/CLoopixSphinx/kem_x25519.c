@@ -47,9 +47,9 @@ static int encap(uint8_t *ciphertext, uint8_t shared[LSXI_SHARED_BYTES], lsx_bac
 
 /* LE(ct) < p. The bytes are public, so the comparison may stop early. */
 static int check(const uint8_t *ciphertext) {
-    for (size_t i = LSX_KEM_X25519_CIPHERTEXT_BYTES; i-- > 0;) {
-        if (ciphertext[i] != field_prime[i]) return ciphertext[i] < field_prime[i] ? LSX_OK : LSX_ERR_NONCANONICAL_ALPHA;
-    }
+    for (size_t i = LSX_KEM_X25519_CIPHERTEXT_BYTES; i-- > 0;)
+        if (ciphertext[i] != field_prime[i])
+            return ciphertext[i] < field_prime[i] ? LSX_OK : LSX_ERR_NONCANONICAL_ALPHA;
     return LSX_ERR_NONCANONICAL_ALPHA; /* p itself */
 }
 
