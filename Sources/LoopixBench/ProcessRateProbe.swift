@@ -86,6 +86,30 @@ extension ProcessRateProbe {
     public static func secondsPerPacket(packets count: Int = 1500) throws -> Double {
         try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
     }
+
+    /// What the epoch machinery adds to a packet, as a fraction of process: the median over
+    /// `rounds` of the thread CPU time of `count` packets through a worker's epoch path (state
+    /// read, previous-key fallback, a file-backed filter with its working copy on /dev/shm)
+    /// over the same for `PacketProcessor` alone, the two alternating round by round.
+    public static func epochMachineryShare(packets count: Int = 1500, rounds: Int = 15) throws -> Double {
+        let (epochs, scratch) = try throughEpochMachinery(packets: count, label: "node")
+        defer { for path in scratch { try? FileManager.default.removeItem(atPath: path) } }
+        let bare = try ProcessRateProbe(packets: count)
+        let ratios = (0..<rounds).map { _ in epochs.cpuSecondsPerPacket(count: count) / bare.cpuSecondsPerPacket(count: count) }
+        return Statistics.median(ratios) - 1
+    }
+
+    /// A probe through the epoch machinery as a node with key epochs runs it, its filter file in
+    /// a scratch folder and the filter's working copy on the memory filesystem (/dev/shm) where
+    /// there is one; `scratch` are the folders to remove after use.
+    static func throughEpochMachinery(packets count: Int, label: String) throws -> (probe: ProcessRateProbe, scratch: [String]) {
+        let name = "loopix-epoch-probe-\(getpid())-\(label)"
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        let live = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" + name : base
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let probe = try ProcessRateProbe(packets: count, path: .epochMachinery(filterFile: base + "/replay-1.filter", liveDirectory: live))
+        return (probe, [base, live])
+    }
 }
 
 /// Samples the reference while a step runs: every `interval` a thread of the benchmark

@@ -71,10 +71,12 @@ public final class SphinxBench {
         for i in items.indices { calibrate(&items[i]) }
         for round in 0..<rounds {
             progress("round \(round + 1)/\(rounds)")
+            // The thread's CPU time, not the wall clock: on a shared machine time spent
+            // descheduled would land on whichever item happened to run then.
             for i in items.indices {
-                let start = benchNanoseconds()
+                let start = ProcessProbe.threadCPUSeconds()
                 items[i].run(items[i].calls)
-                items[i].perCall.append(Double(benchNanoseconds() - start) / 1e9 / Double(items[i].calls))
+                items[i].perCall.append((ProcessProbe.threadCPUSeconds() - start) / Double(items[i].calls))
             }
         }
         try Sphinx.setBackend(.sodium)
@@ -156,12 +158,8 @@ public final class SphinxBench {
         let stock = fixture.stock
         items.append(Item(name: "process", backend: name, run: { n in probe.processNext(n) }, maxCalls: Self.stockSize))
         // What key epochs add to every packet: the epoch state read, and a filter in a mapped file.
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("loopix-bench-\(getpid())-\(name)").path
-        let live = Self.memoryFilesystem(base)
-        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        scratch += [base, live]
-        let epochs = try ProcessRateProbe(packets: Self.stockSize, path: .epochMachinery(
-            filterFile: base + "/replay-1.filter", liveDirectory: live))
+        let (epochs, epochScratch) = try ProcessRateProbe.throughEpochMachinery(packets: Self.stockSize, label: name)
+        scratch += epochScratch
         items.append(Item(name: "process with epochs", backend: name, run: { n in epochs.processNext(n) },
                           maxCalls: Self.stockSize))
         let alphaStart = lsx_format_version_bytes()
@@ -191,12 +189,6 @@ public final class SphinxBench {
         items.append(Item(name: "SURB open (6 hops)", backend: name, run: { n in
             for _ in 0..<n { _ = try! secret.open(packet: delivered) }
         }, maxCalls: .max))
-    }
-
-    /// A folder for a filter's working copy on a memory filesystem (/dev/shm), as a node runs it;
-    /// under `fallback` where there is none.
-    static func memoryFilesystem(_ fallback: String) -> String {
-        FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" + (fallback as NSString).lastPathComponent : fallback
     }
 
     private func addMultiplications() {
