@@ -4,10 +4,11 @@
  * through a locked inbox and an eventfd wake-up, the loop writes them on) with no
  * cryptography: a worker only reads the packet and writes 8 bytes of it.
  *
- *   relay_floor [--workers 1,2] [--rates 5000,10000,20000] [--seconds 3] [--warmup 0.5]
+ *   relay_floor [--workers 0,1,2] [--rates 5000,10000,20000] [--seconds 3] [--warmup 0.5]
  *       Self-contained: a Poisson load generator and a sink in the same process, each on its
  *       own thread; prints, per worker count and rate, the relay threads' CPU per packet
- *       (event loop and workers apart), wake-ups per packet and the hop latency.
+ *       (event loop and workers apart), wake-ups per packet and the hop latency. Workers 0:
+ *       the loop touches and writes each packet itself, no hand-off (a single-threaded relay).
  *   relay_floor --relay --listen PORT --forward PORT [--workers N] [--metrics-port PORT]
  *       Only the relay, driven from outside like the node (`loopix bench node`): relays
  *       127.0.0.1:listen to 127.0.0.1:forward until SIGTERM or SIGINT, ignores SIGUSR1 (the
@@ -358,9 +359,15 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static void relay_inline(relay *r, const uint32_t *batch, uint32_t n);
+
 /* From the loop: a read burst's packets into the queue (admission made room for them), and
  * as many idle workers woken as there are new packets. */
 static void submit(relay *r, const uint32_t *batch, uint32_t n) {
+    if (r->config.workers == 0) {
+        relay_inline(r, batch, n);
+        return;
+    }
     pthread_mutex_lock(&r->queue_lock);
     for (uint32_t i = 0; i < n; i++) ring_push(&r->queue, batch[i]);
     atomic_store_explicit(&r->queue_length, r->queue.count, memory_order_relaxed);
@@ -464,6 +471,23 @@ static void take_inbox(relay *r) {
         }
     }
     if (count > 0 && !r->want_write) flush(r);
+}
+
+/* Workers 0: the loop touches each packet itself and writes it on, with no hand-off at all
+ * (the single-threaded relay that the hand-offs are measured against). */
+static void relay_inline(relay *r, const uint32_t *batch, uint32_t n) {
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        sum += touch_packet(slot_bytes(r, batch[i]), r->config.packet_bytes);
+        if (r->outbound_queue.count < r->outbound_queue.capacity) {
+            ring_push(&r->outbound_queue, batch[i]);
+        } else {
+            free_slot(r, batch[i]);
+            bump(&r->drops[DROP_OUTBOUND_QUEUE_FULL], 1);
+        }
+    }
+    atomic_fetch_xor_explicit(&r->touched, sum, memory_order_relaxed);
+    if (!r->want_write) flush(r);
 }
 
 static void close_connection(relay *r, connection *c) {
@@ -712,9 +736,10 @@ static int relay_start(relay *r, const relay_config *config) {
     r->connections = calloc(MAX_CONNECTIONS, sizeof *r->connections);
     r->closed = calloc(MAX_CONNECTIONS, sizeof *r->closed);
     r->out_buffer = malloc(FLUSH_FRAMES * r->frame_bytes);
-    r->worker_threads = calloc((size_t)config->workers, sizeof *r->worker_threads);
-    r->worker_sleeps = calloc((size_t)config->workers, sizeof *r->worker_sleeps);
-    r->loop_signals = calloc((size_t)config->workers, sizeof *r->loop_signals);
+    size_t workers = config->workers > 0 ? (size_t)config->workers : 1; /* calloc(0) may give NULL */
+    r->worker_threads = calloc(workers, sizeof *r->worker_threads);
+    r->worker_sleeps = calloc(workers, sizeof *r->worker_sleeps);
+    r->loop_signals = calloc(workers, sizeof *r->loop_signals);
     if (!ring_init(&r->queue, config->queue_limit) || !ring_init(&r->outbound_queue, config->outbound_limit) ||
         r->slab == NULL || r->inbox == NULL || r->taken == NULL || r->free_slots == NULL || r->connections == NULL ||
         r->closed == NULL || r->out_buffer == NULL || r->worker_threads == NULL || r->worker_sleeps == NULL ||
@@ -1114,7 +1139,7 @@ static int measure_step(relay *r, sink *s, int workers, double rate, double seco
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: relay_floor [--workers 1,2] [--rates 5000,10000,20000] [--seconds 3] [--warmup 0.5]\n"
+            "usage: relay_floor [--workers 0,1,2] [--rates 5000,10000,20000] [--seconds 3] [--warmup 0.5]\n"
             "       relay_floor --relay --listen PORT --forward PORT [--workers N] [--metrics-port PORT]\n"
             "       common: [--packet-bytes B] [--buffers 16384] [--queue-limit 2048] [--outbound-limit 1024]\n");
     exit(2);
@@ -1126,7 +1151,7 @@ static int parse_list(const char *text, double *list, int max) {
     char *end;
     while (n < max) {
         double v = strtod(text, &end);
-        if (end == text || !(v > 0)) usage();
+        if (end == text || !(v >= 0)) usage();
         list[n++] = v;
         if (*end == 0) return n;
         if (*end != ',') usage();
@@ -1184,8 +1209,8 @@ int main(int argc, char **argv) {
     if (lsx_geometry_init(&geometry, LSX_SUITE_V1, lsx_default_hops(), lsx_default_payload()) != LSX_OK) return 1;
     relay_config config = {.workers = 1, .packet_bytes = lsx_packet_bytes(&geometry), .buffers = 16384, .queue_limit = 2048,
                            .outbound_limit = 1024};
-    double workers[16] = {1, 2}, rates[64] = {5000, 10000, 20000};
-    int worker_counts = 2, rate_count = 3;
+    double workers[16] = {0, 1, 2}, rates[64] = {5000, 10000, 20000};
+    int worker_counts = 3, rate_count = 3;
     double seconds = 3, warmup = 0.5;
     bool relay_only = false, forward_given = false;
     for (int i = 1; i < argc; i++) {
@@ -1221,8 +1246,11 @@ int main(int argc, char **argv) {
         else
             usage();
     }
-    if (config.packet_bytes < 32 || config.buffers == 0 || config.queue_limit == 0 || config.outbound_limit == 0 || !(seconds < 3600))
+    if (config.packet_bytes < 32 || config.buffers == 0 || config.queue_limit == 0 || config.outbound_limit == 0 ||
+        !(seconds > 0 && seconds < 3600))
         usage();
+    for (int i = 0; i < rate_count; i++)
+        if (!(rates[i] > 0)) usage();
     for (int i = 0; i < worker_counts; i++)
         if (workers[i] != floor(workers[i]) || workers[i] > 64) usage();
 
