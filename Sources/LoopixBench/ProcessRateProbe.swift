@@ -6,7 +6,8 @@ import LoopixSphinx
 /// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
 /// thread, over packets built once, so that it can be measured again and again in a run. The
 /// one measurement of the core's speed: `bench sphinx` times it, `bench node` and `bench aqm`
-/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`).
+/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`), for
+/// one geometry and so one packet suite.
 public final class ProcessRateProbe {
     private let packets: [[UInt8]]
     private let filter: ReplayFilter
@@ -15,8 +16,7 @@ public final class ProcessRateProbe {
     private var epoch: UInt64 = 0
     private var next = 0
 
-    public init(packets count: Int) throws {
-        let geometry = Geometry.standard
+    public init(packets count: Int, geometry: Geometry = .standard) throws {
         let key = SecretKey.generate()
         let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
         packets = try (0..<count).map { _ in try Sphinx.createPacket(geometry: geometry, route: route, message: []) }
@@ -63,9 +63,9 @@ public final class ProcessRateProbe {
 
 extension ProcessRateProbe {
     /// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop
-    /// packets, median of five short rounds.
-    public static func secondsPerPacket(packets count: Int = 1500) throws -> Double {
-        try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+    /// packets of `geometry`, median of five short rounds.
+    public static func secondsPerPacket(packets count: Int = 1500, geometry: Geometry = .standard) throws -> Double {
+        try ProcessRateProbe(packets: count, geometry: geometry).secondsPerPacket(rounds: 5)
     }
 }
 
