@@ -62,10 +62,15 @@ public final class SphinxBench {
     ]
     private static let stockSize = 2000
 
+    /// The replay filter item's own filter (C memory, released with the benchmark).
+    private var replayFilter: OpaquePointer?
+
     public init(rounds: Int = 9, secondsPerItem: Double = 0.08) {
         self.rounds = rounds
         self.secondsPerItem = secondsPerItem
     }
+
+    deinit { lsx_replay_filter_destroy(replayFilter) }
 
     /// Builds the items (packets, keys, reply blocks), calibrates and runs them.
     public func run(progress: (String) -> Void) throws -> SphinxBenchReport {
@@ -78,6 +83,7 @@ public final class SphinxBench {
             }
         }
         addMultiplications()
+        try addReplayFilter()
         for i in items.indices { calibrate(&items[i]) }
         for round in 0..<rounds {
             progress("round \(round + 1)/\(rounds)")
@@ -133,6 +139,12 @@ public final class SphinxBench {
                 add("process / floor (\(suite), \(backend))", index("process", suite, backend), [(index("floor", suite, backend), 1)],
                     target: limit)
             }
+        }
+        // process does the replay filter's check and record beside the floor's work.
+        let filter = index("replay filter check+record", "-", "-")
+        for suite in ["v1", "KEM"] {
+            add("  process / (floor + replay filter) (\(suite), sodium)", index("process", suite, "sodium"),
+                [(index("floor", suite, "sodium"), 1), (filter, 1)])
         }
         for suite in ["v1", "KEM"] {
             add("process (\(suite), libcrypto) / process (\(suite), sodium)", index("process", suite, "libcrypto"),
@@ -209,6 +221,29 @@ public final class SphinxBench {
         items.append(item("SURB open (6 hops)") { n in
             for _ in 0..<n { _ = try! secret.open(packet: delivered) }
         })
+    }
+
+    /// What `process` spends in the replay filter beside the floor: the check before the MAC and
+    /// the record after it, for a fresh tag each time (bench_sphinx.c's item of the same name).
+    private func addReplayFilter() throws {
+        var made: OpaquePointer?
+        guard lsx_replay_filter_create(&made, UInt64(4 * Self.stockSize), 1e-6, 0) == 0, let filter = made else {
+            throw SphinxError.invalidGeometry
+        }
+        replayFilter = filter
+        var tag = [UInt8](repeating: 0, count: lsx_tag_bytes())
+        var counter: UInt64 = 0, epoch: UInt64 = 0
+        items.append(Item(name: "replay filter check+record", suite: "-", backend: "-", run: { n in
+            epoch += 1
+            lsx_replay_filter_rotate(filter, epoch)  // as the process item does when it starts over
+            for _ in 0..<n {
+                counter += 1
+                withUnsafeBytes(of: counter) { tag.replaceSubrange(0..<8, with: $0) }
+                guard lsx_replay_filter_contains(filter, tag) == 0, lsx_replay_filter_insert(filter, tag) == 0 else {
+                    preconditionFailure("a fresh tag was refused")
+                }
+            }
+        }, maxCalls: Self.stockSize))
     }
 
     private func addMultiplications() {
