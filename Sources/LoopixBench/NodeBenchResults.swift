@@ -69,8 +69,11 @@ public struct WorkerSweep: Codable, Sendable {
 /// and, as medians over them, where each relayed packet's CPU went.
 public struct SuiteCapacity: Codable, Sendable {
     public var suite: String
-    /// The single-core `lsx_process` rate of this suite just before the comparison (wall time).
+    /// The single-core `lsx_process` rate of this suite just before the comparison, per CPU-second;
+    /// each probe offered 1.5 × this.
     public var coreRate: Double
+    /// The rate the generator achieved in the probes (median): above the capacity when the probe saturated the node.
+    public var offered: Double
     /// The same rate sampled through the probes in CPU time (median), against which the workers' CPU compares.
     public var coreRateDuring: Double
     /// The capacity probe's relayed packets per second, round by round, and their median.
@@ -92,6 +95,7 @@ public struct SuiteCapacity: Codable, Sendable {
         self.suite = suite
         self.coreRate = coreRate
         coreRateDuring = median(\.coreRate)
+        offered = median(\.offeredAchieved)
         capacities = steps.map(\.throughput)
         capacity = median(\.throughput)
         nodeMicroseconds = median { $0.nodeCores / $0.throughput * 1e6 }
