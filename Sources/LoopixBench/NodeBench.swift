@@ -24,7 +24,7 @@ public struct NodeBench: Sendable {
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
                 soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?,
-                suites: [PacketSuite] = [.v1, .kemX25519], suiteRounds: Int = 3) {
+                suites: [PacketSuite] = [.v1, .kemX25519], suiteRounds: Int = 5) {
         self.workerCounts = workerCounts
         self.loadFractions = loadFractions
         self.senderCounts = senderCounts

@@ -29,7 +29,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
-    @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 3
+    @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 5
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
