@@ -39,12 +39,12 @@ extension NodeBenchResults {
     /// The suites side by side, and the arithmetic of their ratio: where each relayed packet's CPU goes.
     private func suiteLines(_ c: SuiteComparison) -> [String] {
         var lines = ["\npacket suites side by side: one node each, \(c.workers) worker, capacity probes alternating over \(c.rounds) rounds"]
-        lines.append("  " + column("suite", 12) + column("process/CPU-s", 14) + column("offered/s", 10) + column("capacity/s (per round)", 32)
+        lines.append("  " + column("suite", 12) + column("process/CPU-s", 14) + column("offered/s", 10) + column("capacity/s (per round)", 46)
             + column("node µs/pkt", 12) + column("workers", 9) + column("outside", 9) + column("effic.", 7)
             + column("gen cpu", 8) + column("sink cpu", 9) + "other")
         for s in c.suites {
             lines.append("  " + column(s.suite, 12) + column(String(format: "%.0f", s.coreRate), 14) + column(String(format: "%.0f", s.offered), 10)
-                + column(String(format: "%.0f (", s.capacity) + s.capacities.map { String(format: "%.0f", $0) }.joined(separator: ", ") + ")", 32)
+                + column(String(format: "%.0f (", s.capacity) + s.capacities.map { String(format: "%.0f", $0) }.joined(separator: ", ") + ")", 46)
                 + column(String(format: "%.1f", s.nodeMicroseconds), 12) + column(String(format: "%.1f", s.workerMicroseconds), 9)
                 + column(String(format: "%.1f", s.outsideMicroseconds), 9) + column(String(format: "%.2f", s.efficiency), 7)
                 + column(String(format: "%.2f", s.generatorCores), 8) + column(String(format: "%.2f", s.sinkCores), 9)
