@@ -38,7 +38,7 @@ public struct NodeBench: Sendable {
         self.suiteRounds = suiteRounds
     }
 
-    /// Runs every phase (generator alone, a sweep per worker count, senders, soak) with the
+    /// Runs every phase (generator alone, a sweep per worker count, senders, soak, the suites side by side) with the
     /// node's files and logs in `run`'s folder.
     public func run(in run: BenchRun, progress: BenchProgress) async throws -> NodeBenchResults {
         progress.update("measuring lsx_process on one core")
@@ -143,7 +143,6 @@ public struct NodeBench: Sendable {
                 pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500, geometry: geometry),
                 step: stepSeconds, warmup: warmupSeconds)))
         }
-        var nodes: [BenchNode] = []
         // Each probe offers 1.5 × the suite's single-core rate in CPU time, the most one worker
         // can unwrap whatever the host gives it: a rate measured in wall time on a loaded host
         // can fall below the node's capacity, and the probe would measure the generator.
@@ -153,6 +152,7 @@ public struct NodeBench: Sendable {
         for (rig, rate) in zip(rigs, coreRates) {
             benchLog(String(format: "node: lsx_process alone, %@: %.0f packets/s per CPU-second", rig.suite.name, rate))
         }
+        var nodes: [BenchNode] = []
         var steps = [[StepResult]](repeating: [], count: rigs.count)
         do {
             for rig in rigs {
