@@ -51,7 +51,8 @@ stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build
 stage "Swift tests: simulations and statistics" swift test --skip-build --filter "$compute"
 stage "Swift tests: nodes, clients, processes" swift test --skip-build --skip "$compute|$timing"
 stage "Swift tests that judge timing, alone" swift test --skip-build --filter "$timing"
-stage "Multi-host over network namespaces" scripts/netns-test.sh
+stage "Multi-host over network namespaces (version 1 packets)" scripts/netns-test.sh v1
+stage "Multi-host over network namespaces (KEM suite)" scripts/netns-test.sh kem
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed stages: ${failures[*]}"

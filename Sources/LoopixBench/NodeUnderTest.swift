@@ -10,7 +10,8 @@ import LoopixNetwork
 import LoopixNode
 import LoopixSphinx
 
-/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) and configurations.
+/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) on one packet
+/// geometry and suite, and configurations.
 public struct NodeBenchSetup: Sendable {
     public let directory: URL
     public let nodeKey: SecretKey
@@ -21,7 +22,7 @@ public struct NodeBenchSetup: Sendable {
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
 
-    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?) throws {
+    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?, geometry: Geometry = .standard) throws {
         self.directory = directory
         self.eventLoops = eventLoops
         self.eventLoopSliceUs = eventLoopSliceUs
@@ -33,7 +34,7 @@ public struct NodeBenchSetup: Sendable {
         nodePort = try freeLoopbackPort()
         sinkPort = try freeLoopbackPort()
         sinkID = .random()
-        var parameters = NetworkParameters()
+        var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
         let topology = Topology(parameters: parameters, nodes: [

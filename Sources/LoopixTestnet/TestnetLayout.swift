@@ -36,10 +36,12 @@ public struct TestnetLayout: Sendable {
         public var pullInterval: Double
         public var demoInterval: Double
         public var workers: Int
+        /// The packet suite every node and client runs (docs/topology.md).
+        public var suite: PacketSuite
 
         public init(layers: Int, mixesPerLayer: Int, providers: Int, clients: Int, meanDelayMs: Double, payloadRate: Double,
                     loopRate: Double, dropRate: Double, mixLoopRate: Double, pullSize: Int, pullInterval: Double,
-                    demoInterval: Double, workers: Int) {
+                    demoInterval: Double, workers: Int, suite: PacketSuite = .v1) {
             self.layers = layers
             self.mixesPerLayer = mixesPerLayer
             self.providers = providers
@@ -53,6 +55,7 @@ public struct TestnetLayout: Sendable {
             self.pullInterval = pullInterval
             self.demoInterval = demoInterval
             self.workers = workers
+            self.suite = suite
         }
     }
 
@@ -82,8 +85,9 @@ public struct TestnetLayout: Sendable {
         for p in 1...o.providers { try plan("provider-\(p)", .provider, 0) }
         for l in 1...o.layers { for m in 1...o.mixesPerLayer { try plan("mix-\(l)-\(m)", .mix, l) } }
 
+        let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: o.suite)
         let parameters = NetworkParameters(
-            geometry: .standard, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
+            geometry: geometry, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
             loopReturnThreshold: 0.8, clientPayloadRate: o.payloadRate, clientLoopRate: o.loopRate,
             clientDropRate: o.dropRate, pullSize: o.pullSize, pullInterval: o.pullInterval)
         let topology = Topology(parameters: parameters, nodes: planned.map(\.descriptor))

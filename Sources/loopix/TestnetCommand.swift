@@ -2,6 +2,7 @@
 import ArgumentParser
 import ChildProcesses
 import Foundation
+import LoopixSphinx
 import LoopixTestnet
 
 struct TestnetCommand: AsyncParsableCommand {
@@ -30,6 +31,7 @@ struct TestnetCommand: AsyncParsableCommand {
     @Option(help: "Seconds between a client's pulls.") var pullInterval = 0.5
     @Option(help: "Seconds between each client's demonstration messages (0: none).") var demoInterval = 2.0
     @Option(help: "Crypto workers per node.") var workers = 1
+    @Option(help: "Packet suite of the whole network: v1 or kem (one X25519 per hop).") var suite = PacketSuite.v1
     @Flag(help: "Print the final summary as JSON on standard output (the live view goes to standard error).")
     var json = false
     @Flag(help: "No live view; a line of progress every few seconds.") var quiet = false
@@ -55,9 +57,9 @@ struct TestnetCommand: AsyncParsableCommand {
         let layout = try TestnetLayout.create(in: directory, options: .init(
             layers: layers, mixesPerLayer: mixesPerLayer, providers: providers, clients: clients, meanDelayMs: meanDelayMs,
             payloadRate: payloadRate, loopRate: loopRate, dropRate: dropRate, mixLoopRate: mixLoopRate, pullSize: pullSize,
-            pullInterval: pullInterval, demoInterval: demoInterval, workers: workers))
+            pullInterval: pullInterval, demoInterval: demoInterval, workers: workers, suite: suite))
         let out = Output(toStandardError: json)
-        out.line("testnet in \(directory.path): \(layers) layers × \(mixesPerLayer) mixes, \(providers) providers, \(clients) clients")
+        out.line("testnet in \(directory.path): \(layers) layers × \(mixesPerLayer) mixes, \(providers) providers, \(clients) clients, \(suite) packets")
         out.line("topology: \(directory.appendingPathComponent("topology.json").path); logs in \(directory.appendingPathComponent("logs").path)")
 
         let testnet = try await Testnet(layout: layout)

@@ -13,8 +13,11 @@ struct TestnetLayoutTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loopix-layout-\(UUID().uuidString)")
         let layout = try TestnetLayout.create(in: dir, options: .init(
             layers: 2, mixesPerLayer: 1, providers: 2, clients: 3, meanDelayMs: 10, payloadRate: 1, loopRate: 1, dropRate: 1,
-            mixLoopRate: 1, pullSize: 4, pullInterval: 0.5, demoInterval: 1, workers: 1))
+            mixLoopRate: 1, pullSize: 4, pullInterval: 0.5, demoInterval: 1, workers: 1, suite: .kemX25519))
         #expect(layout.processes.filter { $0.kind == .mix }.count == 2)
+        // The signed topology every process reads names the suite.
+        #expect(layout.topology.parameters.geometry.suite == .kemX25519)
+        #expect(try String(contentsOf: dir.appendingPathComponent("topology.json"), encoding: .utf8).contains("\"suite\" : \"kem-x25519\""))
         #expect(layout.processes.filter { $0.kind == .client }.count == 3)
         for spec in layout.processes {
             let config = dir.appendingPathComponent("config/\(spec.name).json").path
