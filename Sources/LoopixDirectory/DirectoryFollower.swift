@@ -244,7 +244,9 @@ public final class DirectoryFollower: Sendable {
             } else {
                 gotNews = await fetchSchedule()
             }
-            let length = schedule?.length ?? 8
+            // Before any schedule is known (the authority unreachable, or refused) the retries
+            // slow to one every 30 s, as for an epoch of four minutes.
+            let length = schedule?.length ?? 240
             let complete = schedule.map { s in
                 let current = s.epoch(at: now)
                 return document(for: current, now: now) != nil
