@@ -88,8 +88,11 @@ public final class EpochDriver: Service, Sendable {
     /// The node, once the directory listed it.
     public var node: (any EpochNode)? { state.withLockedValue { $0.node } }
 
+    /// The grace period of `document`'s epoch: the node's own setting, else the one the
+    /// authority published (how long the document stays valid after its epoch), so that a
+    /// key lives exactly as long as the document that lists it.
     private func grace(_ document: DirectoryDocument) -> Double {
-        graceOverride ?? document.parameters.defaultGrace
+        graceOverride ?? max(0, document.validUntil - document.schedule.end(of: document.epoch))
     }
 
     /// Runs until graceful shutdown: follows the directory, builds the node when a document lists
