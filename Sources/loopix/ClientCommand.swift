@@ -16,10 +16,10 @@ struct ClientCommand: AsyncParsableCommand {
         @Option(help: "The client's configuration file (JSON).") var config: String
     }
 
-    /// The client a configuration file describes, its logging set up unless `quiet`.
+    /// The client a configuration file describes, logging at its level (`quiet`: warnings and worse only).
     static func session(_ path: String, quiet: Bool = false) async throws -> ConfiguredClient {
         let file = try ClientConfigurationFile.load(path)
-        if !quiet { bootstrapLogging(file.logLevel) }
+        bootstrapLogging(quiet ? "warning" : file.logLevel)
         return try await ConfiguredClient(file: file, path: path)
     }
 
