@@ -10,13 +10,7 @@ struct DirectoryHostileProcessTests {
     @Test("a node pinning another authority refuses the documents; an unregistered identity's upload is refused")
     func refusals() async throws {
         let net = try await DirectoryProcesses(epochLength: 60, grace: 5)
-        do {
-            try await run(net)
-        } catch {
-            await net.stopAll()
-            throw error
-        }
-        await net.stopAll()
+        try await withCleanUp({ await net.stopAll() }) { try await run(net) }
     }
 
     private func run(_ net: DirectoryProcesses) async throws {

@@ -13,13 +13,7 @@ struct DirectoryReplayProcessTests {
     func capturedPacket() async throws {
         // 30-second epochs leave room for two restarts inside one; a 5-second grace.
         let net = try await DirectoryProcesses(epochLength: 30, grace: 5)
-        do {
-            try await run(net)
-        } catch {
-            await net.stopAll()
-            throw error
-        }
-        await net.stopAll()
+        try await withCleanUp({ await net.stopAll() }) { try await run(net) }
     }
 
     private func run(_ net: DirectoryProcesses) async throws {
