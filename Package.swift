@@ -226,6 +226,8 @@ let package = Package(
         .testTarget(name: "LoopixCLITests", dependencies: [
             "loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx", "ChildProcesses", "LoopixMetrics",
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",

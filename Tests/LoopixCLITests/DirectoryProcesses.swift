@@ -13,6 +13,8 @@ final class DirectoryProcesses: @unchecked Sendable {
     // `@unchecked Sendable`: one test drives it, one step at a time.
     let dir = makeTemporaryDirectory("loopix-directory")
     let authorityPort: Int
+    /// Where the nodes added from now on ask for the directory: the authority, or a proxy.
+    var directoryPort: Int
     /// The authority's signing public key (hex): what the nodes pin.
     let authorityKey: String
     let schedule: EpochSchedule
@@ -30,6 +32,7 @@ final class DirectoryProcesses: @unchecked Sendable {
     /// Writes the authority's key and configuration (1 layer, no mix loops) and starts it.
     init(epochLength: Double, grace: Double) async throws {
         authorityPort = try freeLoopbackPort()
+        directoryPort = authorityPort
         schedule = EpochSchedule(genesis: 0, length: epochLength)
         self.grace = grace
         authorityKey = try await Self.keygen(dir.appendingPathComponent("authority.key").path)
@@ -75,7 +78,7 @@ final class DirectoryProcesses: @unchecked Sendable {
         let node = Node(identity: identity, port: try freeLoopbackPort(), metricsPort: try freeLoopbackPort(),
                         config: path("\(name).json"))
         var config: [String: Any] = [
-            "directory": ["host": "127.0.0.1", "port": authorityPort, "authorities": [pinned ?? authorityKey]],
+            "directory": ["host": "127.0.0.1", "port": directoryPort, "authorities": [pinned ?? authorityKey]],
             "key": "\(name).key", "state": "\(name)-state", "listenHost": "127.0.0.1", "port": node.port,
             "metricsPort": node.metricsPort, "workers": 1, "eventLoops": 1, "packetBuffers": 1024,
             "ratedPacketsPerSecond": 1000, "grace": grace, "logLevel": "info",
