@@ -15,7 +15,7 @@ struct TestnetEpochsTests {
     func acrossEpochs() async throws {
         let dir = makeTemporaryDirectory("loopix-testnet-epochs")
         let result = try await loopix([
-            "testnet", "--dir", dir.path, "--duration", "95", "--epoch-seconds", "10", "--json", "--quiet", "--clients", "3",
+            "testnet", "--dir", dir.path, "--duration", "95", "--epoch-seconds", "10", "--json", "--clients", "3",
             "--mixes-per-layer", "1", "--mean-delay-ms", "5", "--payload-rate", "10", "--loop-rate", "4", "--drop-rate", "2",
             "--demo-interval", "0.5", "--pull-interval", "0.2",
         ], timeout: 240)
@@ -26,6 +26,13 @@ struct TestnetEpochsTests {
         #expect(crossed >= 8, "only \(crossed) epoch boundaries crossed")
         let previousKey = summary["previousKeyPackets"] as? [String: Int] ?? [:]
         #expect(previousKey.count == 5 && previousKey.values.allSatisfy { $0 > 0 }, "previous-key packets per node: \(previousKey)")
+        // What someone watching saw: with --json and no terminal, a progress line every 5 s on
+        // stderr, each naming the epoch; it climbs through the run.
+        let shown = result.stderr.split(separator: "\n").compactMap { line -> UInt64? in
+            guard line.hasPrefix("["), let range = line.range(of: "] epoch ") else { return nil }
+            return UInt64(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(Set(shown).count >= 6 && shown == shown.sorted(), "epochs in the progress lines: \(shown)")
         #expect(summary["processesLeft"] as? Int == 0)
         #expect(processes(mentioning: dir.path).isEmpty, "no process may outlive the testnet")
 

@@ -62,4 +62,15 @@ struct TestnetLayoutTests {
         #expect(abs((s.latencyP50 ?? 0) - 0.3) < 0.001)
         #expect(s.latencyP95.map { $0 >= 0.499 } == true)
     }
+
+    @Test("the live view and the progress line show the key epoch, the boundaries crossed and the directory")
+    func epochShown() {
+        var view = TestnetView(nodes: [], clients: [], authority: .init(up: true, epoch: 88_412_345, serial: 17, listed: 5))
+        view.epochsCrossed = 4
+        #expect(view.render(elapsed: 95, epochLength: 20).contains("epoch 88412345 (20 s each; 4 crossed) · directory serial 17"))
+        #expect(view.progressLine(elapsed: 95).contains("epoch 88412345 (serial 17, 5 listed)"))
+        #expect(view.summary(elapsed: 95, reason: "duration reached", processesLeft: 0).text.contains("key epochs crossed  4"))
+        view.authority?.up = false
+        #expect(view.render(elapsed: 96, epochLength: 20).contains("directory authority: NOT ANSWERING"))
+    }
 }
