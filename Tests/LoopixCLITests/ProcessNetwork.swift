@@ -106,13 +106,18 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 
     /// Waits until every node accepts connections on its ports (processes take a moment to start).
+    /// A node that exits meanwhile (a port taken by another program between the test choosing
+    /// it and the node binding it) ends the wait at once, with its log.
     func waitUntilListening(timeout: Double = 60) async throws {
         let topology = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
         let ports = (topology["nodes"] as! [[String: Any]]).flatMap { [$0["port"] as? Int, $0["clientPort"] as? Int].compactMap { $0 } }
         let deadline = Date().addingTimeInterval(timeout)
         for port in ports {
             while !acceptsConnections(port: port) {
-                guard Date() < deadline else { throw NSError(domain: "port \(port) never opened", code: 1) }
+                if let (name, exited) = running.first(where: { !$0.value.process.isRunning }) {
+                    throw TestFailure("\(name) exited before port \(port) opened: \(exited.output.suffix(1500))")
+                }
+                guard Date() < deadline else { throw TestFailure("port \(port) never opened") }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
