@@ -149,7 +149,10 @@ public final class LoopixClient: Sendable {
 
     /// The head of the send buffer, built now, or a drop cover packet when it is empty (or when
     /// the head cannot be built any more: it is counted and dropped, and the tick is not lost).
+    /// While there is no document for the epoch (one late at a boundary), nothing is taken from
+    /// the buffer: the tick is lost, the messages wait for the next one.
     private func nextPayload() throws(ClientError) -> OutgoingPacket {
+        _ = try core.network.current()
         while let head = state.withLockedValue({ $0.buffer.isEmpty ? nil : $0.buffer.removeFirst() }) {
             switch head {
             case .reply(let packet):
