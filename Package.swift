@@ -220,7 +220,7 @@ let package = Package(
             "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixMetrics"]),
-        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixSphinx", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixSphinx", "LoopixTestSupport"]),
         .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration", "LoopixDirectory"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: [

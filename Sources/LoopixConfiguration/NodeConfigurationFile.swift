@@ -45,6 +45,8 @@ public struct NodeConfigurationFile: Codable, Sendable {
     /// AQM target sojourn of the crypto queue in milliseconds (default 1) and hard queue limit (default 2048).
     public var aqmTargetMs: Double?
     public var aqmQueueLimit: Int?
+    /// The crypto queue's limit in time, in milliseconds (default 1.8; 0: off).
+    public var aqmSojournLimitMs: Double?
     /// Replay filter capacity per key epoch (default 10,000,000 tags).
     public var replayCapacity: UInt64?
     /// Mixes: whether to send loops at the topology's λM (default true).
@@ -92,7 +94,7 @@ public struct NodeConfigurationFile: Codable, Sendable {
     static let fields: Set<String> = [
         "topology", "authority", "directory", "key", "listenHost", "port", "state", "replayLiveDirectory",
         "ratedPacketsPerSecond", "grace", "announceHost", "announcePort", "metricsHost", "metricsPort", "workers", "eventLoops",
-        "eventLoopSliceUs", "packetBuffers", "aqmTargetMs", "aqmQueueLimit", "replayCapacity", "sendLoops", "logLevel", "mailboxes",
+        "eventLoopSliceUs", "packetBuffers", "aqmTargetMs", "aqmQueueLimit", "aqmSojournLimitMs", "replayCapacity", "sendLoops", "logLevel", "mailboxes",
         "quotaPerMailbox", "durability", "pullHost", "pullPort", "clients",
     ]
 
@@ -130,6 +132,7 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let packetBuffers, packetBuffers < 64 { throw bad("packetBuffers", "must be at least 64") }
         if let aqmTargetMs, !(aqmTargetMs > 0) { throw bad("aqmTargetMs", "must be positive") }
         if let aqmQueueLimit, aqmQueueLimit < 1 { throw bad("aqmQueueLimit", "must be at least 1") }
+        if let aqmSojournLimitMs, !(aqmSojournLimitMs >= 0) { throw bad("aqmSojournLimitMs", "must be 0 (off) or positive") }
         if let replayCapacity, replayCapacity < 1 { throw bad("replayCapacity", "must be at least 1") }
         if let quotaPerMailbox, quotaPerMailbox < 1 { throw bad("quotaPerMailbox", "must be at least 1") }
         if let durability, MailboxStore.Durability(rawValue: durability) == nil { throw bad("durability", "must be \"full\" or \"normal\"") }
@@ -195,6 +198,7 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let packetBuffers { c.packetBuffers = packetBuffers }
         if let aqmTargetMs { c.aqm.targetDelay = aqmTargetMs / 1000 }
         if let aqmQueueLimit { c.aqm.queueLimit = aqmQueueLimit }
+        if let aqmSojournLimitMs { c.aqm.sojournLimit = aqmSojournLimitMs / 1000 }
         if let replayCapacity { c.replayCapacity = replayCapacity }
         if let sendLoops { c.sendLoops = sendLoops }
         return c

@@ -1,8 +1,9 @@
 // Configuration files read strictly: every refusal names the file and the field, and relative
 // paths are taken from the file's own folder.
 import Foundation
-import LoopixConfiguration
+@testable import LoopixConfiguration
 import LoopixNetwork
+import LoopixNode
 import LoopixTestSupport
 import Testing
 
@@ -44,6 +45,7 @@ struct ConfigurationFileTests {
               (#"{"topology": "t", \#(pinned) "key": "k", "packetBuffers": "many"}"#, "packetBuffers", "expected"),
               (#"{"topology": "t", \#(pinned) "key": "k", "port": 70000}"#, "port", "not a port"),
               (#"{"topology": "t", \#(pinned) "key": "k", "eventLoopSliceUs": 50}"#, "eventLoopSliceUs", "100...100000"),
+              (#"{"topology": "t", \#(pinned) "key": "k", "aqmSojournLimitMs": -1}"#, "aqmSojournLimitMs", "0 (off)"),
               (#"{"topology": "t", \#(pinned) "key": "k", "clients": [{"mailbox": "zz", "signingKey": "00"}]}"#, "clients[0].mailbox", "64 hex"),
               (#"{"topology": "t", \#(pinned) "key": "k", "state": "s"}"#, "state", "only used with a \"directory\""),
               (#"{"topology": "t", \#(pinned) "key": "k", \#(directory) }"#, "directory", "not both"),
@@ -91,6 +93,11 @@ struct ConfigurationFileTests {
         #expect(file.state == dir.appendingPathComponent("state/mix").path)
         #expect(file.announcedHost == "10.0.0.6")
         #expect(file.directory?.trust.threshold == 1)
+        #expect(file.nodeConfiguration(port: 4000).aqm.sojournLimit == AQMConfiguration().sojournLimit)
+        let queueing = try NodeConfigurationFile.load(try write(
+            #"{\#(directory), "key": "k", "state": "s", "port": 4000, "listenHost": "10.0.0.6", "aqmTargetMs": 1000, "aqmSojournLimitMs": 0}"#))
+        #expect(queueing.nodeConfiguration(port: 4000).aqm.sojournLimit == 0)
+        #expect(queueing.nodeConfiguration(port: 4000).aqm.targetDelay == 1)
     }
 
     @Test("an authority file names its bad fields, inside the parameters too",
