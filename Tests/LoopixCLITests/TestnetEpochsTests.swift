@@ -60,7 +60,7 @@ struct TestnetEpochsTests {
         let duplicated = received.filter { $0.value > 1 }.map(\.key).sorted()
         // The figures, for whoever reads the log of a run.
         print("testnet across epochs: \(crossed) boundaries crossed; \(sent.count) messages sent, \(received.count) distinct received, "
-              + "\(due.count) due, \(missing.count) missing, \(duplicated.count) duplicated; previous-key packets \(previousKey)")
+              + "\(due.count) due, \(missing.count) missing, \(duplicated.count) duplicated; previous-key packets \(previousKey); drops \(summary["dropsByCause"] ?? "?")")
         #expect(missing.isEmpty, "\(missing.count) of \(due.count) messages never arrived: \(missing.prefix(20)); drops: \(summary["dropsByCause"] ?? "?")")
         #expect(duplicated.isEmpty, "messages that arrived more than once: \(duplicated.prefix(20))")
     }
