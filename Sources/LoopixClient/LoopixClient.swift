@@ -161,6 +161,12 @@ public final class LoopixClient: Sendable {
                 do {
                     return try core.makeMessage(body, to: recipient, attachReplyBlock: attach).with(source: head)
                 } catch {
+                    // The epoch turned since the check above and its document is missing: the
+                    // message goes back to the head and waits like the rest.
+                    do throws(ClientError) { _ = try core.network.current() } catch {
+                        state.withLockedValue { $0.buffer.insert(head, at: 0) }
+                        throw error
+                    }
                     logger.warning("a queued message cannot be built and is dropped: \(error)")
                     state.withLockedValue { $0.statistics.unbuildable += 1 }
                 }
