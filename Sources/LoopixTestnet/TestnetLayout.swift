@@ -89,6 +89,7 @@ public struct TestnetLayout: Sendable {
         }
         func path(_ sub: String) -> String { directory.appendingPathComponent(sub).path }
 
+        let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: o.suite)
         let parameters = NetworkParameters(
             geometry: geometry, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
             loopReturnThreshold: 0.8, clientPayloadRate: o.payloadRate, clientLoopRate: o.loopRate,

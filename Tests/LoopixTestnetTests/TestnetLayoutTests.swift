@@ -16,9 +16,10 @@ struct TestnetLayoutTests {
             layers: 2, mixesPerLayer: 1, providers: 2, clients: 3, meanDelayMs: 10, payloadRate: 1, loopRate: 1, dropRate: 1,
             mixLoopRate: 1, pullSize: 4, pullInterval: 0.5, demoInterval: 1, workers: 1, suite: .kemX25519))
         #expect(layout.processes.filter { $0.kind == .mix }.count == 2)
-        // The signed topology every process reads names the suite.
-        #expect(layout.topology.parameters.geometry.suite == .kemX25519)
-        #expect(try String(contentsOf: dir.appendingPathComponent("topology.json"), encoding: .utf8).contains("\"suite\" : \"kem-x25519\""))
+        // The parameters the authority publishes in every document name the suite.
+        #expect(layout.parameters.geometry.suite == .kemX25519)
+        let authorityConfig = try AuthorityConfigurationFile.load(dir.appendingPathComponent("config/authority.json").path)
+        #expect(authorityConfig.parameters.geometry.suite == .kemX25519)
         #expect(layout.processes.filter { $0.kind == .client }.count == 3)
         #expect(layout.processes.filter { $0.kind == .authority }.count == 1)
         let pinned = [layout.authorityKey.hex]
