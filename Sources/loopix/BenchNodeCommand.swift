@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LoopixBench
+import LoopixTestnet
 import LoopixConfiguration
 
 struct BenchNodeCommand: AsyncParsableCommand {

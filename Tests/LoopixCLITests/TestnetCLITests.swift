@@ -9,7 +9,7 @@ struct TestnetCLITests {
     func shortTestnet() async throws {
         let dir = makeTemporaryDirectory("loopix-testnet")
         let result = try await loopix([
-            "testnet", "--dir", dir.path, "--duration", "14", "--json", "--quiet", "--clients", "3",
+            "testnet", "--dir", dir.path, "--duration", "20", "--json", "--quiet", "--clients", "3",
             "--mixes-per-layer", "1", "--mean-delay-ms", "5", "--payload-rate", "10", "--loop-rate", "4",
             "--drop-rate", "2", "--demo-interval", "0.5", "--pull-interval", "0.2",
         ], timeout: 90)
