@@ -16,6 +16,9 @@ public struct NodeBench: Sendable {
     public var poolPackets: Int
     public var eventLoops: Int?
     public var eventLoopSliceUs: Int?
+    /// The epochs phase: key epochs of this length (0: no phase), and how many are measured.
+    public var epochSeconds: Double = 5
+    public var epochs: Int = 3
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
                 soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?) {
@@ -99,13 +102,19 @@ public struct NodeBench: Sendable {
                     .ofCapacity(mainCapacity)
             }
         }
+        // 4. Key epochs at capacity: the node in directory mode, as `loopix mix` runs it.
+        var epochsPhase: EpochsPhaseResult? = nil
+        if epochSeconds > 0 && epochs > 0 {
+            epochsPhase = try await EpochsAtCapacity(directory: run.url("epochs"), workers: mainWorkers, rate: mainCapacity,
+                                                     epochSeconds: epochSeconds, epochs: epochs).run(progress: progress)
+        }
         let coreAfter = 1 / (try ProcessRateProbe.secondsPerPacket())
         progress.done("done")
         return NodeBenchResults(
             coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
-            senders: senderSteps, soak: soak, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
+            senders: senderSteps, soak: soak, epochs: epochsPhase, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
             aqmTargetMs: 1, targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers,
-                                       epochMachineryShare: epochShare))
+                                       epochMachineryShare: epochShare, epochs: epochsPhase))
     }
 
     private func generatorAlone(pool: PacketPool) async throws -> GeneratorAlone {

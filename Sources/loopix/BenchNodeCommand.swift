@@ -27,6 +27,9 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up per step.") var warmup = 0.5
     @Option(help: "Seconds of the memory soak at 1.5 × capacity (0: none; 300 for a long soak).") var soak = 20.0
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
+    @Option(help: "Key epochs of this many seconds in the epochs phase, at capacity in directory mode (0: no phase).")
+    var epochSeconds = 5.0
+    @Option(help: "Key epochs measured in the epochs phase.") var epochs = 3
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
     @OptionGroup var output: BenchOutputOptions
@@ -44,14 +47,19 @@ struct BenchNodeCommand: AsyncParsableCommand {
         guard step >= 1, warmup >= 0, warmup < step - 0.5 else { throw ValidationError("--step ≥ 1 and --warmup < step − 0.5") }
         guard soak >= 0, soak <= 3600 else { throw ValidationError("--soak must be 0...3600") }
         guard (5000...400_000).contains(pool) else { throw ValidationError("--pool must be 5000...400000") }
+        guard epochSeconds == 0 || (2...600).contains(epochSeconds), (1...20).contains(epochs) else {
+            throw ValidationError("--epoch-seconds must be 0 or 2...600, --epochs 1...20")
+        }
     }
 
     func run() async throws {
         let run = try output.run("node")
-        let bench = NodeBench(
+        var bench = NodeBench(
             workerCounts: try numberList(workers, "--workers"), loadFractions: try numberList(loads, "--loads"),
             senderCounts: try numberList(senders, "--senders"), stepSeconds: step, warmupSeconds: warmup, soakSeconds: soak,
             poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
+        bench.epochSeconds = epochSeconds
+        bench.epochs = epochs
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
         try results.writeTables(to: run)
         results.printReport()
@@ -100,6 +108,7 @@ extension NodeBenchResults {
             print(String(format: "\nsoak %.0f s at 1.5 × capacity: goodput %.1f %% of capacity, sojourn p99 %.2f ms, RSS max %.1f MB", soak.windowSeconds,
                          soak.goodputOfCapacity * 100, soak.sojournP99Ms ?? .nan, soak.rssMaxMB))
         }
+        if let epochs { print("\n" + epochs.report) }
         print("\ntargets:")
         for t in targets { print("  " + pad(t.name, 58) + pad(t.measured, 44) + pad(t.target, 22) + (t.met ? "met" : "NOT met")) }
     }
