@@ -21,6 +21,9 @@ public struct NodeBench: Sendable {
     public var suites: [PacketSuite]
     /// Alternating capacity probes per suite in that comparison (0: none).
     public var suiteRounds: Int
+    /// The epochs phase: key epochs of this length (0: no phase), and how many are measured.
+    public var epochSeconds: Double = 5
+    public var epochs: Int = 3
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
                 soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?,
@@ -107,7 +110,13 @@ public struct NodeBench: Sendable {
                     .ofCapacity(mainCapacity)
             }
         }
-        // 4. The packet suites side by side.
+        // 4. Key epochs at capacity: the node in directory mode, as `loopix mix` runs it.
+        var epochsPhase: EpochsPhaseResult? = nil
+        if epochSeconds > 0 && epochs > 0 {
+            epochsPhase = try await EpochsAtCapacity(directory: run.url("epochs"), workers: mainWorkers, rate: mainCapacity,
+                                                     epochSeconds: epochSeconds, epochs: epochs).run(progress: progress)
+        }
+        // 5. The packet suites side by side.
         var comparison: SuiteComparison? = nil
         if suites.count > 1 && suiteRounds > 0 {
             let main = SuiteRig(suite: .v1, setup: setup, pool: pool, sink: sink, runner: runner)
@@ -117,10 +126,10 @@ public struct NodeBench: Sendable {
         progress.done("done")
         return NodeBenchResults(
             coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
-            senders: senderSteps, soak: soak, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
+            senders: senderSteps, soak: soak, epochs: epochsPhase, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
             aqmTargetMs: 1, suiteComparison: comparison,
             targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, epochMachineryShare: epochShare,
-                                          suites: comparison))
+                                          suites: comparison, epochs: epochsPhase))
     }
 
     /// One node per suite, each with 1 worker and its own packets and sink, all running at once;

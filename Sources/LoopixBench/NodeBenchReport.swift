@@ -30,6 +30,7 @@ extension NodeBenchResults {
             say("\nsoak %.0f s at 1.5 × capacity: goodput %.1f %% of capacity, sojourn p99 %.2f ms, RSS max %.1f MB", soak.windowSeconds,
                 soak.goodputOfCapacity * 100, soak.sojournP99Ms ?? .nan, soak.rssMaxMB)
         }
+        if let epochs { lines.append("\n" + epochs.report) }
         if let suites = suiteComparison { lines += suiteLines(suites) }
         lines.append("\ntargets:")
         for t in targets {

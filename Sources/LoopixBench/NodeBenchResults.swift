@@ -145,7 +145,7 @@ public struct NodeTarget: Codable, Sendable {
 
 public enum NodeTargets {
     public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, epochMachineryShare: Double,
-                                suites: SuiteComparison? = nil) -> [NodeTarget] {
+                                suites: SuiteComparison? = nil, epochs: EpochsPhaseResult? = nil) -> [NodeTarget] {
         var out: [NodeTarget] = [NodeTarget(
             name: "epoch machinery per packet / process", measured: String(format: "%+.2f %%", epochMachineryShare * 100),
             target: "<= 2 %", met: epochMachineryShare <= 0.02)]
@@ -154,6 +154,16 @@ public enum NodeTargets {
                 name: "capacity \(last.suite) / \(first.suite) (\(suites.workers) worker\(suites.workers == 1 ? "" : "s"))",
                 measured: String(format: "%.2f (lsx_process alone %.2f)", suites.capacityRatio, suites.coreRatio),
                 target: ">= 1.5", met: suites.capacityRatio >= 1.5))
+        }
+        if let epochs {
+            let name = "\(epochs.steps.count) key epochs of \(Int(epochs.epochSeconds)) s at capacity"
+            out.append(NodeTarget(name: name + ": replay_filter_full drops", measured: String(format: "%.0f", epochs.replayFilterFull),
+                                  target: "0", met: epochs.replayFilterFull == 0))
+            let limit = max(2, 0.02 * (epochs.steps.map(\.rssEndMB).max() ?? 0))
+            out.append(NodeTarget(name: name + ": RSS change between epoch ends",
+                                  measured: String(format: "%.1f MB (ends %@)", epochs.rssDriftMB,
+                                                   epochs.steps.map { String(format: "%.1f", $0.rssEndMB) }.joined(separator: ", ")),
+                                  target: String(format: "<= %.1f MB", limit), met: epochs.rssDriftMB <= limit))
         }
         guard let main = sweeps.first(where: { $0.workers == mainWorkers }) else { return out }
         func at(_ f: Double, _ sweep: WorkerSweep = main) -> StepResult? {
@@ -224,6 +234,8 @@ public struct NodeBenchResults: Codable, Sendable {
     public var sweeps: [WorkerSweep]
     public var senders: [StepResult]
     public var soak: StepResult?
+    /// The key epochs at capacity (nil: not run).
+    public var epochs: EpochsPhaseResult?
     public var stepSeconds: Double
     public var warmupSeconds: Double
     public var poolPackets: Int

@@ -28,6 +28,9 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up per step.") var warmup = 0.5
     @Option(help: "Seconds of the memory soak at 1.5 × capacity (0: none; 300 for a long soak).") var soak = 20.0
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
+    @Option(help: "Key epochs of this many seconds in the epochs phase, at capacity in directory mode (0: no phase).")
+    var epochSeconds = 5.0
+    @Option(help: "Key epochs measured in the epochs phase.") var epochs = 3
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
     @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 5
@@ -47,14 +50,19 @@ struct BenchNodeCommand: AsyncParsableCommand {
         guard soak >= 0, soak <= 3600 else { throw ValidationError("--soak must be 0...3600") }
         guard (5000...400_000).contains(pool) else { throw ValidationError("--pool must be 5000...400000") }
         guard (0...20).contains(suiteRounds) else { throw ValidationError("--suite-rounds must be 0...20") }
+        guard epochSeconds == 0 || (2...600).contains(epochSeconds), (1...20).contains(epochs) else {
+            throw ValidationError("--epoch-seconds must be 0 or 2...600, --epochs 1...20")
+        }
     }
 
     func run() async throws {
         let run = try output.run("node")
-        let bench = NodeBench(
+        var bench = NodeBench(
             workerCounts: try numberList(workers, "--workers"), loadFractions: try numberList(loads, "--loads"),
             senderCounts: try numberList(senders, "--senders"), stepSeconds: step, warmupSeconds: warmup, soakSeconds: soak,
             poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, suiteRounds: suiteRounds)
+        bench.epochSeconds = epochSeconds
+        bench.epochs = epochs
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
         try results.writeTables(to: run)
         print(results.report())
