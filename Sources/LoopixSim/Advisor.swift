@@ -4,7 +4,9 @@
 // (the paper, section 7, leaves this choice application dependent).
 //
 // Method.
-// 1. Latency: a message is delayed Exp(mu) at each of `hops` hops, so its added
+// 1. Latency: a message is delayed Exp(mu) at each of `hops` hops (by default
+//    layers + 2: the sender's provider, one mix per layer and the recipient's
+//    provider each hold it Exp(mu), as the node code does), so its added
 //    end-to-end delay is Erlang(hops, mu). For a budget B at quantile q the
 //    smallest admissible mu is mu* = G^{-1}_{hops}(q) / B (G the Erlang(hops, 1)
 //    CDF; for q = "mean", mu* = hops / B). Anonymity improves as mu decreases
@@ -40,7 +42,7 @@ public struct AdvisorInput: Sendable, Codable {
     public var maxNMinusOneLink: Double = 0.5
     public var layers: Int = 3
     public var width: Int = 3
-    /// Number of delaying hops on a path (default: the mix layers).
+    /// Number of delaying hops on a path (default: layers + 2, the two providers and one mix per layer).
     public var hops: Int? = nil
     /// End-to-end mixing delay budget (time units).
     public var latencyBudget: Double = 5
@@ -49,7 +51,9 @@ public struct AdvisorInput: Sendable, Codable {
     public var targetEpsilon: Double? = nil
     public var targetEntropyBits: Double? = nil
     public var corruptFraction: Double = 0
+    /// Repetitions per epsilon evaluation, and per single-mix entropy evaluation.
     public var reps: Int = 40
+    public var entropyReps: Int = 4
     public var epsCap: Double = 10
     public var seed: UInt64 = 7
     public var gridRates: Int = 7
@@ -57,7 +61,7 @@ public struct AdvisorInput: Sendable, Codable {
 
     public init() {}
 
-    public var pathHops: Int { hops ?? layers }
+    public var pathHops: Int { hops ?? layers + 2 }
 }
 
 public struct AdvisorPoint: Sendable, Codable {
@@ -69,7 +73,11 @@ public struct AdvisorPoint: Sendable, Codable {
     public var meanLatency: Double
     public var quantileLatency: Double
     public var entropyBits: Double
+    /// Half-widths of the 95 % confidence intervals of `entropyBits` and `poolMean` over the
+    /// entropy repetitions (t quantile for few repetitions).
+    public var entropyCI95: Double
     public var poolMean: Double
+    public var poolCI95: Double
     public var epsilon: EpsilonSummary?
     public var epsilonUpper95: Double?
     public var meetsLatency: Bool
@@ -88,6 +96,16 @@ public struct AdvisorReport: Sendable, Codable {
     public var proposedDropRate: Double?
     public var notes: [String]
     public var tradeoff: [AdvisorPoint]
+}
+
+/// Half-width of a 95 % confidence interval of a mean of `n` draws with sample sd `sd`: Student's t
+/// quantile for n − 1 degrees of freedom (the advisor's entropy uses as few as 4 repetitions).
+public func tHalfWidth95(_ sd: Double, _ n: Int) -> Double {
+    guard n > 1 else { return .nan }
+    let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+                           2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086]
+    let t = n - 1 <= table.count ? table[n - 2] : (n - 1 <= 30 ? 2.05 : (n - 1 <= 60 ? 2.01 : 1.96))
+    return t * sd / Double(n).squareRoot()
 }
 
 public enum Erlang {
@@ -129,7 +147,7 @@ public enum Advisor {
         let ent = PaperSweeps.entropy(
             zip(points, perMix).map { MixEntropyConfig(lambda: $1, mu: $0.mu, loopRate: mixLoopRate,
                                                        minMeasuredOutputs: 2000) },
-            reps: 4, seed: seed, commonSeeds: true)
+            reps: input.entropyReps, seed: seed, commonSeeds: true)
         var eps = [EpsilonPointResult?](repeating: nil, count: points.count)
         if wantEpsilon {
             let configs = points.map { p -> UnlinkabilityConfig in
@@ -160,7 +178,9 @@ public enum Advisor {
             let cover = userRate - input.payloadRate
             return AdvisorPoint(mu: mu, userRate: userRate, coverRate: cover, coverFraction: cover / userRate,
                                 perMixRate: perMix[i], meanLatency: meanLat, quantileLatency: qLat,
-                                entropyBits: ent[i].meanBits, poolMean: ent[i].meanPoolSize, epsilon: summary,
+                                entropyBits: ent[i].meanBits, entropyCI95: tHalfWidth95(ent[i].sdBits, ent[i].reps),
+                                poolMean: ent[i].meanPoolSize, poolCI95: tHalfWidth95(ent[i].sdPoolSize, ent[i].reps),
+                                epsilon: summary,
                                 epsilonUpper95: upper,
                                 meetsLatency: budgetMeasure <= input.latencyBudget * (1 + 1e-9), meetsTarget: meets)
         }
