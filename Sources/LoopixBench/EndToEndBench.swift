@@ -130,3 +130,34 @@ extension E2EResults {
         try run.writeCSV("round_trips.csv", header: ["round_trip_ms"], rows: roundTrips.map { [csv($0 * 1000, 3)] })
     }
 }
+
+extension E2EResults {
+    /// What `loopix bench e2e` prints: the round trips, both models, their parts and KS tests.
+    public func reportText() -> String {
+        var lines: [String] = []
+        lines.append(String(format: "testnet: %d layers × %d mixes, %d providers, %d clients, 1/µ = %.0f ms, pull every %.0f ms, %.0f s",
+                     layers, mixesPerLayer, providers, clients, meanDelayMs, pullIntervalMs, seconds))
+        lines.append("loops: \(loopsReturned) returned of \(loopsSent) sent; \(samples) round trips in the clients' status files")
+        lines.append(String(format: "round trip: mean %.1f ms, p50 %.1f, p95 %.1f, p99 %.1f, max %.1f", roundTripMs.mean, roundTripMs.p50,
+                     roundTripMs.p95, roundTripMs.p99, roundTripMs.max))
+        lines.append(String(format: "expected: Gamma(shape %d, scale %.1f ms) (mean %.1f ms) + pull wait U(0, %.0f ms) (mean %.1f ms) = mean %.1f ms",
+                     poissonHops, expected.scale * 1000, expected.mean * 1000, pullIntervalMs, pullIntervalMs / 2, modelMeanMs))
+        let m = modelPartsMs
+        lines.append(String(format: "model of the code: mixing %.1f + hop overhead %.2f + commit %.2f + pull wait %.1f + pull %.2f = mean %.1f ms",
+                     m.mixing, m.overhead, m.commit, m.pullWait, m.pullAnswer, m.total))
+        lines.append("pulls: \(pulls), deadlines missed (a pull overran its slot): \(pullDeadlinesMissed)")
+        if let f = fittedMaximumLikelihood {
+            lines.append(String(format: "fitted (maximum likelihood): shape %.2f, scale %.1f ms (mean %.1f ms)", f.shape, f.scale * 1000, f.mean * 1000))
+        }
+        lines.append(String(format: "residual mean: %.1f ms against Gamma + pull wait, %.1f ms against the model of the code", residualMeanMs,
+                     roundTripMs.mean - m.total))
+        lines.append(String(format: "Kolmogorov–Smirnov D: %.4f against Gamma(%d, 1/µ); %.4f with the pull wait (p ≈ %.3g); %@ against the fit",
+                     ksAgainstExpected, poissonHops, ksAgainstExpectedPlusPull, ksPValueExpectedPlusPull,
+                     ksAgainstFitted.map { String(format: "%.4f", $0) } ?? "-"))
+        lines.append(String(format: "Kolmogorov–Smirnov D against the model of the code: %.4f (p ≈ %.3g, n = %d): %@", ksAgainstModel,
+                     ksPValueModel, samples, ksPValueModel > 0.01 ? "fits at p > 0.01" : "REJECTED at p = 0.01"))
+        let drops = dropsByCause.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        lines.append("drops by cause: \(drops.isEmpty ? "none" : drops.joined(separator: ", "))")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -44,34 +44,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
             payloadRate: payloadRate, loopRate: loopRate, dropRate: dropRate, mixLoopRate: mixLoopRate, pullSize: 16,
             pullInterval: pullInterval, demoInterval: 0, workers: 1), duration: duration)
         let results = try await bench.run(in: run, progress: BenchProgress("e2e"))
-        results.printReport()
+        print(results.reportText())
         try await run.finish(results)
-    }
-}
-
-extension E2EResults {
-    func printReport() {
-        print(String(format: "testnet: %d layers × %d mixes, %d providers, %d clients, 1/µ = %.0f ms, pull every %.0f ms, %.0f s",
-                     layers, mixesPerLayer, providers, clients, meanDelayMs, pullIntervalMs, seconds))
-        print("loops: \(loopsReturned) returned of \(loopsSent) sent; \(samples) round trips in the clients' status files")
-        print(String(format: "round trip: mean %.1f ms, p50 %.1f, p95 %.1f, p99 %.1f, max %.1f", roundTripMs.mean, roundTripMs.p50,
-                     roundTripMs.p95, roundTripMs.p99, roundTripMs.max))
-        print(String(format: "expected: Gamma(shape %d, scale %.1f ms) (mean %.1f ms) + pull wait U(0, %.0f ms) (mean %.1f ms) = mean %.1f ms",
-                     poissonHops, expected.scale * 1000, expected.mean * 1000, pullIntervalMs, pullIntervalMs / 2, modelMeanMs))
-        let m = modelPartsMs
-        print(String(format: "model of the code: mixing %.1f + hop overhead %.2f + commit %.2f + pull wait %.1f + pull %.2f = mean %.1f ms",
-                     m.mixing, m.overhead, m.commit, m.pullWait, m.pullAnswer, m.total))
-        print("pulls: \(pulls), deadlines missed (a pull overran its slot): \(pullDeadlinesMissed)")
-        if let f = fittedMaximumLikelihood {
-            print(String(format: "fitted (maximum likelihood): shape %.2f, scale %.1f ms (mean %.1f ms)", f.shape, f.scale * 1000, f.mean * 1000))
-        }
-        print(String(format: "residual mean: %.1f ms against Gamma + pull wait, %.1f ms against the model of the code", residualMeanMs,
-                     roundTripMs.mean - m.total))
-        print(String(format: "Kolmogorov–Smirnov D: %.4f against Gamma(%d, 1/µ); %.4f with the pull wait (p ≈ %.3g); %@ against the fit",
-                     ksAgainstExpected, poissonHops, ksAgainstExpectedPlusPull, ksPValueExpectedPlusPull,
-                     ksAgainstFitted.map { String(format: "%.4f", $0) } ?? "-"))
-        print(String(format: "Kolmogorov–Smirnov D against the model of the code: %.4f (p ≈ %.3g, n = %d): %@", ksAgainstModel,
-                     ksPValueModel, samples, ksPValueModel > 0.01 ? "fits at p > 0.01" : "REJECTED at p = 0.01"))
-        print("drops by cause: \(dropsText(dropsByCause))")
     }
 }

@@ -177,16 +177,6 @@ struct SimUnlinkabilityCommand: ParsableCommand {
     }
 }
 
-func epsilonText(_ results: [EpsilonPointResult]) -> String {
-    textTable(["lambda", "mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "± 95% CI", "sd", "median", "inf", "undef"],
-              results.map { r in
-                  [fmt(r.config.rate), fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
-                   fmt(r.config.width), fmt(r.config.corruptFraction), fmt(r.summary.mean, 3),
-                   fmt(r.summary.ci95, 2), fmt(r.summary.sd, 3), fmt(r.summary.median, 3), fmt(r.summary.infinite),
-                   fmt(r.summary.reps - r.summary.defined)]
-              })
-}
-
 // MARK: - theorems
 
 struct SimTheoremsCommand: ParsableCommand {
