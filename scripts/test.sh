@@ -46,7 +46,7 @@ fi
 # the mix loops, whose alarm judges how many loops return within 0.3 s): beside the parallel
 # suite their clocks would measure the machine, not the code.
 compute='LoopixSimTests|LoopixBenchTests'
-timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests|MixLoopTests|EpochDriverTests'
+timing='LoopixClientTests/poissonIntervals|PullTimingTests|CoverTrafficEndToEndTests|ChainTests|MixLoopTests|EpochDriverTests'
 stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build-tests 2>&1 | tail -n 3'
 stage "Swift tests: simulations and statistics" swift test --skip-build --filter "$compute"
 stage "Swift tests: nodes, clients, processes" swift test --skip-build --skip "$compute|$timing"
