@@ -94,12 +94,13 @@ public struct ClientScalingResults: Codable, Sendable {
         }
         let top = steps.map { max($0.step.latencyMs.mean, $0.step.latencyMs.p50) }.max() ?? 1
         lines.append("")
-        lines.append("overhead (ms; # median, + mean), scale 0 to \(String(format: "%.3f", top)) ms:")
+        lines.append("overhead (ms; # median, + mean, * both), scale 0 to \(String(format: "%.3f", top)) ms:")
         for s in steps {
             func column(_ v: Double) -> Int { top > 0 ? Int((v / top * 50).rounded()) : 0 }
             var bar = Array(repeating: Character(" "), count: 51)
-            bar[min(50, column(s.step.latencyMs.p50))] = "#"
-            bar[min(50, column(s.step.latencyMs.mean))] = "+"
+            let median = min(50, column(s.step.latencyMs.p50)), mean = min(50, column(s.step.latencyMs.mean))
+            bar[median] = "#"
+            bar[mean] = mean == median ? "*" : "+"
             lines.append(String(format: "%5d |", s.clients) + String(bar))
         }
         if let first = steps.first, let last = steps.last {
