@@ -36,6 +36,9 @@ public struct NodeBench: Sendable {
         progress.update("measuring lsx_process on one core")
         let coreBefore = 1 / (try ProcessRateProbe.secondsPerPacket())
         benchLog(String(format: "node: lsx_process alone: %.0f packets/s on one core", coreBefore))
+        progress.update("measuring what key epochs add to a packet")
+        let epochShare = try ProcessRateProbe.epochMachineryShare()
+        benchLog(String(format: "node: the epoch machinery adds %+.2f %% to a packet", epochShare * 100))
 
         let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
         let poolSize = poolPackets
@@ -99,9 +102,10 @@ public struct NodeBench: Sendable {
         let coreAfter = 1 / (try ProcessRateProbe.secondsPerPacket())
         progress.done("done")
         return NodeBenchResults(
-            coreRateBefore: coreBefore, coreRateAfter: coreAfter, generatorAlone: alone, sweeps: sweeps,
+            coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
             senders: senderSteps, soak: soak, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
-            aqmTargetMs: 1, targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers))
+            aqmTargetMs: 1, targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers,
+                                       epochMachineryShare: epochShare))
     }
 
     private func generatorAlone(pool: PacketPool) async throws -> GeneratorAlone {

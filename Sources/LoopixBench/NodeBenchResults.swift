@@ -73,8 +73,10 @@ public struct NodeTarget: Codable, Sendable {
 }
 
 public enum NodeTargets {
-    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int) -> [NodeTarget] {
-        var out: [NodeTarget] = []
+    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, epochMachineryShare: Double) -> [NodeTarget] {
+        var out: [NodeTarget] = [NodeTarget(
+            name: "epoch machinery per packet / process", measured: String(format: "%+.2f %%", epochMachineryShare * 100),
+            target: "<= 2 %", met: epochMachineryShare <= 0.02)]
         guard let main = sweeps.first(where: { $0.workers == mainWorkers }) else { return out }
         func at(_ f: Double, _ sweep: WorkerSweep = main) -> StepResult? {
             sweep.steps.first { $0.label == "sweep" && abs($0.loadFraction - f) < 1e-9 }
@@ -137,6 +139,9 @@ func linearSlope(_ x: [Double], _ y: [Double]) -> Double {
 public struct NodeBenchResults: Codable, Sendable {
     public var coreRateBefore: Double
     public var coreRateAfter: Double
+    /// What a worker's key-epoch path adds to a packet, as a fraction of process (see
+    /// `ProcessRateProbe.epochMachineryShare`).
+    public var epochMachineryShare: Double
     public var generatorAlone: GeneratorAlone
     public var sweeps: [WorkerSweep]
     public var senders: [StepResult]

@@ -79,6 +79,7 @@ extension NodeBenchResults {
     func printReport() {
         print(String(format: "lsx_process alone on one core: %.0f packets/s before, %.0f after (%.1f µs per packet)", coreRateBefore,
                      coreRateAfter, 2e6 / (coreRateBefore + coreRateAfter)))
+        print(String(format: "key epochs add %+.2f %% to a packet (a worker's epoch path with a file-backed filter, over process alone)", epochMachineryShare * 100))
         print(String(format: "generator alone into a sink: %.0f packets/s; %.2f µs CPU per packet (generator), %.2f (sink)",
                      generatorAlone.packetsPerSecond, generatorAlone.generatorMicrosecondsPerPacket, generatorAlone.sinkMicrosecondsPerPacket))
         for sweep in sweeps {
