@@ -46,6 +46,9 @@ public struct AdvisorInput: Sendable, Codable {
     public var hops: Int? = nil
     /// End-to-end mixing delay budget (time units).
     public var latencyBudget: Double = 5
+    /// The recipient's pull interval (time units): a delivered message waits U(0, interval) for
+    /// the next pull, which the latency then counts (0: mixing delays only).
+    public var pullInterval: Double = 0
     /// Quantile of the end-to-end delay that must fit the budget; nil = the mean.
     public var latencyQuantile: Double? = 0.95
     public var targetEpsilon: Double? = nil
@@ -117,6 +120,27 @@ public enum Erlang {
         return max(0, 1 - Foundation.exp(-x) * sum)
     }
 
+    /// CDF of Erlang(k, rate) + U(0, wait) at x: the Erlang CDF averaged over the wait (midpoint
+    /// rule on 400 points, well within 1e-5 for the smooth Erlang CDF).
+    public static func cdfPlusUniform(k: Int, rate: Double, wait: Double, x: Double) -> Double {
+        guard wait > 0 else { return cdf(k: k, x: rate * x) }
+        let n = 400
+        var sum = 0.0
+        for i in 0..<n { sum += cdf(k: k, x: rate * (x - wait * (Double(i) + 0.5) / Double(n))) }
+        return sum / Double(n)
+    }
+
+    /// Quantile of Erlang(k, rate) + U(0, wait), by bisection.
+    public static func quantilePlusUniform(k: Int, rate: Double, wait: Double, q: Double) -> Double {
+        guard wait > 0 else { return quantile(k: k, q: q) / rate }
+        var lo = 0.0, hi = quantile(k: k, q: q) / rate + wait
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if cdfPlusUniform(k: k, rate: rate, wait: wait, x: mid) < q { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
+    }
+
     /// Quantile of Erlang(k, rate 1), by bisection.
     public static func quantile(k: Int, q: Double) -> Double {
         var lo = 0.0, hi = Double(k) + 50 * Double(k).squareRoot() + 50
@@ -130,9 +154,17 @@ public enum Erlang {
 
 public enum Advisor {
     static func muForBudget(_ input: AdvisorInput) -> Double {
-        let k = input.pathHops
-        if let q = input.latencyQuantile { return Erlang.quantile(k: k, q: q) / input.latencyBudget }
-        return Double(k) / input.latencyBudget
+        let k = input.pathHops, wait = input.pullInterval, budget = input.latencyBudget
+        guard let q = input.latencyQuantile else { return Double(k) / (budget - wait / 2) }
+        guard wait > 0 else { return Erlang.quantile(k: k, q: q) / budget }
+        // The quantile falls as mu grows: bisect mu between the budget without the wait and far above.
+        var lo = Erlang.quantile(k: k, q: q) / budget, hi = lo
+        while Erlang.quantilePlusUniform(k: k, rate: hi, wait: wait, q: q) > budget { hi *= 2 }
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if Erlang.quantilePlusUniform(k: k, rate: mid, wait: wait, q: q) > budget { lo = mid } else { hi = mid }
+        }
+        return hi
     }
 
     /// Evaluates (mu, user rate) points, all simulation jobs at once on all
@@ -169,8 +201,8 @@ public enum Advisor {
             let mu = points[i].mu, userRate = points[i].userRate
             let summary = eps[i]?.summary
             let upper = summary.map { $0.mean + 1.645 * $0.sd / Double(max($0.defined, 1)).squareRoot() }
-            let meanLat = Double(k) / mu
-            let qLat = input.latencyQuantile.map { Erlang.quantile(k: k, q: $0) / mu } ?? meanLat
+            let meanLat = Double(k) / mu + input.pullInterval / 2
+            let qLat = input.latencyQuantile.map { Erlang.quantilePlusUniform(k: k, rate: mu, wait: input.pullInterval, q: $0) } ?? meanLat
             let budgetMeasure = input.latencyQuantile == nil ? meanLat : qLat
             var meets = true
             if let te = input.targetEpsilon, let u = upper { meets = meets && u <= te }
@@ -188,6 +220,8 @@ public enum Advisor {
 
     public static func advise(_ input: AdvisorInput, progress: (@Sendable (String) -> Void)? = nil) -> AdvisorReport {
         precondition(input.users >= 2 && input.payloadRate > 0 && input.latencyBudget > 0)
+        precondition(input.pullInterval >= 0 && input.pullInterval * (input.latencyQuantile ?? 0.5) < input.latencyBudget,
+                     "the pull wait alone exceeds the latency budget")
         var notes = [String]()
         let muStar = muForBudget(input)
         let lambdaM = input.mixLoopRate ?? muStar * (1 / input.maxNMinusOneLink - 1)
@@ -248,7 +282,9 @@ public enum Advisor {
             notes.append("lambda_M chosen so that a full (n-1) attack links the first output with probability "
                 + "at most \(fmt(input.maxNMinusOneLink, 3)) (Theorem 2: mu / (mu + lambda_M)).")
         }
-        notes.append("Latency counts only the mixing delays of \(input.pathHops) hops (Erlang), not processing or network time.")
+        notes.append("Latency counts the mixing delays of \(input.pathHops) hops (Erlang)"
+            + (input.pullInterval > 0 ? " and the wait for the recipient's next pull, U(0, \(fmt(input.pullInterval, 4)))" : "")
+            + ", not processing, storage or network time.")
         return AdvisorReport(input: input, muStar: muStar, mixLoopRate: lambdaM, nMinusOneLinkProbability: pLink,
                              nMinusOneEntropyBits: Entropy.geometric(p: pLink), feasible: recommended != nil,
                              recommended: recommended, proposedLoopRate: loop, proposedDropRate: drop,

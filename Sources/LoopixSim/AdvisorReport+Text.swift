@@ -29,7 +29,7 @@ extension AdvisorReport {
                 + "\(fmt(input.payloadRate, 4)) + loops \(fmt(loop, 4)) + drops \(fmt(drop, 4)) (cover \(fmt(100 * r.coverFraction, 3))%)")
             let eps = r.epsilon.map { "\(ci($0.mean, $0.ci95, 3)) (upper 95% bound \(fmt(r.epsilonUpper95 ?? .nan, 3)))" } ?? "not computed"
             lines.append("  gives: per-mix entropy \(ci(r.entropyBits, r.entropyCI95, 4)) bits, epsilon \(eps), "
-                + "mixing latency mean \(fmt(r.meanLatency, 4)), \(q) \(fmt(r.quantileLatency, 4))")
+                + "latency mean \(fmt(r.meanLatency, 4)), \(q) \(fmt(r.quantileLatency, 4))")
         } else {
             lines.append("no recommendation within the limits")
         }

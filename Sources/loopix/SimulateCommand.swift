@@ -359,6 +359,9 @@ struct SimAdviseCommand: ParsableCommand {
     @Option(help: "End-to-end mixing delay budget (time units).")
     var latencyBudget: Double = 5
 
+    @Option(help: "The recipient's pull interval (time units), whose wait the latency counts; 0: mixing only.")
+    var pullInterval: Double = 0
+
     @Option(help: "Quantile of the end-to-end delay held to the budget; 0 means the mean.")
     var latencyQuantile: Double = 0.95
 
@@ -386,7 +389,7 @@ struct SimAdviseCommand: ParsableCommand {
         input.minLoopRate = loopRate; input.minDropRate = dropRate; input.maxUserRate = maxUserRate
         input.mixLoopRate = mixLoopRate; input.maxNMinusOneLink = maxNMinusOneLink
         input.layers = layers; input.width = width; input.hops = hops
-        input.latencyBudget = latencyBudget
+        input.latencyBudget = latencyBudget; input.pullInterval = pullInterval
         input.latencyQuantile = latencyQuantile > 0 ? latencyQuantile : nil
         input.targetEpsilon = targetEpsilon; input.targetEntropyBits = targetEntropy
         input.corruptFraction = corrupt; input.reps = reps; input.entropyReps = entropyReps; input.epsCap = epsCap; input.seed = output.seed

@@ -108,6 +108,30 @@ struct ReadingInstantTests {
 
 @Suite("Advisor")
 struct AdvisorTests {
+    @Test("with a pull interval, the latency is Erlang plus a uniform wait, and mu* puts its quantile on the budget")
+    func pullWait() {
+        // Monte Carlo of Erlang(5, 9) + U(0, 0.05) against the numerical CDF at three points.
+        var g = Xoshiro256(seed: 81)
+        let draws = (0..<40_000).map { _ in
+            (0..<5).reduce(0.0) { s, _ in s + g.exponential(rate: 9) } + 0.05 * g.openUnitInterval()
+        }
+        for x in [0.4, 0.6, 1.0] {
+            let empirical = Double(draws.filter { $0 <= x }.count) / Double(draws.count)
+            let p = Erlang.cdfPlusUniform(k: 5, rate: 9, wait: 0.05, x: x)
+            #expect(abs(empirical - p) < 4.5 * (p * (1 - p) / Double(draws.count)).squareRoot() + 1e-4, "x \(x): \(empirical) vs \(p)")
+        }
+        var input = AdvisorInput()
+        input.latencyBudget = 1
+        input.pullInterval = 0.05
+        let mu = Advisor.muForBudget(input)
+        #expect(abs(Erlang.quantilePlusUniform(k: 5, rate: mu, wait: 0.05, q: 0.95) - 1) < 1e-6)
+        input.pullInterval = 0
+        #expect(mu > Advisor.muForBudget(input))
+        input.latencyQuantile = nil
+        input.pullInterval = 0.2
+        #expect(abs(5 / Advisor.muForBudget(input) + 0.1 - 1) < 1e-12)
+    }
+
     @Test("mu* fits the latency budget and the recommended rate is the smallest meeting an entropy target")
     func entropyTarget() {
         var input = AdvisorInput()
