@@ -10,7 +10,8 @@ import LoopixNetwork
 import LoopixNode
 import LoopixSphinx
 
-/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) and configurations.
+/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) on one packet
+/// geometry and suite, and configurations.
 public struct NodeBenchSetup: Sendable {
     public let directory: URL
     public let nodeKey: SecretKey
@@ -21,7 +22,7 @@ public struct NodeBenchSetup: Sendable {
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
 
-    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?) throws {
+    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?, geometry: Geometry = .standard) throws {
         self.directory = directory
         self.eventLoops = eventLoops
         self.eventLoopSliceUs = eventLoopSliceUs
@@ -33,7 +34,7 @@ public struct NodeBenchSetup: Sendable {
         nodePort = try freeLoopbackPort()
         sinkPort = try freeLoopbackPort()
         sinkID = .random()
-        var parameters = NetworkParameters()
+        var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
         let topology = Topology(parameters: parameters, nodes: [
@@ -91,17 +92,24 @@ public final class BenchNode: Sendable {
     public let metricsPort: Int
     var pid: Int32 { process.processIdentifier }
 
-    init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
+    convenience init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
+        try await self.init(arguments: ["bench", "serve-node", "--config", config], log: log, workers: workers, port: port,
+                            metricsPort: metricsPort)
+    }
+
+    /// Starts this executable with `arguments` (a node command and its configuration).
+    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        process = try await ChildProcess.start(executable, ["bench", "serve-node", "--config", config],
-                                               environment: [parentProcessVariable: "\(getpid())"], log: log)
+        process = try await ChildProcess.start(executable, arguments, environment: [parentProcessVariable: "\(getpid())"], log: log)
     }
 
-    func waitReady() async throws {
-        let deadline = Date().addingTimeInterval(20)
+    /// Returns once the node serves metrics and accepts connections, by `deadline` (Unix seconds;
+    /// default 20 s from now).
+    func waitReady(until deadline: Double = Date().timeIntervalSince1970 + 20) async throws {
+        let deadline = Date(timeIntervalSince1970: deadline)
         while Date() < deadline {
             if let status = process.exitStatus { throw BenchError("the node exited at start (status \(status)); see its log") }
             if await MetricSamples.scrape(port: metricsPort, timeout: 0.5) != nil, let fd = connectLoopback(port: port) {
@@ -110,7 +118,7 @@ public final class BenchNode: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchError("the node did not start listening within 20 s")
+        throw BenchError("the node did not start listening in time; see its log")
     }
 
     /// Asks the node for a new replay epoch, so that the pool's packets pass again.

@@ -8,7 +8,8 @@ import LoopixSphinx
 /// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
 /// thread, over packets built once, so that it can be measured again and again in a run. The
 /// one measurement of the core's speed: `bench sphinx` times it, `bench node` and `bench aqm`
-/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`).
+/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`), for
+/// one geometry and so one packet suite.
 public final class ProcessRateProbe {
     private let packets: [[UInt8]]
     private let filter: ReplayFilter
@@ -25,8 +26,7 @@ public final class ProcessRateProbe {
         case epochMachinery(filterFile: String, liveDirectory: String)
     }
 
-    public init(packets count: Int, path: Path = .processor) throws {
-        let geometry = Geometry.standard
+    public init(packets count: Int, geometry: Geometry = .standard, path: Path = .processor) throws {
         let key = SecretKey.generate()
         let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
         packets = try (0..<count).map { _ in try Sphinx.createPacket(geometry: geometry, route: route, message: []) }
@@ -82,9 +82,9 @@ public final class ProcessRateProbe {
 
 extension ProcessRateProbe {
     /// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop
-    /// packets, median of five short rounds.
-    public static func secondsPerPacket(packets count: Int = 1500) throws -> Double {
-        try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+    /// packets of `geometry`, median of five short rounds.
+    public static func secondsPerPacket(packets count: Int = 1500, geometry: Geometry = .standard) throws -> Double {
+        try ProcessRateProbe(packets: count, geometry: geometry).secondsPerPacket(rounds: 5)
     }
 
     /// What the epoch machinery adds to a packet, as a fraction of process: the median over
@@ -102,12 +102,12 @@ extension ProcessRateProbe {
     /// A probe through the epoch machinery as a node with key epochs runs it, its filter file in
     /// a scratch folder and the filter's working copy on the memory filesystem (/dev/shm) where
     /// there is one; `scratch` are the folders to remove after use.
-    static func throughEpochMachinery(packets count: Int, label: String) throws -> (probe: ProcessRateProbe, scratch: [String]) {
+    static func throughEpochMachinery(packets count: Int, geometry: Geometry = .standard, label: String) throws -> (probe: ProcessRateProbe, scratch: [String]) {
         let name = "loopix-epoch-probe-\(getpid())-\(label)"
         let base = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         let live = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" + name : base
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
-        let probe = try ProcessRateProbe(packets: count, path: .epochMachinery(filterFile: base + "/replay-1.filter", liveDirectory: live))
+        let probe = try ProcessRateProbe(packets: count, geometry: geometry, path: .epochMachinery(filterFile: base + "/replay-1.filter", liveDirectory: live))
         return (probe, [base, live])
     }
 }
