@@ -50,7 +50,7 @@ fi
 # a latency bound across eight boundaries): each loads both cores with processes of its own,
 # which the tests above must not share.
 compute='LoopixSimTests|LoopixBenchTests'
-timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests|MixLoopTests|EpochDriverTests'
+timing='LoopixClientTests/poissonIntervals|PullTimingTests|CoverTrafficEndToEndTests|ChainTests|MixLoopTests|EpochDriverTests'
 epochs='DirectoryReplayProcessTests|DirectoryForgeryProcessTests|TestnetEpochsTests'
 stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build-tests 2>&1 | tail -n 3'
 stage "Swift tests: simulations and statistics" swift test --skip-build --filter "$compute"

@@ -325,7 +325,9 @@ public final class LoadGenerator: @unchecked Sendable {
             for i in index..<(index + n) { sendTimes.times[i] = now }
             let bytes = UnsafeRawBufferPointer(rebasing: pool.frames[(index * pool.frameBytes)..<((index + n) * pool.frameBytes)])
             guard writeAll(connections[connection], bytes) else { break }
-            connection = (connection + 1) % connections.count
+            // Each write goes to a connection drawn at random: thinning a Poisson stream at random
+            // gives each connection a Poisson stream of its own, as independent senders would make.
+            connection = connections.count > 1 ? random.index(below: connections.count) : 0
             index += n
             sent += n
             sentCounter.wrappingIncrement(by: n, ordering: .relaxed)

@@ -26,6 +26,12 @@ public struct ClientStatistics: Sendable, Hashable, Codable {
     public var unbuildable = 0
     /// Round trips of returned loops, seconds (the most recent 1024).
     public var loopRoundTrips: [Double] = []
+    /// Seconds from each scheduled pull's deadline until its answer was in hand, before the
+    /// packets were read (the most recent 1024): what a packet already in the mailbox waits
+    /// beyond the deadline.
+    public var pullAnswerDelays: [Double] = []
+    /// Pull deadlines skipped because the pull before them was still running.
+    public var pullDeadlinesMissed = 0
 }
 
 /// A running Loopix client: the application calls `send` and reads `messages`; three Poisson streams
@@ -245,23 +251,43 @@ public final class LoopixClient: Sendable {
         }
     }
 
+    /// Pulls at the deadlines of a `PullSchedule` from now on, so the period is the pull interval
+    /// whatever a pull costs; a pull that overruns its slot is followed by the next deadline still
+    /// ahead, not by a burst of late ones.
     private func pullLoop() -> Task<Void, Never> {
-        Task { [self] in
+        let schedule = PullSchedule(start: now, interval: rates.pullInterval)
+        return Task { [self] in
+            var slot = 0
             while !Task.isCancelled {
                 // A pull runs to its end, acknowledgement included, even when `stop()` cancels the
                 // loop: cut short after the packets were read, the provider would answer them again
                 // to the next client process, whose replay filter has never seen them.
-                await Task.detached { [self] in await pullOnce() }.value
-                do { try await Task.sleep(for: .seconds(rates.pullInterval)) } catch { return }
+                let deadline = schedule.deadline(slot)
+                await Task.detached { [self] in await pull(deadline: deadline) }.value
+                let next = schedule.nextSlot(after: slot, now: now)
+                if next > slot + 1 { state.withLockedValue { $0.statistics.pullDeadlinesMissed += next - slot - 1 } }
+                slot = next
+                let wait = schedule.deadline(slot) - now
+                if wait > 0 { do { try await Task.sleep(for: .nanoseconds(Int64(wait * 1e9))) } catch { return } }
             }
         }
     }
 
     /// Pulls the mailbox once and reads what came; exposed for tests and the interactive CLI.
-    public func pullOnce() async {
+    public func pullOnce() async { await pull(deadline: nil) }
+
+    /// One pull; a scheduled one records how long after its deadline the answer came.
+    private func pull(deadline: Double?) async {
         do {
             try await transport.pull { [self] packets in
-                packets.map { p in
+                if let deadline {
+                    let delay = now - deadline
+                    state.withLockedValue { s in
+                        s.statistics.pullAnswerDelays.append(delay)
+                        if s.statistics.pullAnswerDelays.count > 1024 { s.statistics.pullAnswerDelays.removeFirst() }
+                    }
+                }
+                return packets.map { p in
                     let event = core.receive(p, now: now)
                     handle(event)
                     if case .unrecorded = event { return false }

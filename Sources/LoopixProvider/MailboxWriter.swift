@@ -3,6 +3,7 @@ import Dispatch
 import LoopixNode
 import LoopixSphinx
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// The provider's delivery sink: copies each packet, queues it, and commits batches on its own
 /// queue (one disk flush per batch). A bounded backlog: past it, packets are refused and counted.
@@ -15,7 +16,7 @@ public final class MailboxWriter: DeliverySink, Sendable {
     private let pending = NIOLockedValueBox(Pending())
 
     private struct Pending {
-        var items: [(mailbox: SphinxAddress, packet: [UInt8])] = []
+        var items: [(mailbox: SphinxAddress, packet: [UInt8], queued: NIODeadline)] = []
         var flushScheduled = false
     }
 
@@ -28,9 +29,10 @@ public final class MailboxWriter: DeliverySink, Sendable {
 
     public func deliver(mailbox: SphinxAddress, packet: UnsafeRawBufferPointer) {
         let copy = Array(packet)
+        let queued = NIODeadline.now()
         let schedule: Bool? = pending.withLockedValue { p in
             guard p.items.count < maxBacklog else { return nil }
-            p.items.append((mailbox, copy))
+            p.items.append((mailbox, copy, queued))
             if p.flushScheduled { return false }
             p.flushScheduled = true
             return true
@@ -44,7 +46,7 @@ public final class MailboxWriter: DeliverySink, Sendable {
 
     private func flush() {
         while true {
-            let batch = pending.withLockedValue { p -> [(mailbox: SphinxAddress, packet: [UInt8])] in
+            let batch = pending.withLockedValue { p -> [(mailbox: SphinxAddress, packet: [UInt8], queued: NIODeadline)] in
                 let n = min(maxBatch, p.items.count)
                 let batch = Array(p.items.prefix(n))
                 p.items.removeFirst(n)
@@ -54,9 +56,13 @@ public final class MailboxWriter: DeliverySink, Sendable {
             metrics.backlog.record(pending.withLockedValue { $0.items.count })
             if batch.isEmpty { return }
             do {
-                for outcome in try store.store(batch) {
+                let outcomes = try store.store(batch.map { ($0.mailbox, $0.packet) })
+                let committed = NIODeadline.now()
+                for (item, outcome) in zip(batch, outcomes) {
                     switch outcome {
-                    case .stored: metrics.stored.increment()
+                    case .stored:
+                        metrics.stored.increment()
+                        metrics.commitDelay.recordNanoseconds((committed - item.queued).nanoseconds)
                     case .mailboxFull: metrics.refused[.mailboxFull]?.increment()
                     case .unknownMailbox: metrics.refused[.unknownMailbox]?.increment()
                     }

@@ -13,6 +13,9 @@ public final class ProviderMetrics: Sendable {
     let pulledStored: CoreMetrics.Counter
     let pulledDummies: CoreMetrics.Counter
     let acknowledged: CoreMetrics.Counter
+    /// From a packet's hand-over to the writer until its batch committed: the time a delivered
+    /// packet cannot yet be pulled (the end-to-end model counts it).
+    let commitDelay: Metrics.Timer
 
     /// Why the store turned a packet away.
     enum StoreRefusal: String, CaseIterable {
@@ -23,7 +26,13 @@ public final class ProviderMetrics: Sendable {
     }
 
     public init(registry: PrometheusCollectorRegistry) {
-        let factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A commit waits for the disk (fsync at `full` durability): 0.1 ms to a second.
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(3), .milliseconds(5), .milliseconds(7), .milliseconds(10), .milliseconds(15),
+            .milliseconds(20), .milliseconds(30), .milliseconds(50), .milliseconds(100), .milliseconds(250), .seconds(1),
+        ]
         stored = CoreMetrics.Counter(label: "loopix_mailbox_stored_total", factory: factory)
         refused = Dictionary(uniqueKeysWithValues: StoreRefusal.allCases.map {
             ($0, CoreMetrics.Counter(label: "loopix_mailbox_refused_total", dimensions: [("cause", $0.rawValue)], factory: factory))
@@ -37,6 +46,7 @@ public final class ProviderMetrics: Sendable {
         pulledStored = CoreMetrics.Counter(label: "loopix_pull_packets_total", dimensions: [("kind", "stored")], factory: factory)
         pulledDummies = CoreMetrics.Counter(label: "loopix_pull_packets_total", dimensions: [("kind", "dummy")], factory: factory)
         acknowledged = CoreMetrics.Counter(label: "loopix_mailbox_acknowledged_total", factory: factory)
+        commitDelay = Metrics.Timer(label: "loopix_mailbox_commit_delay_seconds", factory: factory)
         for c in refused.values { c.increment(by: 0) }
         for c in pullRefused.values { c.increment(by: 0) }
     }

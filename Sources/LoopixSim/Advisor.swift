@@ -4,7 +4,9 @@
 // (the paper, section 7, leaves this choice application dependent).
 //
 // Method.
-// 1. Latency: a message is delayed Exp(mu) at each of `hops` hops, so its added
+// 1. Latency: a message is delayed Exp(mu) at each of `hops` hops (by default
+//    layers + 2: the sender's provider, one mix per layer and the recipient's
+//    provider each hold it Exp(mu), as the node code does), so its added
 //    end-to-end delay is Erlang(hops, mu). For a budget B at quantile q the
 //    smallest admissible mu is mu* = G^{-1}_{hops}(q) / B (G the Erlang(hops, 1)
 //    CDF; for q = "mean", mu* = hops / B). Anonymity improves as mu decreases
@@ -40,16 +42,21 @@ public struct AdvisorInput: Sendable, Codable {
     public var maxNMinusOneLink: Double = 0.5
     public var layers: Int = 3
     public var width: Int = 3
-    /// Number of delaying hops on a path (default: the mix layers).
+    /// Number of delaying hops on a path (default: layers + 2, the two providers and one mix per layer).
     public var hops: Int? = nil
     /// End-to-end mixing delay budget (time units).
     public var latencyBudget: Double = 5
+    /// The recipient's pull interval (time units): a delivered message waits U(0, interval) for
+    /// the next pull, which the latency then counts (0: mixing delays only).
+    public var pullInterval: Double = 0
     /// Quantile of the end-to-end delay that must fit the budget; nil = the mean.
     public var latencyQuantile: Double? = 0.95
     public var targetEpsilon: Double? = nil
     public var targetEntropyBits: Double? = nil
     public var corruptFraction: Double = 0
+    /// Repetitions per epsilon evaluation, and per single-mix entropy evaluation.
     public var reps: Int = 40
+    public var entropyReps: Int = 4
     public var epsCap: Double = 10
     public var seed: UInt64 = 7
     public var gridRates: Int = 7
@@ -57,7 +64,7 @@ public struct AdvisorInput: Sendable, Codable {
 
     public init() {}
 
-    public var pathHops: Int { hops ?? layers }
+    public var pathHops: Int { hops ?? layers + 2 }
 }
 
 public struct AdvisorPoint: Sendable, Codable {
@@ -69,7 +76,11 @@ public struct AdvisorPoint: Sendable, Codable {
     public var meanLatency: Double
     public var quantileLatency: Double
     public var entropyBits: Double
+    /// Half-widths of the 95 % confidence intervals of `entropyBits` and `poolMean` over the
+    /// entropy repetitions (t quantile for few repetitions).
+    public var entropyCI95: Double
     public var poolMean: Double
+    public var poolCI95: Double
     public var epsilon: EpsilonSummary?
     public var epsilonUpper95: Double?
     public var meetsLatency: Bool
@@ -90,6 +101,16 @@ public struct AdvisorReport: Sendable, Codable {
     public var tradeoff: [AdvisorPoint]
 }
 
+/// Half-width of a 95 % confidence interval of a mean of `n` draws with sample sd `sd`: Student's t
+/// quantile for n − 1 degrees of freedom (the advisor's entropy uses as few as 4 repetitions).
+public func tHalfWidth95(_ sd: Double, _ n: Int) -> Double {
+    guard n > 1 else { return .nan }
+    let table: [Double] = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+                           2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086]
+    let t = n - 1 <= table.count ? table[n - 2] : (n - 1 <= 30 ? 2.05 : (n - 1 <= 60 ? 2.01 : 1.96))
+    return t * sd / Double(n).squareRoot()
+}
+
 public enum Erlang {
     /// CDF of Erlang(k, rate 1) at x.
     public static func cdf(k: Int, x: Double) -> Double {
@@ -97,6 +118,27 @@ public enum Erlang {
         var term = 1.0, sum = 1.0
         if k > 1 { for i in 1..<k { term *= x / Double(i); sum += term } }
         return max(0, 1 - Foundation.exp(-x) * sum)
+    }
+
+    /// CDF of Erlang(k, rate) + U(0, wait) at x: the Erlang CDF averaged over the wait (midpoint
+    /// rule on 400 points, well within 1e-5 for the smooth Erlang CDF).
+    public static func cdfPlusUniform(k: Int, rate: Double, wait: Double, x: Double) -> Double {
+        guard wait > 0 else { return cdf(k: k, x: rate * x) }
+        let n = 400
+        var sum = 0.0
+        for i in 0..<n { sum += cdf(k: k, x: rate * (x - wait * (Double(i) + 0.5) / Double(n))) }
+        return sum / Double(n)
+    }
+
+    /// Quantile of Erlang(k, rate) + U(0, wait), by bisection.
+    public static func quantilePlusUniform(k: Int, rate: Double, wait: Double, q: Double) -> Double {
+        guard wait > 0 else { return quantile(k: k, q: q) / rate }
+        var lo = 0.0, hi = quantile(k: k, q: q) / rate + wait
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if cdfPlusUniform(k: k, rate: rate, wait: wait, x: mid) < q { lo = mid } else { hi = mid }
+        }
+        return (lo + hi) / 2
     }
 
     /// Quantile of Erlang(k, rate 1), by bisection.
@@ -112,9 +154,17 @@ public enum Erlang {
 
 public enum Advisor {
     static func muForBudget(_ input: AdvisorInput) -> Double {
-        let k = input.pathHops
-        if let q = input.latencyQuantile { return Erlang.quantile(k: k, q: q) / input.latencyBudget }
-        return Double(k) / input.latencyBudget
+        let k = input.pathHops, wait = input.pullInterval, budget = input.latencyBudget
+        guard let q = input.latencyQuantile else { return Double(k) / (budget - wait / 2) }
+        guard wait > 0 else { return Erlang.quantile(k: k, q: q) / budget }
+        // The quantile falls as mu grows: bisect mu between the budget without the wait and far above.
+        var lo = Erlang.quantile(k: k, q: q) / budget, hi = lo
+        while Erlang.quantilePlusUniform(k: k, rate: hi, wait: wait, q: q) > budget { hi *= 2 }
+        for _ in 0..<100 {
+            let mid = (lo + hi) / 2
+            if Erlang.quantilePlusUniform(k: k, rate: mid, wait: wait, q: q) > budget { lo = mid } else { hi = mid }
+        }
+        return hi
     }
 
     /// Evaluates (mu, user rate) points, all simulation jobs at once on all
@@ -129,7 +179,7 @@ public enum Advisor {
         let ent = PaperSweeps.entropy(
             zip(points, perMix).map { MixEntropyConfig(lambda: $1, mu: $0.mu, loopRate: mixLoopRate,
                                                        minMeasuredOutputs: 2000) },
-            reps: 4, seed: seed, commonSeeds: true)
+            reps: input.entropyReps, seed: seed, commonSeeds: true)
         var eps = [EpsilonPointResult?](repeating: nil, count: points.count)
         if wantEpsilon {
             let configs = points.map { p -> UnlinkabilityConfig in
@@ -151,8 +201,8 @@ public enum Advisor {
             let mu = points[i].mu, userRate = points[i].userRate
             let summary = eps[i]?.summary
             let upper = summary.map { $0.mean + 1.645 * $0.sd / Double(max($0.defined, 1)).squareRoot() }
-            let meanLat = Double(k) / mu
-            let qLat = input.latencyQuantile.map { Erlang.quantile(k: k, q: $0) / mu } ?? meanLat
+            let meanLat = Double(k) / mu + input.pullInterval / 2
+            let qLat = input.latencyQuantile.map { Erlang.quantilePlusUniform(k: k, rate: mu, wait: input.pullInterval, q: $0) } ?? meanLat
             let budgetMeasure = input.latencyQuantile == nil ? meanLat : qLat
             var meets = true
             if let te = input.targetEpsilon, let u = upper { meets = meets && u <= te }
@@ -160,7 +210,9 @@ public enum Advisor {
             let cover = userRate - input.payloadRate
             return AdvisorPoint(mu: mu, userRate: userRate, coverRate: cover, coverFraction: cover / userRate,
                                 perMixRate: perMix[i], meanLatency: meanLat, quantileLatency: qLat,
-                                entropyBits: ent[i].meanBits, poolMean: ent[i].meanPoolSize, epsilon: summary,
+                                entropyBits: ent[i].meanBits, entropyCI95: tHalfWidth95(ent[i].sdBits, ent[i].reps),
+                                poolMean: ent[i].meanPoolSize, poolCI95: tHalfWidth95(ent[i].sdPoolSize, ent[i].reps),
+                                epsilon: summary,
                                 epsilonUpper95: upper,
                                 meetsLatency: budgetMeasure <= input.latencyBudget * (1 + 1e-9), meetsTarget: meets)
         }
@@ -168,6 +220,8 @@ public enum Advisor {
 
     public static func advise(_ input: AdvisorInput, progress: (@Sendable (String) -> Void)? = nil) -> AdvisorReport {
         precondition(input.users >= 2 && input.payloadRate > 0 && input.latencyBudget > 0)
+        precondition(input.pullInterval >= 0 && input.pullInterval * (input.latencyQuantile ?? 0.5) < input.latencyBudget,
+                     "the pull wait alone exceeds the latency budget")
         var notes = [String]()
         let muStar = muForBudget(input)
         let lambdaM = input.mixLoopRate ?? muStar * (1 / input.maxNMinusOneLink - 1)
@@ -228,7 +282,9 @@ public enum Advisor {
             notes.append("lambda_M chosen so that a full (n-1) attack links the first output with probability "
                 + "at most \(fmt(input.maxNMinusOneLink, 3)) (Theorem 2: mu / (mu + lambda_M)).")
         }
-        notes.append("Latency counts only the mixing delays of \(input.pathHops) hops (Erlang), not processing or network time.")
+        notes.append("Latency counts the mixing delays of \(input.pathHops) hops (Erlang)"
+            + (input.pullInterval > 0 ? " and the wait for the recipient's next pull, U(0, \(fmt(input.pullInterval, 4)))" : "")
+            + ", not processing, storage or network time.")
         return AdvisorReport(input: input, muStar: muStar, mixLoopRate: lambdaM, nMinusOneLinkProbability: pLink,
                              nMinusOneEntropyBits: Entropy.geometric(p: pLink), feasible: recommended != nil,
                              recommended: recommended, proposedLoopRate: loop, proposedDropRate: drop,

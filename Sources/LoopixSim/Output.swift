@@ -52,3 +52,14 @@ public func textTable(_ header: [String], _ rows: [[String]]) -> String {
     return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line))
         .joined(separator: "\n")
 }
+
+/// The epsilon results as a text table, each mean with the half-width of its 95 % CI.
+public func epsilonText(_ results: [EpsilonPointResult]) -> String {
+    textTable(["lambda", "mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "± 95% CI", "sd", "median", "inf", "undef"],
+              results.map { r in
+                  [fmt(r.config.rate), fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
+                   fmt(r.config.width), fmt(r.config.corruptFraction), fmt(r.summary.mean, 3),
+                   fmt(r.summary.ci95, 2), fmt(r.summary.sd, 3), fmt(r.summary.median, 3), fmt(r.summary.infinite),
+                   fmt(r.summary.reps - r.summary.defined)]
+              })
+}

@@ -13,6 +13,7 @@ public struct EntropyPointResult: Sendable, Codable {
     public var meanRealBits: Double
     public var meanLinkProbability: Double
     public var meanPoolSize: Double
+    public var sdPoolSize: Double
     public var largePoolApproxBits: Double
 }
 
@@ -54,7 +55,7 @@ public enum PaperSweeps {
                 sdBits: Stats.sd(rs.map(\.meanEntropyBits)),
                 meanRealBits: Stats.mean(rs.map(\.meanEntropyRealBits)),
                 meanLinkProbability: Stats.mean(rs.map(\.meanLinkProbabilityReal)),
-                meanPoolSize: Stats.mean(rs.map(\.meanPoolSize)),
+                meanPoolSize: Stats.mean(rs.map(\.meanPoolSize)), sdPoolSize: Stats.sd(rs.map(\.meanPoolSize)),
                 largePoolApproxBits: PoissonMixEntropy.largePoolApproximation(lambda: c.lambda, mu: c.mu))
         }
     }
@@ -129,13 +130,13 @@ public enum PaperSweeps {
     public static func epsilonTable(_ results: [EpsilonPointResult]) -> CSVTable {
         var t = CSVTable(header: ["users", "rate", "challenge_payload_rate", "mu", "lambda_over_mu", "layers",
                                   "width", "corrupt_fraction", "corrupt_mixes", "burn_in", "window", "reps",
-                                  "defined", "infinite", "eps_mean", "eps_sd", "eps_median", "eps_q25", "eps_q75",
+                                  "defined", "infinite", "eps_mean", "eps_sd", "eps_ci95", "eps_median", "eps_q25", "eps_q75",
                                   "eps_mean_finite", "eps_cap", "labelled_sent_mean", "final_pool_mean"])
         for r in results {
             let c = r.config, s = r.summary
             t.append([fmt(c.users), fmt(c.rate), fmt(c.challengePayloadRate), fmt(c.mu), fmt(c.rate / c.mu),
                       fmt(c.layers), fmt(c.width), fmt(c.corruptFraction), fmt(c.corruptMixes), fmt(c.burnIn),
-                      fmt(c.window), fmt(s.reps), fmt(s.defined), fmt(s.infinite), fmt(s.mean), fmt(s.sd),
+                      fmt(c.window), fmt(s.reps), fmt(s.defined), fmt(s.infinite), fmt(s.mean), fmt(s.sd), fmt(s.ci95),
                       fmt(s.median), fmt(s.q25), fmt(s.q75), fmt(s.meanFinite), fmt(s.cap),
                       fmt(r.meanLabelledSent), fmt(r.meanFinalPool)])
         }

@@ -19,6 +19,15 @@
 // +infinity when only one of the two labels has mass there (the adversary
 // excludes one sender) and undefined (NaN) when neither has.
 //
+// Reading instant: both challenge senders add payloads at the same instants, one
+// period 1/challengePayloadRate apart, so the challenge mass in the last layer
+// rises and falls with that period, and when the mean path delay is shorter than
+// a period epsilon depends on where in it the pools are read (0.274 at the end of
+// a 100-unit window, 0.091 at 100.5, for lambda 16 and mu 6.296). By default the
+// pools are read at a uniformly random point of the period after the window, so
+// epsilon is the average over reading instants; `randomReadingInstant = false`
+// reads at the end of the window exactly, as before.
+//
 // Burn-in: the paper uses 2500 time units. Here each mix starts instead in the
 // exact stationary state of the background traffic: a network of M/M/inf nodes
 // fed by Poisson traffic has independent Poisson(rate/mu) occupancies, and the
@@ -44,6 +53,9 @@ public struct UnlinkabilityConfig: Sendable, Codable, Hashable {
     public var window: Double = 100
     /// Start every mix in the stationary state (see the file comment).
     public var stationaryStart: Bool = true
+    /// Read the pools at a uniformly random point of the payload period after the window
+    /// (see the file comment), rather than at its end.
+    public var randomReadingInstant: Bool = true
 
     public init() {}
 
@@ -93,6 +105,8 @@ public enum UnlinkabilitySimulation {
     public static func run(_ c: UnlinkabilityConfig, seed: UInt64) -> UnlinkabilityRun {
         precondition(c.users >= 2 && c.layers >= 1 && c.width >= 1 && c.mu > 0 && c.rate > 0)
         var rng = Xoshiro256(seed: seed)
+        // Drawn first, so that runs with the same seed and different windows share their paths.
+        let readingOffset = rng.openUnitInterval() / c.challengePayloadRate
         let nMix = c.mixes
         let w = c.width
         var corrupt = [Bool](repeating: false, count: nMix)
@@ -121,7 +135,7 @@ public enum UnlinkabilitySimulation {
         }
 
         let start = c.burnIn
-        let end = c.burnIn + c.window
+        let end = c.burnIn + c.window + (c.randomReadingInstant ? readingOffset : 0)
         var tBackground = rng.exponential(rate: background)
         var tChallenge0 = start + rng.exponential(rate: c.rate)
         var tChallenge1 = start + rng.exponential(rate: c.rate)
@@ -206,6 +220,8 @@ public struct EpsilonSummary: Sendable, Codable {
     public var cap: Double
     public var mean: Double
     public var sd: Double
+    /// Half-width of the 95 % confidence interval of `mean` (normal approximation, 1.96 sd / √defined).
+    public var ci95: Double
     public var median: Double
     public var q25: Double
     public var q75: Double
@@ -221,6 +237,7 @@ public struct EpsilonSummary: Sendable, Codable {
         self.cap = cap
         mean = Stats.mean(capped)
         sd = Stats.sd(capped)
+        ci95 = capped.count > 1 ? 1.96 * sd / Double(capped.count).squareRoot() : .nan
         median = Stats.median(defined)
         q25 = Stats.quantile(defined, 0.25)
         q75 = Stats.quantile(defined, 0.75)

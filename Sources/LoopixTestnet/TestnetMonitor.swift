@@ -16,6 +16,10 @@ public struct TestnetView: Sendable {
         public var stored: Double
         public var drops: [String: Double]
         public var loopRatio: Double?
+        /// Each packet's time past its due time at this node (`loopix_hop_overhead_seconds`).
+        public var hopOverhead: BucketHistogram
+        /// A provider's time from a packet's delivery to its commit in the mailbox.
+        public var commitDelay: BucketHistogram
         /// The key epoch the node runs, and the packets it processed under the previous epoch's key.
         public var epoch: Double = 0
         public var previousKey: Double = 0
@@ -140,6 +144,7 @@ public actor TestnetMonitor {
                 packetsOut: packetsOut, inRate: inRate, outRate: outRate, stored: m["loopix_mailbox_stored_total"],
                 drops: m.byLabel("loopix_packets_dropped_total", "cause"),
                 loopRatio: spec.kind == .mix && sent > 0 ? m["loopix_loop_return_ratio"] : nil,
+                hopOverhead: m.histogram("loopix_hop_overhead_seconds"), commitDelay: m.histogram("loopix_mailbox_commit_delay_seconds"),
                 epoch: m["loopix_epoch"], previousKey: m["loopix_packets_previous_key_total"]))
         }
         let clients = layout.processes.filter { $0.kind == .client }.map { spec in

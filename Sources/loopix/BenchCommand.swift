@@ -13,7 +13,7 @@ struct BenchCommand: ParsableCommand {
             the machine and the command line), CSV files, and PNG plots made by scripts/plot_bench.py when \
             python3 has matplotlib (scripts/setup.sh --plots installs it). See docs/benchmarks.md.
             """,
-        subcommands: [BenchSphinxCommand.self, BenchNodeCommand.self, BenchAQMCommand.self, BenchE2ECommand.self,
+        subcommands: [BenchSphinxCommand.self, BenchNodeCommand.self, BenchAQMCommand.self, BenchE2ECommand.self, BenchClientsCommand.self,
                       BenchNodeCommand.ServeNode.self])
 }
 

@@ -12,11 +12,10 @@ struct BenchE2ECommand: AsyncParsableCommand {
         discussion: """
             A client's loop goes client → its provider → one mix per layer → its provider (each of these \
             layers + 2 hops holds it for an Exp(µ) delay) → its mailbox, where the client finds it at its \
-            next pull. So the model is Gamma(shape layers + 2, scale 1/µ) plus a wait of up to one pull \
-            interval (uniform), plus the hops' own overhead. The loop is built and sent at its λL tick, \
-            so no λP buffer wait applies. A short pull interval keeps that extra term small; the report \
-            gives the fit to the data, the expected model with and without the pull wait, their \
-            Kolmogorov–Smirnov distances, and the residual mean.
+            next pull deadline (pulls run on a fixed grid). The paper's model is Gamma(layers + 2, 1/µ); \
+            the model of the code adds each hop's overhead and the providers' commit (from the nodes' \
+            metrics), the wait for the next deadline, U(0, pull interval), and the pull itself (from the \
+            clients' statistics). The report gives both, their Kolmogorov–Smirnov distances and p-values.
             """)
 
     @Option(help: "Seconds to run the testnet.") var duration = 60.0
@@ -46,30 +45,7 @@ struct BenchE2ECommand: AsyncParsableCommand {
             payloadRate: payloadRate, loopRate: loopRate, dropRate: dropRate, mixLoopRate: mixLoopRate, pullSize: 16,
             pullInterval: pullInterval, demoInterval: 0, workers: 1), duration: duration)
         let results = try await bench.run(in: run, progress: BenchProgress("e2e"))
-        results.printReport()
+        print(results.reportText())
         try await run.finish(results)
-    }
-}
-
-extension E2EResults {
-    func printReport() {
-        print(String(format: "testnet: %d layers × %d mixes, %d providers, %d clients, 1/µ = %.0f ms, pull every %.0f ms, %.0f s",
-                     layers, mixesPerLayer, providers, clients, meanDelayMs, pullIntervalMs, seconds))
-        print("loops: \(loopsReturned) returned of \(loopsSent) sent; \(samples) round trips in the clients' status files")
-        print(String(format: "round trip: mean %.1f ms, p50 %.1f, p95 %.1f, p99 %.1f, max %.1f", roundTripMs.mean, roundTripMs.p50,
-                     roundTripMs.p95, roundTripMs.p99, roundTripMs.max))
-        print(String(format: "expected: Gamma(shape %d, scale %.1f ms) (mean %.1f ms) + pull wait U(0, %.0f ms) (mean %.1f ms) = mean %.1f ms",
-                     poissonHops, expected.scale * 1000, expected.mean * 1000, pullIntervalMs, pullIntervalMs / 2, modelMeanMs))
-        if let f = fittedMaximumLikelihood {
-            print(String(format: "fitted (maximum likelihood): shape %.2f, scale %.1f ms (mean %.1f ms)", f.shape, f.scale * 1000, f.mean * 1000))
-        }
-        if let m = fittedMoments {
-            print(String(format: "fitted (moments): shape %.2f, scale %.1f ms", m.shape, m.scale * 1000))
-        }
-        print(String(format: "residual mean (measured − model): %.1f ms (hop overheads, TCP, pull handling)", residualMeanMs))
-        print(String(format: "Kolmogorov–Smirnov D: %.4f against Gamma(%d, 1/µ); %.4f with the pull wait (p ≈ %.3g); %@ against the fit",
-                     ksAgainstExpected, poissonHops, ksAgainstExpectedPlusPull, ksPValueExpectedPlusPull,
-                     ksAgainstFitted.map { String(format: "%.4f", $0) } ?? "-"))
-        print("drops by cause: \(dropsText(dropsByCause))")
     }
 }

@@ -148,6 +148,9 @@ struct SimUnlinkabilityCommand: ParsableCommand {
     @Flag(help: "Start from empty mixes instead of the stationary state.")
     var emptyStart = false
 
+    @Flag(help: "Read epsilon at the end of the window, not at a random point of the payload period after it.")
+    var fixedReadingInstant = false
+
     @Option(help: "Repetitions per point (the paper uses 100).")
     var reps: Int = 100
 
@@ -161,6 +164,7 @@ struct SimUnlinkabilityCommand: ParsableCommand {
         var base = UnlinkabilityConfig()
         base.users = users; base.challengePayloadRate = payloadRate; base.width = width
         base.burnIn = burnIn; base.window = window; base.stationaryStart = !emptyStart
+        base.randomReadingInstant = !fixedReadingInstant
         let configs = UnlinkabilityConfig.grid(base, rates: try numberList(rates, "--rates"), mus: try numberList(mus, "--mus"),
                                                layers: try numberList(layers, "--layers"), corrupt: try numberList(corrupt, "--corrupt"))
         let (results, t) = timed {
@@ -171,16 +175,6 @@ struct SimUnlinkabilityCommand: ParsableCommand {
         try output.write(PaperSweeps.epsilonTable(results), file)
         output.plotHint()
     }
-}
-
-func epsilonText(_ results: [EpsilonPointResult]) -> String {
-    textTable(["lambda", "mu", "lambda/mu", "layers", "width", "corrupt", "eps mean", "sd", "median", "inf", "undef"],
-              results.map { r in
-                  [fmt(r.config.rate), fmt(r.config.mu), fmt(r.config.rate / r.config.mu, 3), fmt(r.config.layers),
-                   fmt(r.config.width), fmt(r.config.corruptFraction), fmt(r.summary.mean, 3),
-                   fmt(r.summary.sd, 3), fmt(r.summary.median, 3), fmt(r.summary.infinite),
-                   fmt(r.summary.reps - r.summary.defined)]
-              })
 }
 
 // MARK: - theorems
@@ -359,11 +353,14 @@ struct SimAdviseCommand: ParsableCommand {
     @Option(help: "Mixes per layer.")
     var width: Int = 3
 
-    @Option(help: "Delaying hops per path (default: layers).")
+    @Option(help: "Delaying hops per path (default: layers + 2: both providers and one mix per layer hold a message).")
     var hops: Int?
 
     @Option(help: "End-to-end mixing delay budget (time units).")
     var latencyBudget: Double = 5
+
+    @Option(help: "The recipient's pull interval (time units), whose wait the latency counts; 0: mixing only.")
+    var pullInterval: Double = 0
 
     @Option(help: "Quantile of the end-to-end delay held to the budget; 0 means the mean.")
     var latencyQuantile: Double = 0.95
@@ -380,6 +377,9 @@ struct SimAdviseCommand: ParsableCommand {
     @Option(help: "Repetitions per epsilon evaluation.")
     var reps: Int = 40
 
+    @Option(help: "Repetitions per single-mix entropy evaluation.")
+    var entropyReps: Int = 4
+
     @Option(help: "Cap (nats) applied to epsilon before averaging.")
     var epsCap: Double = 10
 
@@ -389,29 +389,13 @@ struct SimAdviseCommand: ParsableCommand {
         input.minLoopRate = loopRate; input.minDropRate = dropRate; input.maxUserRate = maxUserRate
         input.mixLoopRate = mixLoopRate; input.maxNMinusOneLink = maxNMinusOneLink
         input.layers = layers; input.width = width; input.hops = hops
-        input.latencyBudget = latencyBudget
+        input.latencyBudget = latencyBudget; input.pullInterval = pullInterval
         input.latencyQuantile = latencyQuantile > 0 ? latencyQuantile : nil
         input.targetEpsilon = targetEpsilon; input.targetEntropyBits = targetEntropy
-        input.corruptFraction = corrupt; input.reps = reps; input.epsCap = epsCap; input.seed = output.seed
+        input.corruptFraction = corrupt; input.reps = reps; input.entropyReps = entropyReps; input.epsCap = epsCap; input.seed = output.seed
         let (report, t) = timed { Advisor.advise(input) { print($0) } }
         let table = Advisor.tradeoffTable(report.tradeoff)
-        print(textTable(["mu", "mean lat", "q lat", "user rate", "cover %", "pool", "H bits", "eps", "eps95", "ok"],
-                        report.tradeoff.map { p in
-                            [fmt(p.mu, 4), fmt(p.meanLatency, 3), fmt(p.quantileLatency, 3), fmt(p.userRate, 3),
-                             fmt(100 * p.coverFraction, 3), fmt(p.poolMean, 4), fmt(p.entropyBits, 3),
-                             fmt(p.epsilon?.mean ?? .nan, 3), fmt(p.epsilonUpper95 ?? .nan, 3),
-                             (p.meetsLatency && p.meetsTarget) ? "yes" : ""]
-                        }))
-        print("")
-        print("mu* (largest mean delay within the budget) = \(fmt(report.muStar, 4)); mean delay per hop \(fmt(1 / report.muStar, 4))")
-        print("mix loop rate lambda_M = \(fmt(report.mixLoopRate, 4)); (n-1) attack: first-output link probability \(fmt(report.nMinusOneLinkProbability, 3)), position entropy \(fmt(report.nMinusOneEntropyBits, 3)) bits")
-        if let r = report.recommended {
-            print("recommended: mu = \(fmt(r.mu, 4)), per-user total rate \(fmt(r.userRate, 4)) = payload \(fmt(payloadRate, 4)) + loops \(fmt(report.proposedLoopRate!, 4)) + drops \(fmt(report.proposedDropRate!, 4)) (cover \(fmt(100 * r.coverFraction, 3))%)")
-            print("  gives: per-mix entropy \(fmt(r.entropyBits, 4)) bits, epsilon \(r.epsilon.map { "\(fmt($0.mean, 3)) ± \(fmt($0.sd, 2))" } ?? "not computed"), latency mean \(fmt(r.meanLatency, 3)), quantile \(fmt(r.quantileLatency, 3))")
-        } else {
-            print("no recommendation within the limits")
-        }
-        for n in report.notes { print("note: \(n)") }
+        print(report.text())
         print("time: \(fmt(t, 3)) s")
         try output.writeJSON(report, "advise.json")
         try output.write(table, "advise_tradeoff.csv")

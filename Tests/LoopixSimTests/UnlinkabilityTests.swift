@@ -71,8 +71,67 @@ struct UnlinkabilityTests {
     }
 }
 
+@Suite("Epsilon and the instant it is read")
+struct ReadingInstantTests {
+    /// epsilon at windows of 100 and 100.5 time units, the same seeds for both (common random numbers).
+    func atTwoInstants(_ c: UnlinkabilityConfig, reps: Int, seed: UInt64) -> (EpsilonSummary, EpsilonSummary) {
+        var later = c
+        later.window += 0.5
+        let r = PaperSweeps.epsilon([c, later], reps: reps, seed: seed, cap: 10, commonSeeds: true)
+        return (r[0].summary, r[1].summary)
+    }
+
+    @Test("at the paper's settings epsilon moves by less than its 95 % CI between two reading instants")
+    func paperSettings() {
+        // 100 senders at lambda 2, mu 1, 3 x 3 mixes, a payload per time unit, the 100-unit window;
+        // a burn-in of 10 after the stationary start, as the advisor uses, to keep the test short.
+        var c = UnlinkabilityConfig()
+        c.burnIn = 10
+        let (a, b) = atTwoInstants(c, reps: 40, seed: 71)
+        #expect(abs(a.mean - b.mean) <= min(a.ci95, b.ci95), "\(a.mean) ± \(a.ci95) vs \(b.mean) ± \(b.ci95)")
+    }
+
+    @Test("at low latency, read at one fixed instant epsilon moves far beyond its CI; averaged over the period it does not")
+    func lowLatency() {
+        // The setting scaled down: mean path delay 3/6.3 of the payload period.
+        var c = UnlinkabilityConfig()
+        c.users = 20; c.rate = 16; c.mu = 6.296; c.burnIn = 5; c.window = 20
+        c.randomReadingInstant = false
+        let (fixedA, fixedB) = atTwoInstants(c, reps: 100, seed: 72)
+        #expect(abs(fixedA.mean - fixedB.mean) > 2 * max(fixedA.ci95, fixedB.ci95),
+                "fixed instant: \(fixedA.mean) ± \(fixedA.ci95) vs \(fixedB.mean) ± \(fixedB.ci95)")
+        c.randomReadingInstant = true
+        let (a, b) = atTwoInstants(c, reps: 100, seed: 72)
+        #expect(abs(a.mean - b.mean) <= min(a.ci95, b.ci95), "\(a.mean) ± \(a.ci95) vs \(b.mean) ± \(b.ci95)")
+    }
+}
+
 @Suite("Advisor")
 struct AdvisorTests {
+    @Test("with a pull interval, the latency is Erlang plus a uniform wait, and mu* puts its quantile on the budget")
+    func pullWait() {
+        // Monte Carlo of Erlang(5, 9) + U(0, 0.05) against the numerical CDF at three points.
+        var g = Xoshiro256(seed: 81)
+        let draws = (0..<40_000).map { _ in
+            (0..<5).reduce(0.0) { s, _ in s + g.exponential(rate: 9) } + 0.05 * g.openUnitInterval()
+        }
+        for x in [0.4, 0.6, 1.0] {
+            let empirical = Double(draws.filter { $0 <= x }.count) / Double(draws.count)
+            let p = Erlang.cdfPlusUniform(k: 5, rate: 9, wait: 0.05, x: x)
+            #expect(abs(empirical - p) < 4.5 * (p * (1 - p) / Double(draws.count)).squareRoot() + 1e-4, "x \(x): \(empirical) vs \(p)")
+        }
+        var input = AdvisorInput()
+        input.latencyBudget = 1
+        input.pullInterval = 0.05
+        let mu = Advisor.muForBudget(input)
+        #expect(abs(Erlang.quantilePlusUniform(k: 5, rate: mu, wait: 0.05, q: 0.95) - 1) < 1e-6)
+        input.pullInterval = 0
+        #expect(mu > Advisor.muForBudget(input))
+        input.latencyQuantile = nil
+        input.pullInterval = 0.2
+        #expect(abs(5 / Advisor.muForBudget(input) + 0.1 - 1) < 1e-12)
+    }
+
     @Test("mu* fits the latency budget and the recommended rate is the smallest meeting an entropy target")
     func entropyTarget() {
         var input = AdvisorInput()
@@ -87,7 +146,9 @@ struct AdvisorTests {
         input.gridRates = 4
         input.gridMus = [1]
         let report = Advisor.advise(input)
-        let k = Erlang.quantile(k: 3, q: 0.95)
+        // Five hops hold a message: the two providers and one mix in each of the three layers.
+        #expect(input.pathHops == 5)
+        let k = Erlang.quantile(k: 5, q: 0.95)
         #expect(abs(report.muStar - k / 6) < 1e-9)
         #expect(report.tradeoff.allSatisfy { $0.meetsLatency })
         let rec = try! #require(report.recommended)
