@@ -167,7 +167,7 @@ let package = Package(
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
         // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
         .target(name: "LoopixBench", dependencies: [
-            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixRandom", "LoopixConfiguration", "LoopixTestnet",
+            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixRandom", "LoopixSim", "LoopixConfiguration", "LoopixTestnet",
             "ChildProcesses", "LoopixMetrics", "CBenchCrypto", "CLoopixSphinx",
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -219,7 +219,7 @@ let package = Package(
         .testTarget(name: "LoopixClientTests", dependencies: [
             "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixMetrics"]),
+        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixSim", "LoopixMetrics"]),
         .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixSphinx", "LoopixTestSupport"]),
         .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration", "LoopixDirectory"]),
         // Runs the built `loopix` binary as separate processes.

@@ -2,6 +2,7 @@
 // of end-to-end latency (Figure 11), and against the model of what the code does
 // (`EndToEndModel`: the Gamma, the hops' overhead, the commit, the pull grid and the pull).
 import Foundation
+import LoopixSim
 import LoopixMetrics
 import LoopixTestnet
 
@@ -116,7 +117,7 @@ extension E2EResults {
     /// histogram.csv (the round trips against the three models) and round_trips.csv.
     func writeTables(roundTrips: [Double], model: [Double], to run: BenchRun) throws {
         let wait = pullIntervalMs / 1000
-        let upper = Statistics.quantile(sorted: roundTrips.sorted(), 0.999) * 1.1
+        let upper = Stats.quantile(roundTrips, 0.999) * 1.1
         let bins = Statistics.histogram(roundTrips, bins: 60, lower: 0, upper: upper)
         try run.writeCSV("histogram.csv", header: ["lower_ms", "upper_ms", "count", "expected_gamma", "expected_with_pull", "fitted_gamma", "model"],
                          rows: bins.map { b in

@@ -1,6 +1,7 @@
 // The Gamma model of end-to-end latency (the paper's Figure 11): the sum of k exponential hop
 // delays of rate µ is Gamma(shape k, scale 1/µ). Fitting, its CDF, and goodness of fit.
 import Foundation
+import LoopixSim
 
 /// A Gamma distribution by shape and scale.
 public struct GammaDistribution: Codable, Sendable, Equatable {
@@ -27,7 +28,7 @@ public struct GammaDistribution: Codable, Sendable, Equatable {
 
     /// Shape and scale from the sample mean and variance.
     public static func fitMoments(_ values: [Double]) -> GammaDistribution? {
-        let m = Statistics.mean(values), v = Statistics.variance(values)
+        let m = Stats.mean(values), v = Stats.sd(values) * Stats.sd(values)
         guard values.count > 1, m > 0, v > 0 else { return nil }
         return GammaDistribution(shape: m * m / v, scale: v / m)
     }
@@ -36,7 +37,7 @@ public struct GammaDistribution: Codable, Sendable, Equatable {
     /// scale = mean / shape. Values must be positive.
     public static func fitMaximumLikelihood(_ values: [Double]) -> GammaDistribution? {
         guard values.count > 1, values.allSatisfy({ $0 > 0 }) else { return nil }
-        let m = Statistics.mean(values)
+        let m = Stats.mean(values)
         let s = log(m) - values.reduce(0) { $0 + log($1) } / Double(values.count)
         guard s > 0 else { return nil }
         var k = (3 - s + ((s - 3) * (s - 3) + 24 * s).squareRoot()) / (12 * s)

@@ -4,6 +4,7 @@
 import Atomics
 import Dispatch
 import Foundation
+import LoopixSim
 import LoopixNetwork
 import LoopixRandom
 import LoopixSphinx
@@ -346,7 +347,7 @@ public final class LoadGenerator: @unchecked Sendable {
         }
         let elapsed = Double(benchNanoseconds() - start) / 1e9
         return Result(sent: sent, seconds: elapsed, cpuSeconds: ProcessProbe.threadCPUSeconds() - cpuStart, passes: passes,
-                      lagP50Ms: Statistics.median(lags), lagMaxMs: lagMax)
+                      lagP50Ms: (lags.isEmpty ? 0 : Stats.median(lags)), lagMaxMs: lagMax)
     }
 
     private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -3,6 +3,7 @@
 // time. Throughput against offered load, latency, senders, workers, efficiency, overload, memory,
 // and the packet suites' capacities side by side.
 import Foundation
+import LoopixSim
 import LoopixNetwork
 import LoopixSphinx
 
@@ -160,7 +161,7 @@ public struct NodeBench: Sendable {
         // can unwrap whatever the host gives it: a rate measured in wall time on a loaded host
         // can fall below the node's capacity, and the probe would measure the generator.
         let coreRates = rigs.map { rig in
-            1 / Statistics.median((0..<7).map { _ in rig.runner.probe.cpuSecondsPerPacket(count: 64) })
+            1 / Stats.median((0..<7).map { _ in rig.runner.probe.cpuSecondsPerPacket(count: 64) })
         }
         for (rig, rate) in zip(rigs, coreRates) {
             benchLog(String(format: "node: lsx_process alone, %@: %.0f packets/s per CPU-second", rig.suite.name, rate))

@@ -1,6 +1,7 @@
 // What `loopix bench node` measured: each step, each worker count's sweep, the packet suites side
 // by side, the targets judged on them, and the CSV tables.
 import Foundation
+import LoopixSim
 import LoopixMetrics
 
 public struct GeneratorAlone: Codable, Sendable {
@@ -91,7 +92,7 @@ public struct SuiteCapacity: Codable, Sendable {
     public var steps: [StepResult]
 
     init(suite: String, coreRate: Double, steps: [StepResult]) {
-        func median(_ f: (StepResult) -> Double) -> Double { Statistics.median(steps.map(f)) }
+        func median(_ f: (StepResult) -> Double) -> Double { Stats.median(steps.map(f)) }
         self.suite = suite
         self.coreRate = coreRate
         coreRateDuring = median(\.coreRate)
@@ -127,7 +128,7 @@ public struct SuiteComparison: Codable, Sendable {
         self.rounds = rounds
         self.suites = suites
         let first = suites.first!.steps, last = suites.last!.steps
-        func perRound(_ f: (StepResult, StepResult) -> Double) -> Double { Statistics.median(zip(first, last).map(f)) }
+        func perRound(_ f: (StepResult, StepResult) -> Double) -> Double { Stats.median(zip(first, last).map(f)) }
         capacityRatio = perRound { $1.throughput / $0.throughput }
         coreRatio = perRound { $1.coreRate / $0.coreRate }
         workerRatio = perRound { a, b in
@@ -218,7 +219,7 @@ public enum NodeTargets {
 }
 
 func linearSlope(_ x: [Double], _ y: [Double]) -> Double {
-    let mx = Statistics.mean(x), my = Statistics.mean(y)
+    let mx = Stats.mean(x), my = Stats.mean(y)
     let sxx = zip(x, x).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - mx) }
     let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
     return sxx > 0 ? sxy / sxx : 0

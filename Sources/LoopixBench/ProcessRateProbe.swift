@@ -1,6 +1,7 @@
 // The reference every node efficiency is judged against: `lsx_process` on one core of this
 // machine, measured before a run and, in small samples, all through each measured step.
 import Foundation
+import LoopixSim
 import LoopixNetwork
 import LoopixNode
 import LoopixSphinx
@@ -53,7 +54,7 @@ public final class ProcessRateProbe {
             processNext(packets.count)
             times.append(Double(benchNanoseconds() - start) / 1e9 / Double(packets.count))
         }
-        return Statistics.median(times)
+        return Stats.median(times)
     }
 
     /// The calling thread's CPU seconds per process call over the next `count` packets, after
@@ -96,7 +97,7 @@ extension ProcessRateProbe {
         defer { for path in scratch { try? FileManager.default.removeItem(atPath: path) } }
         let bare = try ProcessRateProbe(packets: count)
         let ratios = (0..<rounds).map { _ in epochs.cpuSecondsPerPacket(count: count) / bare.cpuSecondsPerPacket(count: count) }
-        return Statistics.median(ratios) - 1
+        return Stats.median(ratios) - 1
     }
 
     /// A probe through the epoch machinery as a node with key epochs runs it, its filter file in
@@ -155,6 +156,6 @@ public final class ConcurrentReference: @unchecked Sendable {
         lock.withLock { running = false }
         finished.wait()
         let taken = lock.withLock { samples }
-        return taken.isEmpty ? nil : Statistics.median(taken)
+        return taken.isEmpty ? nil : Stats.median(taken)
     }
 }

@@ -1,6 +1,8 @@
 // The RFC 7928-style figures of one queue run: sojourn percentiles, goodput, drops, and how the
 // sojourn settles after each change of load or capacity.
 
+import LoopixSim
+
 /// A run reduced to the numbers a comparison table shows. Times in milliseconds.
 public struct QueueRunSummary: Codable, Sendable {
     public var scenario: String
@@ -58,7 +60,7 @@ public func settle(bins: [QueueBin], from: Double, to: Double, binSeconds: Doubl
         return window.reduce(0, +) / Double(window.count)
     }
     let tail = Array(y[(y.count * 2 / 3)...])
-    let steady = Statistics.median(tail)
+    let steady = Stats.median(tail)
     let width = max(0.25 * steady, band)
     var lastOutside = -1
     for (i, v) in y.enumerated() where abs(v - steady) > width { lastOutside = i }

@@ -4,6 +4,7 @@
 import CBenchCrypto
 internal import CLoopixSphinx
 import Foundation
+import LoopixSim
 import LoopixSphinx
 
 /// One measured operation: its median time over rounds.
@@ -121,12 +122,12 @@ public final class SphinxBench {
 
     private func medianRatio(_ a: Int, _ b: [(Int, Double)]) -> Double {
         let perRound = (0..<rounds).map { r in items[a].perCall[r] / b.reduce(0) { $0 + items[$1.0].perCall[r] * $1.1 } }
-        return Statistics.median(perRound)
+        return Stats.median(perRound)
     }
 
     private func report() -> SphinxBenchReport {
         let out = items.map { item -> SphinxBenchItem in
-            let m = Statistics.median(item.perCall)
+            let m = Stats.median(item.perCall)
             return SphinxBenchItem(name: item.name, suite: item.suite, backend: item.backend, microseconds: m * 1e6,
                                    opsPerSecond: 1 / m, callsPerRound: item.calls)
         }

@@ -1,35 +1,10 @@
-// Order statistics and summaries of samples: what every benchmark reports about a distribution.
+// Histograms and summaries of samples: what every benchmark reports about a distribution (means,
+// medians and quantiles are LoopixSim's `Stats`, the one copy).
 import Foundation
 import LoopixMetrics
 
-/// Quantiles, means and histograms over samples of `Double`.
+/// Histograms over samples of `Double`.
 public enum Statistics {
-    /// The q-quantile of sorted values by linear interpolation between order statistics
-    /// (Hyndman and Fan's type 7, as R and NumPy default to); 0 for no values.
-    public static func quantile(sorted values: [Double], _ q: Double) -> Double {
-        guard !values.isEmpty else { return 0 }
-        let position = min(max(q, 0), 1) * Double(values.count - 1)
-        let lower = Int(position.rounded(.down))
-        let upper = min(lower + 1, values.count - 1)
-        let fraction = position - Double(lower)
-        return values[lower] + (values[upper] - values[lower]) * fraction
-    }
-
-    public static func median(_ values: [Double]) -> Double {
-        quantile(sorted: values.sorted(), 0.5)
-    }
-
-    public static func mean(_ values: [Double]) -> Double {
-        values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
-    }
-
-    /// The unbiased sample variance (n − 1 in the denominator); 0 below two values.
-    public static func variance(_ values: [Double]) -> Double {
-        guard values.count > 1 else { return 0 }
-        let m = mean(values)
-        return values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(values.count - 1)
-    }
-
     /// Counts of `values` in `bins` equal bins over `lower..<upper`; values outside are left out.
     public static func histogram(_ values: [Double], bins: Int, lower: Double, upper: Double) -> [HistogramBin] {
         precondition(bins > 0 && upper > lower)
