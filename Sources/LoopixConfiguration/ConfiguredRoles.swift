@@ -18,7 +18,8 @@ public struct ConfiguredMix {
     public let node: MixNode
     public let logger: Logger
 
-    public init(file: NodeConfigurationFile, path: String) throws {
+    /// `plaintextLinksForBenchmark`: only for the benchmark's own node (`loopix bench serve-node`).
+    public init(file: NodeConfigurationFile, path: String, plaintextLinksForBenchmark: Bool = false) throws {
         let topology = try loadTopology(file.topology, authority: file.authority)
         let keys = try KeyFile.load(path: file.key)
         guard let me = topology.nodes.first(where: { $0.publicKey == keys.sphinxKey.publicKey }), me.role == .mix else {
@@ -27,6 +28,7 @@ public struct ConfiguredMix {
         var logger = Logger(label: "loopix.mix")
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
         node = try MixNode(id: me.id, secretKey: keys.sphinxKey, topology: topology,
+                           links: plaintextLinksForBenchmark ? .plaintextForBenchmark : .noise(keys.signingKey.linkKey()),
                            configuration: file.nodeConfiguration(entry: me), logger: logger)
         self.logger = logger
     }
@@ -57,7 +59,7 @@ public struct ConfiguredProvider {
         provider.pullPort = pullPort
         var logger = Logger(label: "loopix.provider")
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
-        node = try ProviderNode(id: me.id, secretKey: keys.sphinxKey, topology: topology,
+        node = try ProviderNode(id: me.id, secretKey: keys.sphinxKey, topology: topology, linkKey: keys.signingKey.linkKey(),
                                 node: file.nodeConfiguration(entry: me), provider: provider, logger: logger)
         for client in file.clients ?? [] {
             try node.register(mailbox: try SphinxAddress(hex: client.mailbox), verifyingKey: try VerifyingKey(hex: client.signingKey))
@@ -89,12 +91,16 @@ public struct ConfiguredClient: Sendable {
         guard let pullPort = provider.clientPort else {
             throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no clientPort")
         }
+        guard let providerKey = provider.linkKey else {
+            throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no identity key to authenticate its links")
+        }
         let identity = ClientIdentity(sphinxKey: keys.sphinxKey, signingKey: keys.signingKey,
                                       mailbox: try SphinxAddress(hex: file.mailbox), provider: providerID)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let transport = TCPClientTransport(
             packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
-            identity: identity, geometry: topology.parameters.geometry, pullSize: topology.parameters.pullSize, group: group)
+            identity: identity, providerKey: providerKey, geometry: topology.parameters.geometry,
+            pullSize: topology.parameters.pullSize, group: group)
         client = LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: file.rates(topology.parameters),
                               transport: transport, eventLoop: group.next(), bufferCapacity: file.sendBuffer ?? 1000)
     }

@@ -13,6 +13,7 @@ public final class ProviderMetrics: Sendable {
     let pulledStored: CoreMetrics.Counter
     let pulledDummies: CoreMetrics.Counter
     let acknowledged: CoreMetrics.Counter
+    let expired: CoreMetrics.Counter
 
     /// Why the store turned a packet away.
     enum StoreRefusal: String, CaseIterable {
@@ -30,13 +31,16 @@ public final class ProviderMetrics: Sendable {
         })
         backlog = CoreMetrics.Gauge(label: "loopix_mailbox_store_backlog", factory: factory)
         pulls = CoreMetrics.Counter(label: "loopix_pulls_total", factory: factory)
-        let causes = PullRefusal.allCases.map(\.cause) + ["pull_framing", "pull_timeout"]
+        let causes = PullRefusal.allCases.map(\.cause) + ["pull_framing", "pull_timeout", "pull_connection_limit"]
+            + NoiseLinkError.responderCauses.map { "pull_link_" + $0 }
         pullRefused = Dictionary(uniqueKeysWithValues: causes.map {
             ($0, CoreMetrics.Counter(label: "loopix_pull_refused_total", dimensions: [("cause", $0)], factory: factory))
         })
         pulledStored = CoreMetrics.Counter(label: "loopix_pull_packets_total", dimensions: [("kind", "stored")], factory: factory)
         pulledDummies = CoreMetrics.Counter(label: "loopix_pull_packets_total", dimensions: [("kind", "dummy")], factory: factory)
         acknowledged = CoreMetrics.Counter(label: "loopix_mailbox_acknowledged_total", factory: factory)
+        expired = CoreMetrics.Counter(label: "loopix_mailbox_expired_total", factory: factory)
+        expired.increment(by: 0)
         for c in refused.values { c.increment(by: 0) }
         for c in pullRefused.values { c.increment(by: 0) }
     }

@@ -65,9 +65,11 @@ struct BenchNodeCommand: AsyncParsableCommand {
             shouldDisplay: false)
 
         @Option(help: "The node's configuration file (JSON), as for `loopix mix`.") var config: String
+        @Flag(help: "Plain TCP links, to measure what link encryption costs (this benchmark's node only).")
+        var plaintextLinks = false
 
         func run() async throws {
-            let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
+            let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config, plaintextLinksForBenchmark: plaintextLinks)
             let epochs = ReplayEpochs(node: mix.node)
             try await mix.node.runUntilTerminated(logger: mix.logger)
             epochs.cancel()

@@ -3,6 +3,7 @@ import Foundation
 import LoopixClient
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixProvider
 import LoopixSphinx
 import LoopixTestSupport
@@ -16,6 +17,8 @@ final class LoopbackNetwork: @unchecked Sendable {
     let topology: Topology
     let mixes: [MixNode]
     let providers: [ProviderNode]
+    /// Each node's identity, by node id.
+    let identities: [NodeID: SigningKey]
     let pullSize: Int
     let directory = makeTemporaryDirectory()
 
@@ -23,11 +26,15 @@ final class LoopbackNetwork: @unchecked Sendable {
         self.pullSize = pullSize
         var nodes: [NodeDescriptor] = []
         var keys: [SecretKey] = []
+        var identities: [NodeID: SigningKey] = [:]
         func add(_ role: NodeRole, _ layer: Int) throws {
             let key = SecretKey.generate()
+            let identity = SigningKey()
             keys.append(key)
-            nodes.append(NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
-                                        port: try freeLoopbackPort(), publicKey: key.publicKey))
+            let node = NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
+                                      port: try freeLoopbackPort(), publicKey: key.publicKey, signingKey: identity.verifyingKey)
+            identities[node.id] = identity
+            nodes.append(node)
         }
         try add(.provider, 0)
         try add(.provider, 0)
@@ -61,14 +68,22 @@ final class LoopbackNetwork: @unchecked Sendable {
                 p.pullSize = pullSize
                 p.durability = .normal
                 providers.append(try ProviderNode(id: node.id, secretKey: keys[i], topology: topology,
+                                                  linkKey: identities[node.id]!.linkKey(),
                                                   node: configuration(node.port), provider: p, eventLoopGroup: group))
             } else {
                 mixes.append(try MixNode(id: node.id, secretKey: keys[i], topology: topology,
+                                         links: .noise(identities[node.id]!.linkKey()),
                                          configuration: configuration(node.port), eventLoopGroup: group))
             }
         }
         self.mixes = mixes
         self.providers = providers
+        self.identities = identities
+    }
+
+    /// The link key of provider `index` (the X25519 form of its identity).
+    func providerKey(_ index: Int) -> NoisePublicKey {
+        identities[providers[index].node.id]!.verifyingKey.linkKey!
     }
 
     /// Non-zero drop and mailbox counters of every node, for failure messages.
@@ -102,7 +117,8 @@ final class LoopbackNetwork: @unchecked Sendable {
         let transport = TCPClientTransport(
             packets: .init(host: "127.0.0.1", port: provider.packetPort!),
             pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
-            identity: identity, geometry: topology.parameters.geometry, pullSize: pullSize, group: group)
+            identity: identity, providerKey: providerKey(index), geometry: topology.parameters.geometry, pullSize: pullSize,
+            group: group)
         let core = try ClientCore(identity: identity, network: network ?? StaticNetwork(topology), replayState: replayState)
         return LoopixClient(core: core, rates: rates, transport: transport, eventLoop: group.next())
     }
@@ -197,7 +213,8 @@ struct CoverTrafficEndToEndTests {
         let times = TimeLog()
         let transport = TCPClientTransport(
             packets: .init(host: "127.0.0.1", port: provider.packetPort!), pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
-            identity: identity, geometry: net.topology.parameters.geometry, pullSize: net.pullSize, group: net.group)
+            identity: identity, providerKey: net.providerKey(0), geometry: net.topology.parameters.geometry, pullSize: net.pullSize,
+            group: net.group)
         let client = LoopixClient(core: try ClientCore(identity: identity, topology: net.topology), rates: rates,
                                   transport: transport, eventLoop: net.group.next(),
                                   sendObserver: { _, t in times.append(t) })
