@@ -103,7 +103,7 @@ final class CNode {
     var result = lsx_processed()
 
     init() {
-        var g = lsx_geometry(hops: UInt32(ring.geometry.hops), payload: UInt32(ring.geometry.payload))
+        var g = lsx_geometry(hops: UInt32(ring.geometry.hops), payload: UInt32(ring.geometry.payload), suite: LSX_SUITE_V1)
         precondition(lsx_replay_filter_create(&filter, UInt64(PacketRing.count) * 2, 1e-6, 0) == 0)
         let rc = ring.key.withUnsafeBytes { lsx_node_create(&node, &g, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
         precondition(rc == 0)

@@ -1,5 +1,5 @@
-/* The version, error names, geometry and sizes, keys and routing commands
- * (lsx_init and the backends are in x25519.c). */
+/* The version, error names, the packet suites, geometry and sizes, keys and
+ * routing commands (lsx_init and the backends are in x25519.c). */
 #include "lsx_internal.h"
 
 #include <stdlib.h>
@@ -37,35 +37,88 @@ const char *lsx_error_name(int code) {
     }
 }
 
+/* ---- Packet suites ---- */
+
+/* Every suite this library implements. Its sizes come from the public
+ * macros, so that the table, the header and the functions cannot disagree. */
+static const lsxi_suite suites[] = {
+    {LSX_SUITE_V1, LSX_SUITE_FORMAT_VERSION(LSX_SUITE_V1), LSXI_KDF_CONTEXT_V1, LSX_SUITE_ELEMENT_BYTES(LSX_SUITE_V1),
+     LSX_SUITE_SLOT_BYTES(LSX_SUITE_V1), NULL, "sphinx-v1"},
+    {LSX_SUITE_KEM_X25519, LSX_SUITE_FORMAT_VERSION(LSX_SUITE_KEM_X25519), LSXI_KDF_CONTEXT_KEM_X25519,
+     LSX_SUITE_ELEMENT_BYTES(LSX_SUITE_KEM_X25519), LSX_SUITE_SLOT_BYTES(LSX_SUITE_KEM_X25519), &lsxi_kem_x25519,
+     "kem-x25519"},
+};
+
+const lsxi_suite *lsxi_suite_of(lsx_suite id) {
+    for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
+        if (suites[i].id == id) return &suites[i];
+    return NULL;
+}
+
+const char *lsx_suite_name(lsx_suite suite) {
+    const lsxi_suite *s = lsxi_suite_of(suite);
+    return s == NULL ? "unknown" : s->name;
+}
+
+uint8_t lsx_suite_format_version(lsx_suite suite) {
+    const lsxi_suite *s = lsxi_suite_of(suite);
+    return s == NULL ? 0 : s->version;
+}
+
+size_t lsx_suite_element_bytes(lsx_suite suite) {
+    const lsxi_suite *s = lsxi_suite_of(suite);
+    return s == NULL ? 0 : s->element_bytes;
+}
+
+size_t lsx_suite_slot_bytes(lsx_suite suite) {
+    const lsxi_suite *s = lsxi_suite_of(suite);
+    return s == NULL ? 0 : s->slot_bytes;
+}
+
+size_t lsx_kem_x25519_ciphertext_bytes(void) { return LSX_KEM_X25519_CIPHERTEXT_BYTES; }
+size_t lsx_kem_x25519_seed_bytes(void) { return LSX_KEM_X25519_SEED_BYTES; }
+size_t lsx_kem_x25519_slot_bytes(void) { return LSX_KEM_X25519_SLOT_BYTES; }
+size_t lsx_kem_shared_secret_bytes(void) { return LSX_KEM_SHARED_SECRET_BYTES; }
+
 /* ---- Geometry ---- */
 
-int lsx_geometry_init(lsx_geometry *geometry, uint32_t hops, uint32_t payload) {
+int lsx_geometry_init(lsx_geometry *geometry, lsx_suite suite, uint32_t hops, uint32_t payload) {
     if (geometry == NULL) return LSX_ERR_ARGUMENT;
-    if (hops < LSX_MIN_HOPS || hops > LSX_MAX_HOPS || payload < LSX_MIN_PAYLOAD || payload > LSX_MAX_PAYLOAD)
+    if (lsxi_suite_of(suite) == NULL || hops < LSX_MIN_HOPS || hops > LSX_MAX_HOPS || payload < LSX_MIN_PAYLOAD ||
+        payload > LSX_MAX_PAYLOAD)
         return LSX_ERR_GEOMETRY;
     geometry->hops = hops;
     geometry->payload = payload;
+    geometry->suite = suite;
     return LSX_OK;
 }
 
 int lsx_geometry_check(const lsx_geometry *geometry) {
     lsx_geometry copy;
     if (geometry == NULL) return LSX_ERR_ARGUMENT;
-    return lsx_geometry_init(&copy, geometry->hops, geometry->payload);
+    return lsx_geometry_init(&copy, geometry->suite, geometry->hops, geometry->payload);
 }
 
 #define LSXI_SIZE_OF_VALID(expr) (lsx_geometry_check(geometry) == LSX_OK ? (size_t)(expr) : 0)
 
-size_t lsx_header_bytes(const lsx_geometry *geometry) { return LSXI_SIZE_OF_VALID(LSX_HEADER_BYTES(geometry->hops)); }
+size_t lsx_header_bytes(const lsx_geometry *geometry) {
+    return LSXI_SIZE_OF_VALID(LSX_SUITE_HEADER_BYTES(geometry->suite, geometry->hops));
+}
 size_t lsx_packet_bytes(const lsx_geometry *geometry) {
-    return LSXI_SIZE_OF_VALID(LSX_PACKET_BYTES(geometry->hops, geometry->payload));
+    return LSXI_SIZE_OF_VALID(LSX_SUITE_PACKET_BYTES(geometry->suite, geometry->hops, geometry->payload));
 }
 size_t lsx_max_message_bytes(const lsx_geometry *geometry) {
     return LSXI_SIZE_OF_VALID(LSX_MAX_MESSAGE_BYTES(geometry->payload));
 }
-size_t lsx_surb_bytes(const lsx_geometry *geometry) { return LSXI_SIZE_OF_VALID(LSX_SURB_BYTES(geometry->hops)); }
+size_t lsx_surb_bytes(const lsx_geometry *geometry) {
+    return LSXI_SIZE_OF_VALID(LSX_SUITE_SURB_BYTES(geometry->suite, geometry->hops));
+}
 size_t lsx_surb_secret_bytes(const lsx_geometry *geometry) {
     return LSXI_SIZE_OF_VALID(LSX_SURB_SECRET_BYTES(geometry->hops));
+}
+size_t lsx_ephemeral_bytes(const lsx_geometry *geometry, size_t hops) {
+    if (lsx_geometry_check(geometry) != LSX_OK || hops < LSX_MIN_HOPS || hops > geometry->hops) return 0;
+    return LSX_SUITE_EPHEMERAL_BYTES(geometry->suite, hops);
 }
 
 size_t lsx_format_version_bytes(void) { return LSX_FORMAT_VERSION_BYTES; }
@@ -105,9 +158,7 @@ void lsx_random(void *buffer, size_t n) {
 int lsx_public_key(uint8_t public_key[LSX_KEY_BYTES], const uint8_t secret_key[LSX_KEY_BYTES]) {
     if (public_key == NULL || secret_key == NULL) return LSX_ERR_ARGUMENT;
     if (!lsxi_initialized()) return LSX_ERR_NOT_INITIALIZED;
-    /* The base point is never low order, so this cannot fail for a real key. */
-    if (crypto_scalarmult_base(public_key, secret_key) != 0) return LSX_ERR_LOW_ORDER;
-    return LSX_OK;
+    return lsxi_x25519_base(public_key, secret_key);
 }
 
 int lsx_keypair(uint8_t public_key[LSX_KEY_BYTES], uint8_t secret_key[LSX_KEY_BYTES]) {

@@ -1,9 +1,10 @@
 /* LIONESS over the payload (spec section 7) and the payload's framing. */
 #include "lsx_internal.h"
 
-void lsxi_lioness_keys_from_secret(lsxi_lioness_keys *keys, const uint8_t secret[LSXI_KDF_KEY_BYTES]) {
+void lsxi_lioness_keys_from_secret(lsxi_lioness_keys *keys, const uint8_t secret[LSXI_KDF_KEY_BYTES],
+                                   const char *kdf_context) {
     for (int i = 0; i < LSXI_LIONESS_KEYS; i++)
-        lsxi_kdf(keys->k[i], LSXI_LIONESS_KEY_BYTES, (uint64_t)(LSXI_KDF_PAYLOAD_1 + i), secret);
+        lsxi_kdf(keys->k[i], LSXI_LIONESS_KEY_BYTES, (uint64_t)(LSXI_KDF_PAYLOAD_1 + i), secret, kdf_context);
 }
 
 /* R ^= STREAM(L ^ key, |R|) */

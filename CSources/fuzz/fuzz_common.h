@@ -1,5 +1,5 @@
 /* What the fuzz targets and their seed writer share: the fixed node keys, the
- * geometries an input can pick, and checks that hold for any call. */
+ * suites and geometries an input can pick, and checks that hold for any call. */
 #ifndef FUZZ_COMMON_H
 #define FUZZ_COMMON_H
 
@@ -11,10 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Geometries an input picks with its first byte's two low bits: the default,
- * the small one, the largest route, and the default again (so that half of
- * all inputs use it). */
-static const lsx_geometry fuzz_geometries[4] = {{6, 2048}, {2, 64}, {16, 64}, {6, 2048}};
+/* The packet suites an input picks with one bit (which bit, each target
+ * says), and per suite the geometries it picks with its first byte's two low
+ * bits: the default, the small one, the largest route, and the default again
+ * (so that half of all inputs use it). */
+#define FUZZ_SUITES 2
+#define FUZZ_GEOMETRIES 4
+static const lsx_suite fuzz_suites[FUZZ_SUITES] = {LSX_SUITE_V1, LSX_SUITE_KEM_X25519};
+static const lsx_geometry fuzz_geometries[FUZZ_SUITES][FUZZ_GEOMETRIES] = {
+    {{6, 2048, LSX_SUITE_V1}, {2, 64, LSX_SUITE_V1}, {16, 64, LSX_SUITE_V1}, {6, 2048, LSX_SUITE_V1}},
+    {{6, 2048, LSX_SUITE_KEM_X25519},
+     {2, 64, LSX_SUITE_KEM_X25519},
+     {16, 64, LSX_SUITE_KEM_X25519},
+     {6, 2048, LSX_SUITE_KEM_X25519}},
+};
+/* The largest packet any of them makes. */
+#define FUZZ_MAX_PACKET LSX_SUITE_PACKET_BYTES(LSX_SUITE_KEM_X25519, LSX_MAX_HOPS, 2048)
 
 /* Bytes each hop of a structured input takes: flag, delay, a seed for the
  * address, a byte for the command's first reserved byte. */
@@ -39,6 +51,13 @@ static inline void fuzz_node_secret(uint8_t secret[LSX_KEY_BYTES], unsigned i) {
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* An element (alpha, or an encapsulation) in its suite's one accepted
+ * encoding: what every packet a node puts out must carry. */
+static inline int fuzz_element_canonical(lsx_suite suite, const uint8_t *element) {
+    if (suite == LSX_SUITE_KEM_X25519) return lsxi_kem_x25519.check(element) == LSX_OK;
+    return (element[LSXI_ALPHA_TOP_BYTE] & LSXI_ALPHA_TOP_BIT) == 0;
+}
 
 /* Every return code is 0 or one of the enum's named errors. */
 static inline void fuzz_check_code(int rc) {

@@ -8,19 +8,21 @@
  *             2 real block, changed, then used, carried and opened,
  *             3 real block, used and carried, then opened with a changed secret
  *   bit  4    (modes 0, 1) lengths as given by the input rather than exact
+ *   bit  5    the packet suite: version 1 or the KEM suite
  * Modes 0 and 1: message length (2 bytes) or split point (2 bytes), then the
- * bytes. Modes 2 and 3: hops (1), ephemeral secret (LSX_SECRET_BYTES), change position (2)
- * and xor mask (1; 0 = no change), FUZZ_HOP_BYTES per hop, then the
- * message. Missing bytes read as zero. */
+ * bytes. Modes 2 and 3: hops (1), the suite's ephemeral randomness for that
+ * many hops (lsx_ephemeral_bytes), change position (2) and xor mask (1; 0 =
+ * no change), FUZZ_HOP_BYTES per hop, then the message. Missing bytes read
+ * as zero. */
 #include "fuzz_common.h"
 
 #define MAX_NODES LSX_MAX_HOPS
-#define MAX_PACKET LSX_PACKET_BYTES(LSX_MAX_HOPS, 2048)
-#define MAX_SURB LSX_SURB_BYTES(LSX_MAX_HOPS)
+#define MAX_PACKET FUZZ_MAX_PACKET
+#define MAX_SURB LSX_SUITE_SURB_BYTES(LSX_SUITE_KEM_X25519, LSX_MAX_HOPS)
 #define MAX_SURB_SECRET LSX_SURB_SECRET_BYTES(LSX_MAX_HOPS)
 #define LARGEST_INPUT 65536
 
-static lsx_node *nodes[4][MAX_NODES];
+static lsx_node *nodes[FUZZ_SUITES][FUZZ_GEOMETRIES][MAX_NODES];
 static uint8_t public_keys[MAX_NODES * LSX_KEY_BYTES];
 static uint8_t message_buf[LSX_MAX_PAYLOAD + 64];
 static uint8_t surb_buf[LARGEST_INPUT + MAX_SURB];
@@ -36,8 +38,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         uint8_t secret[LSX_KEY_BYTES];
         fuzz_node_secret(secret, i);
         if (lsx_public_key(public_keys + i * LSX_KEY_BYTES, secret) != LSX_OK) abort();
-        for (int g = 0; g < 4; g++)
-            if (lsx_node_create(&nodes[g][i], &fuzz_geometries[g], secret) != LSX_OK) abort();
+        for (int s = 0; s < FUZZ_SUITES; s++)
+            for (int g = 0; g < FUZZ_GEOMETRIES; g++)
+                if (lsx_node_create(&nodes[s][g][i], &fuzz_geometries[s][g], secret) != LSX_OK) abort();
         sodium_memzero(secret, sizeof secret);
     }
     for (size_t i = 0; i < sizeof message_buf; i++) message_buf[i] = (uint8_t)(i * 131 + 7);
@@ -74,13 +77,13 @@ static size_t read_rest(reader *r, uint8_t *out, int exact, size_t n) {
  * it builds a packet whose header is the block's. */
 static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
     const size_t message_len = read_u16(in) + (exact ? 0 : read_u16(in)); /* up to 128 KiB: too long too */
-    const size_t surb_len = read_rest(in, surb_buf, exact, LSX_SURB_BYTES(g->hops));
-    const size_t header = LSX_HEADER_BYTES(g->hops), total = LSX_PACKET_BYTES(g->hops, g->payload);
+    const size_t surb_want = lsx_surb_bytes(g), surb_len = read_rest(in, surb_buf, exact, surb_want);
+    const size_t header = lsx_header_bytes(g), total = lsx_packet_bytes(g);
     uint8_t first_hop[LSX_ADDRESS_BYTES];
     const uint8_t *message = message_len <= LSX_MAX_PAYLOAD ? message_buf : NULL;
     int expected = LSX_OK;
     if (message == NULL) expected = LSX_ERR_ARGUMENT;
-    else if (surb_len != LSX_SURB_BYTES(g->hops)) expected = LSX_ERR_LENGTH;
+    else if (surb_len != surb_want) expected = LSX_ERR_LENGTH;
     else if (message_len > LSX_MAX_MESSAGE_BYTES(g->payload)) expected = LSX_ERR_MESSAGE_TOO_LONG;
     memset(packet, 0xa5, total);
     int rc = lsx_surb_use(packet, total, first_hop, g, surb_buf, surb_len, message, message_len);
@@ -94,7 +97,7 @@ static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
     uint8_t read_first_hop[LSX_ADDRESS_BYTES];
     rc = lsx_surb_first_hop(read_first_hop, g, surb_buf, surb_len);
     fuzz_check_code(rc);
-    FUZZ_ASSERT(rc == (surb_len == LSX_SURB_BYTES(g->hops) ? LSX_OK : LSX_ERR_LENGTH));
+    FUZZ_ASSERT(rc == (surb_len == surb_want ? LSX_OK : LSX_ERR_LENGTH));
     if (rc == LSX_OK && expected == LSX_OK) FUZZ_ASSERT(memcmp(read_first_hop, first_hop, LSX_ADDRESS_BYTES) == 0);
 }
 
@@ -134,17 +137,17 @@ static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
 /* A real block over the fixed nodes; `change_secret` picks whether the
  * change (if any) goes into the block before use or into the secret before
  * opening. Checks every step against what the change must cause. */
-static void fuzz_real(int g_index, int change_secret, reader *in) {
-    const lsx_geometry *g = &fuzz_geometries[g_index];
-    const size_t H = g->hops, header = LSX_HEADER_BYTES(H), total = LSX_PACKET_BYTES(H, g->payload);
-    const size_t surb_len = LSX_SURB_BYTES(H), secret_len = LSX_SURB_SECRET_BYTES(H);
-    uint8_t hops_byte, ephemeral[LSX_SECRET_BYTES], commands[MAX_NODES * LSX_COMMAND_BYTES], mask;
+static void fuzz_real(int suite, int g_index, int change_secret, reader *in) {
+    const lsx_geometry *g = &fuzz_geometries[suite][g_index];
+    const size_t H = g->hops, header = lsx_header_bytes(g), total = lsx_packet_bytes(g);
+    const size_t surb_len = lsx_surb_bytes(g), secret_len = lsx_surb_secret_bytes(g);
+    uint8_t hops_byte, ephemeral[LSXI_MAX_EPHEMERAL_BYTES], commands[MAX_NODES * LSX_COMMAND_BYTES], mask;
     uint8_t first_hop[LSX_ADDRESS_BYTES], first_hop_out[LSX_ADDRESS_BYTES];
     int create_expected = LSX_OK;
 
     read_bytes(in, &hops_byte, 1);
-    const size_t hops = 1 + hops_byte % H;
-    read_bytes(in, ephemeral, sizeof ephemeral);
+    const size_t hops = 1 + hops_byte % H, ephemeral_len = lsx_ephemeral_bytes(g, hops);
+    read_bytes(in, ephemeral, ephemeral_len);
     const size_t change_at = read_u16(in) % (change_secret ? secret_len : surb_len);
     read_bytes(in, &mask, 1);
     for (size_t i = 0; i < hops; i++) {
@@ -160,7 +163,7 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
     memset(first_hop, 0x42, sizeof first_hop);
 
     int rc = lsx_surb_create(surb_buf, surb_len, secret_buf, secret_len, g, hops, public_keys, commands, first_hop,
-                             ephemeral, NULL);
+                             ephemeral, ephemeral_len, NULL);
     fuzz_check_code(rc);
     FUZZ_ASSERT(rc == create_expected);
     if (rc != LSX_OK) return;
@@ -178,7 +181,7 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
 
     /* Where the change went decides what must happen. */
     const int changed = mask != 0;
-    const size_t kt_in_block = LSXI_SURB_REPLY_KEY_OFFSET(H);
+    const size_t kt_in_block = LSXI_SURB_REPLY_KEY_OFFSET(g->suite, H);
     const int in_header = changed && !change_secret && change_at >= LSXI_SURB_HEADER_OFFSET && change_at < kt_in_block;
     const int in_kt = changed && !change_secret && change_at >= kt_in_block;
     const int in_used_secret =
@@ -186,7 +189,7 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
 
     for (size_t i = 0; i < hops; i++) {
         lsx_processed r;
-        rc = lsx_process(next_packet, total, &r, nodes[g_index][i], NULL, packet, total);
+        rc = lsx_process(next_packet, total, &r, nodes[suite][g_index][i], NULL, packet, total);
         fuzz_check_code(rc);
         if (in_header) {
             FUZZ_ASSERT(i == 0 && rc != LSX_OK);
@@ -234,12 +237,13 @@ static void fuzz_real(int g_index, int change_secret, reader *in) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0 || size > LARGEST_INPUT) return 0;
     const int g_index = data[0] & 3, mode = (data[0] >> 2) & 3, exact = !((data[0] >> 4) & 1);
-    const lsx_geometry *g = &fuzz_geometries[g_index];
+    const int suite = (data[0] >> 5) & 1;
+    const lsx_geometry *g = &fuzz_geometries[suite][g_index];
     reader in = {data + 1, size - 1, 0};
     switch (mode) {
     case 0: fuzz_use(g, exact, &in); break;
     case 1: fuzz_open(g, exact, &in); break;
-    default: fuzz_real(g_index, mode == 3, &in); break;
+    default: fuzz_real(suite, g_index, mode == 3, &in); break;
     }
     return 0;
 }

@@ -4,7 +4,6 @@ import CLoopixSphinx
 /// What the C core says each fixed-size field takes; read once, on first use.
 enum CoreSizes {
     static let key = inline(lsx_key_bytes(), "key")
-    static let ephemeralSecret = Int(lsx_secret_bytes())
     static let address = inline(lsx_address_bytes(), "address")
     static let tag = inline(lsx_tag_bytes(), "replay tag")
     static let command = Int(lsx_command_bytes())

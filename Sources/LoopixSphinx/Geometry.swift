@@ -1,4 +1,4 @@
-// The network's packet geometry: maximum hops and payload size, validated, with the sizes that follow.
+// The network's packet geometry: packet suite, maximum hops and payload size, validated, with the sizes that follow.
 import CLoopixSphinx
 
 /// A validated packet geometry; every packet in a network has the sizes it gives, as the C core computes them.
@@ -7,25 +7,43 @@ public struct Geometry: Sendable, Hashable, Codable, CustomStringConvertible {
     public let hops: Int
     /// P: payload bytes.
     public let payload: Int
+    /// The packet suite: the format, the sizes and what a hop computes.
+    public let suite: PacketSuite
 
-    /// The default: 6 hops (provider, three mix layers, provider, client) and 2048 payload bytes.
+    /// The default: version 1, 6 hops (provider, three mix layers, provider, client) and 2048 payload bytes.
     public static let standard = try! Geometry(hops: Int(lsx_default_hops()), payload: Int(lsx_default_payload()))
 
     /// The C core checks the ranges (`lsx_geometry_init`).
-    public init(hops: Int, payload: Int) throws(SphinxError) {
+    public init(hops: Int, payload: Int, suite: PacketSuite = .v1) throws(SphinxError) {
         guard let h = UInt32(exactly: hops), let p = UInt32(exactly: payload) else { throw .invalidGeometry }
         var g = lsx_geometry()
-        try check(lsx_geometry_init(&g, h, p))
+        try check(lsx_geometry_init(&g, suite.c, h, p))
         self.hops = hops
         self.payload = payload
+        self.suite = suite
     }
 
+    private enum CodingKeys: String, CodingKey { case hops, payload }
+
+    /// An encoded geometry is its two numbers, and so always version 1's: the suite is not a network parameter
+    /// yet, and an encoding that named it would be one.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(hops: c.decode(Int.self, forKey: .hops), payload: c.decode(Int.self, forKey: .payload))
     }
 
-    var c: lsx_geometry { lsx_geometry(hops: UInt32(hops), payload: UInt32(payload)) }
+    /// Refuses any suite but version 1, which decoding would silently turn it into.
+    public func encode(to encoder: any Encoder) throws {
+        guard suite == .v1 else {
+            throw EncodingError.invalidValue(self, .init(codingPath: encoder.codingPath,
+                debugDescription: "only a version 1 geometry can be encoded; the packet suite is not a network parameter yet"))
+        }
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(hops, forKey: .hops)
+        try c.encode(payload, forKey: .payload)
+    }
+
+    var c: lsx_geometry { lsx_geometry(hops: UInt32(hops), payload: UInt32(payload), suite: suite.c) }
 
     // The sizes are asked of the C core each time rather than stored: a few comparisons and
     // additions, and a Geometry stays the two numbers it is encoded as.
@@ -35,9 +53,17 @@ public struct Geometry: Sendable, Hashable, Codable, CustomStringConvertible {
     public var replyBlockBytes: Int { size(lsx_surb_bytes) }
     var replyBlockSecretBytes: Int { size(lsx_surb_secret_bytes) }
 
+    /// The fresh randomness that creating over a route of `hops` hops consumes (version 1: one secret; KEM
+    /// suite: one seed per hop), which a test vector gives in its place; 0 for a route that does not fit.
+    public func ephemeralBytes(forHops hops: Int) -> Int {
+        withUnsafePointer(to: c) { lsx_ephemeral_bytes($0, hops) }
+    }
+
     private func size(_ of: (UnsafePointer<lsx_geometry>?) -> Int) -> Int {
         withUnsafePointer(to: c) { of($0) }
     }
 
-    public var description: String { "H=\(hops) P=\(payload) (\(packetBytes)-byte packets)" }
+    public var description: String {
+        (suite == .v1 ? "" : "\(suite.name) ") + "H=\(hops) P=\(payload) (\(packetBytes)-byte packets)"
+    }
 }

@@ -74,25 +74,24 @@ public final class ReplyBlockSecret: @unchecked Sendable {
 
 extension Sphinx {
     /// Makes a reply block over `route`, whose last command must be `.final(messageID:)` (the reply id);
-    /// `firstHop` is where the replier sends the reply. `ephemeralSecret` and `replyKey` are for test vectors.
+    /// `firstHop` is where the replier sends the reply. `ephemeralSecret` (as for `createPacket`) and `replyKey`
+    /// are for test vectors.
     public static func createReplyBlock(
         geometry: Geometry, route: [RouteHop], firstHop: SphinxAddress,
         ephemeralSecret: [UInt8]? = nil, replyKey: [UInt8]? = nil
     ) throws(SphinxError) -> (block: ReplyBlock, secret: ReplyBlockSecret) {
         try initialize()
         guard case .final(let replyID)? = route.last?.command else { throw .invalidRoute }
-        guard ephemeralSecret == nil || ephemeralSecret!.count == CoreSizes.ephemeralSecret,
-            replyKey == nil || replyKey!.count == CoreSizes.replyKey
-        else { throw .wrongLength }
+        guard replyKey == nil || replyKey!.count == CoreSizes.replyKey else { throw .wrongLength }
         var surb = [UInt8](repeating: 0, count: geometry.replyBlockBytes)
         var secret = [UInt8](repeating: 0, count: geometry.replyBlockSecretBytes)
         try withRoute(route, geometry: geometry) { (keys, commands) throws(SphinxError) in
-            try withOptionalBytes(ephemeralSecret) { (x) throws(SphinxError) in
-                try withOptionalBytes(replyKey) { (kt) throws(SphinxError) in
+            try withOptionalBytes(ephemeralSecret) { (x, xCount) throws(SphinxError) in
+                try withOptionalBytes(replyKey) { (kt, _) throws(SphinxError) in
                     try firstHop.storage.withUnsafeBytes { (first) throws(SphinxError) in
                         var g = geometry.c
                         try check(lsx_surb_create(&surb, surb.count, &secret, secret.count, &g, route.count, keys,
-                                                  commands, first.u8, x, kt))
+                                                  commands, first.u8, x, xCount, kt))
                     }
                 }
             }

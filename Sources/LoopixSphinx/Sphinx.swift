@@ -38,7 +38,8 @@ public enum Sphinx {
     /// The C library's version.
     public static var version: String { String(cString: lsx_version()) }
 
-    /// Builds a forward packet over `route` carrying `message` (at most `geometry.maxMessageBytes`).
+    /// Builds a forward packet of the geometry's suite over `route` carrying `message` (at most
+    /// `geometry.maxMessageBytes`).
     public static func createPacket(
         geometry: Geometry, route: [RouteHop], message: some Collection<UInt8>
     ) throws(SphinxError) -> [UInt8] {
@@ -57,26 +58,30 @@ public enum Sphinx {
         return packet
     }
 
-    /// Builds a forward packet into `out` (exactly `geometry.packetBytes`). `ephemeralSecret` is for test vectors only.
+    /// Builds a forward packet into `out` (exactly `geometry.packetBytes`). `ephemeralSecret`, for test vectors
+    /// only, replaces the fresh randomness: exactly `geometry.ephemeralBytes(forHops: route.count)` bytes (version
+    /// 1's secret, or the KEM suite's seeds, one per hop, end to end).
     public static func createPacket(
         geometry: Geometry, route: [RouteHop], message: some Collection<UInt8>,
         ephemeralSecret: [UInt8]? = nil, into out: UnsafeMutableRawBufferPointer
     ) throws(SphinxError) {
         try initialize()
-        guard ephemeralSecret == nil || ephemeralSecret!.count == CoreSizes.ephemeralSecret else { throw .wrongLength }
         let messageBytes = Array(message)
+        // The C core's order: the message before the route.
+        guard messageBytes.count <= geometry.maxMessageBytes else { throw .messageTooLong }
         try withRoute(route, geometry: geometry) { (keys, commands) throws(SphinxError) in
             try messageBytes.withUnsafeBufferPointer { (msg) throws(SphinxError) in
-                try withOptionalBytes(ephemeralSecret) { (secret) throws(SphinxError) in
+                try withOptionalBytes(ephemeralSecret) { (secret, secretCount) throws(SphinxError) in
                     var g = geometry.c
                     try check(lsx_create_packet(out.u8, out.count, &g, route.count, keys, commands, msg.baseAddress,
-                                                msg.count, secret))
+                                                msg.count, secret, secretCount))
                 }
             }
         }
     }
 
-    /// A cover packet that cannot be told apart from a real one (random bytes behind a valid group element).
+    /// A cover packet of the geometry's suite that cannot be told apart from a real one (random bytes behind a
+    /// valid group element or encapsulation).
     public static func createDummy(geometry: Geometry) -> [UInt8] {
         ensureInitialized()
         return [UInt8](unsafeUninitializedCapacity: geometry.packetBytes) { out, count in
@@ -114,11 +119,12 @@ public enum Sphinx {
         }
     }
 
+    /// Lends optional bytes to C as a pointer and a count (NULL and 0 for nil).
     static func withOptionalBytes<R>(
-        _ bytes: [UInt8]?, _ body: (UnsafePointer<UInt8>?) throws(SphinxError) -> R
+        _ bytes: [UInt8]?, _ body: (UnsafePointer<UInt8>?, Int) throws(SphinxError) -> R
     ) throws(SphinxError) -> R {
-        guard let bytes else { return try body(nil) }
-        return try bytes.withUnsafeBufferPointer { (b) throws(SphinxError) in try body(b.baseAddress) }
+        guard let bytes else { return try body(nil, 0) }
+        return try bytes.withUnsafeBufferPointer { (b) throws(SphinxError) in try body(b.baseAddress, b.count) }
     }
 }
 

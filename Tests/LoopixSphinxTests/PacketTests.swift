@@ -1,4 +1,5 @@
 // Round trips, tampering, replays and reply blocks through the Swift API.
+import CLoopixSphinx
 import Foundation
 import LoopixSphinx
 import Testing
@@ -43,9 +44,11 @@ struct TestRoute {
 @Suite("Packets")
 struct PacketTests {
     static let small = try! Geometry(hops: 2, payload: 64)
+    static let kemStandard = try! Geometry(hops: 6, payload: 2048, suite: .kemX25519)
+    static let kemSmall = try! Geometry(hops: 2, payload: 64, suite: .kemX25519)
 
-    @Test("round trip at every hop count, both geometries, empty and maximum messages",
-          arguments: [Geometry.standard, PacketTests.small])
+    @Test("round trip at every hop count, both geometries of both suites, empty and maximum messages",
+          arguments: [Geometry.standard, PacketTests.small, PacketTests.kemStandard, PacketTests.kemSmall])
     func roundTrips(geometry: Geometry) throws {
         for length in 1...geometry.hops {
             for size in [0, geometry.maxMessageBytes / 3, geometry.maxMessageBytes] {
@@ -53,7 +56,7 @@ struct PacketTests {
                 let id = SphinxAddress.random()
                 let route = try TestRoute(geometry: geometry, length: length, last: .final(messageID: id))
                 let packet = try Sphinx.createPacket(geometry: geometry, route: route.hops, message: message)
-                #expect(packet.count == geometry.packetBytes)
+                #expect(packet.count == geometry.packetBytes && packet[0] == geometry.suite.formatVersion)
                 let (out, last) = try route.run(packet)
                 #expect(last.command == .final(messageID: id))
                 let range = try #require(last.finalMessage)
@@ -74,12 +77,18 @@ struct PacketTests {
         }
     }
 
+    /// Offsets at H = 6 (specs' section 3 / KEM section 5): beta at 33, 64-byte slots in v1, 96-byte slots
+    /// (command, next gamma, next encapsulation) in the KEM suite.
     @Test("a flipped bit: MAC failure in the header, payload check failure at the destination",
-          arguments: [("beta", 33 + 50, SphinxError?.some(.badMAC)), ("gamma", 33 + 384 + 2, .some(.badMAC)),
-                      ("payload", 433 + 700, nil)])
-    func tampering(region: String, offset: Int, expected: SphinxError?) throws {
-        let route = try TestRoute(geometry: .standard, length: 3, last: .final(messageID: .random()))
-        var packet = try Sphinx.createPacket(geometry: .standard, route: route.hops, message: Array("hi".utf8))
+          arguments: [(PacketSuite.v1, "beta", 33 + 50, SphinxError?.some(.badMAC)),
+                      (.v1, "gamma", 33 + 384 + 2, .some(.badMAC)), (.v1, "payload", 433 + 700, nil),
+                      (.kemX25519, "the next encapsulation in the first slot", 33 + 64 + 3, .some(.badMAC)),
+                      (.kemX25519, "beta", 33 + 300, .some(.badMAC)), (.kemX25519, "gamma", 33 + 576 + 2, .some(.badMAC)),
+                      (.kemX25519, "payload", 625 + 700, nil)])
+    func tampering(suite: PacketSuite, region: String, offset: Int, expected: SphinxError?) throws {
+        let geometry = try Geometry(hops: 6, payload: 2048, suite: suite)
+        let route = try TestRoute(geometry: geometry, length: 3, last: .final(messageID: .random()))
+        var packet = try Sphinx.createPacket(geometry: geometry, route: route.hops, message: Array("hi".utf8))
         packet[offset] ^= 0x10
         if let expected {
             #expect(throws: expected) { try route.run(packet) }
@@ -89,10 +98,11 @@ struct PacketTests {
         }
     }
 
-    @Test("a flipped bit in alpha is refused at the first hop")
-    func tamperedAlpha() throws {
-        let route = try TestRoute(geometry: .standard, length: 2, last: .drop(delayMicroseconds: 0))
-        var packet = try Sphinx.createPacket(geometry: .standard, route: route.hops, message: [])
+    @Test("a flipped bit in alpha (or the encapsulation) is refused at the first hop",
+          arguments: [Geometry.standard, PacketTests.kemStandard])
+    func tamperedAlpha(geometry: Geometry) throws {
+        let route = try TestRoute(geometry: geometry, length: 2, last: .drop(delayMicroseconds: 0))
+        var packet = try Sphinx.createPacket(geometry: geometry, route: route.hops, message: [])
         packet[7] ^= 0x01
         #expect(performing: { try route.processors[0].process(packet) },
                 throws: { ($0 as? SphinxError) == .badMAC || ($0 as? SphinxError) == .lowOrderPoint })
@@ -112,10 +122,11 @@ struct PacketTests {
         #expect(throws: SphinxError.wrongLength) { try route.processors[0].process([]) }
     }
 
-    @Test("replays are refused; a bad MAC does not poison the filter")
-    func replays() throws {
-        let route = try TestRoute(geometry: .standard, length: 2, last: .drop(delayMicroseconds: 0), filters: true)
-        let packet = try Sphinx.createPacket(geometry: .standard, route: route.hops, message: [])
+    @Test("replays are refused; a bad MAC does not poison the filter",
+          arguments: [Geometry.standard, PacketTests.kemStandard])
+    func replays(geometry: Geometry) throws {
+        let route = try TestRoute(geometry: geometry, length: 2, last: .drop(delayMicroseconds: 0), filters: true)
+        let packet = try Sphinx.createPacket(geometry: geometry, route: route.hops, message: [])
         var forged = packet
         forged[100] ^= 1
         #expect(throws: SphinxError.badMAC) { try route.processors[0].process(forged) }
@@ -135,11 +146,14 @@ struct PacketTests {
         #expect(String(decoding: buffer[range], as: UTF8.self) == "in place")
     }
 
-    @Test("dummies have the packet size, the version and a canonical alpha")
-    func dummies() {
+    @Test("dummies have the packet size, the version and a canonical element, and fail the MAC",
+          arguments: [Geometry.standard, PacketTests.kemStandard])
+    func dummies(geometry: Geometry) throws {
+        let route = try TestRoute(geometry: geometry, length: 1, last: .drop(delayMicroseconds: 0))
         for _ in 0..<32 {
-            let d = Sphinx.createDummy(geometry: .standard)
-            #expect(d.count == Geometry.standard.packetBytes && d[0] == 1 && d[32] & 0x80 == 0)
+            let d = Sphinx.createDummy(geometry: geometry)
+            #expect(d.count == geometry.packetBytes && d[0] == geometry.suite.formatVersion && d[32] & 0x80 == 0)
+            #expect(throws: SphinxError.badMAC) { try route.processors[0].process(d) }
         }
     }
 
@@ -167,11 +181,13 @@ struct PacketTests {
 
 @Suite("Reply blocks")
 struct ReplyBlockTests {
-    @Test("a reply travels back and opens; a second use is a replay")
-    func roundTripAndReuse() throws {
+    @Test("a reply travels back and opens; a second use is a replay",
+          arguments: [Geometry.standard, PacketTests.kemStandard])
+    func roundTripAndReuse(geometry: Geometry) throws {
         let replyID = SphinxAddress.random()
-        let route = try TestRoute(geometry: .standard, length: 4, last: .final(messageID: replyID), filters: true)
-        let (block, secret) = try Sphinx.createReplyBlock(geometry: .standard, route: route.hops, firstHop: route.ids[0])
+        let route = try TestRoute(geometry: geometry, length: 4, last: .final(messageID: replyID), filters: true)
+        let (block, secret) = try Sphinx.createReplyBlock(geometry: geometry, route: route.hops, firstHop: route.ids[0])
+        #expect(block.bytes.count == geometry.replyBlockBytes)
         #expect(block.firstHop == route.ids[0] && secret.replyID == replyID)
         let reply = try block.makeReply(message: Array("pong".utf8))
         let (out, last) = try route.run(reply)
@@ -192,19 +208,20 @@ struct ReplyBlockTests {
     }
 }
 
-@Suite("Backends and keys")
+/// Serialized: these tests switch the process-wide backend, and must not switch it under each other.
+@Suite("Backends and keys", .serialized)
 struct BackendTests {
-    @Test("libsodium and libcrypto give identical bytes")
-    func backendsAgree() throws {
+    @Test("libsodium and libcrypto give identical bytes", arguments: PacketSuite.allCases)
+    func backendsAgree(suite: PacketSuite) throws {
         let saved = Sphinx.backend
         defer { try? Sphinx.setBackend(saved) }
-        let geometry = Geometry.standard
+        let geometry = try Geometry(hops: 6, payload: 2048, suite: suite)
         let keys = (0..<6).map { _ in SecretKey.generate() }
         let hops = keys.enumerated().map { i, k in
             RouteHop(publicKey: k.publicKey,
                      command: i == 5 ? .final(messageID: .zero) : .relay(next: .zero, delayMicroseconds: 5))
         }
-        let secret = (0..<32).map { UInt8($0) }
+        let secret = (0..<geometry.ephemeralBytes(forHops: 6)).map { UInt8(truncatingIfNeeded: $0) }
         var outputs: [SphinxBackend: [[UInt8]]] = [:]
         for backend in SphinxBackend.allCases {
             try Sphinx.setBackend(backend)
@@ -222,6 +239,38 @@ struct BackendTests {
             outputs[backend] = trace
         }
         #expect(outputs[.sodium] == outputs[.libcrypto])
+    }
+
+    /// The KEM suite's vector file's own KEM entries. The KEM has no Swift API (packets never need it alone), so
+    /// they go to the C core's functions; here because they switch the backend.
+    @Test("the KEM's own entries: encapsulation and decapsulation, with each backend")
+    func kemEntries() throws {
+        let file = try Vectors.load("sphinx-kem-v1.json", as: VectorFile.self)
+        let entries = try #require(file.kem)
+        #expect(entries.count >= 2)
+        let saved = Sphinx.backend
+        defer { try? Sphinx.setBackend(saved) }
+        let geometry = lsx_geometry(hops: 1, payload: 64, suite: LSX_SUITE_KEM_X25519)
+        for backend in SphinxBackend.allCases {
+            try Sphinx.setBackend(backend)
+            for entry in entries {
+                let key = try SecretKey(bytes: hex(entry.private_key))
+                #expect(key.publicKey.bytes == hex(entry.public_key), "\(entry.description)")
+                var ciphertext = [UInt8](repeating: 0, count: Int(lsx_kem_x25519_ciphertext_bytes()))
+                var shared = [UInt8](repeating: 0, count: Int(lsx_kem_shared_secret_bytes()))
+                let seed = hex(entry.ephemeral_secret), publicKey = hex(entry.public_key)
+                #expect(lsx_kem_encapsulate(&ciphertext, ciphertext.count, &shared, LSX_SUITE_KEM_X25519, publicKey,
+                                            seed, seed.count) == 0)
+                #expect(ciphertext == hex(entry.ciphertext) && shared == hex(entry.shared_secret), "\(entry.description)")
+                var node: OpaquePointer? = nil
+                var g = geometry
+                #expect(key.withUnsafeBytes { lsx_node_create(&node, &g, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) } == 0)
+                defer { lsx_node_destroy(node) }
+                var decapsulated = [UInt8](repeating: 0, count: shared.count)
+                #expect(lsx_kem_decapsulate(&decapsulated, node, ciphertext, ciphertext.count) == 0)
+                #expect(decapsulated == hex(entry.shared_secret), "\(entry.description)")
+            }
+        }
     }
 
     @Test("a secret key round-trips through its bytes; wrong lengths are refused")

@@ -1,25 +1,27 @@
-// The Swift wrapper reproduces the published vectors byte for byte.
+// The Swift wrapper reproduces the published vectors of every suite byte for byte.
 import LoopixSphinx
 import Testing
 
 @Suite("Test vectors")
 struct VectorTests {
-    @Test("every valid case: create, each hop, reply block")
-    func validCases() throws {
-        let file = try Vectors.load("sphinx-v1.json", as: VectorFile.self)
+    @Test("every valid case: create, each hop, reply block", arguments: SuiteVectors.all)
+    func validCases(_ files: SuiteVectors) throws {
+        let file = try Vectors.load("\(files.stem).json", as: VectorFile.self)
         #expect(file.version == 1)
+        #expect(file.suite == (files.suite == .v1 ? nil : files.suite.name))
         #expect(file.cases.count >= 8)
         for c in file.cases {
-            let geometry = try c.geometry.geometry
+            let geometry = try c.geometry.geometry(files.suite)
             let keys = try c.route.map { try SecretKey(bytes: hex($0.private_key)) }
             for (key, entry) in zip(keys, c.route) { #expect(key.publicKey.bytes == hex(entry.public_key)) }
             let route = try zip(keys, c.route).map {
                 RouteHop(publicKey: $0.publicKey, command: try command(fromWire: hex($1.command)))
             }
+            #expect(c.ephemeral.count == geometry.ephemeralBytes(forHops: route.count))
             var packet = [UInt8](repeating: 0, count: geometry.packetBytes)
             try packet.withUnsafeMutableBytes { out in
                 try Sphinx.createPacket(geometry: geometry, route: route, message: hex(c.message),
-                                        ephemeralSecret: hex(c.ephemeral_secret), into: out)
+                                        ephemeralSecret: c.ephemeral, into: out)
             }
             #expect(packet == hex(c.packet), "\(c.description)")
             let processors = try keys.map { try PacketProcessor(geometry: geometry, secretKey: $0, replayFilter: nil) }
@@ -37,7 +39,7 @@ struct VectorTests {
             if let s = c.surb {
                 let (block, secret) = try Sphinx.createReplyBlock(
                     geometry: geometry, route: route, firstHop: try SphinxAddress(bytes: hex(s.first_hop_id)),
-                    ephemeralSecret: hex(s.ephemeral_secret), replyKey: hex(s.reply_key))
+                    ephemeralSecret: s.ephemeral, replyKey: hex(s.reply_key))
                 #expect(block.bytes == hex(s.surb))
                 var reply = try block.makeReply(message: hex(s.reply_message))
                 #expect(reply == hex(s.reply_packet))
@@ -52,13 +54,15 @@ struct VectorTests {
         }
     }
 
-    @Test("every invalid case is refused with its named error")
-    func invalidCases() throws {
-        let file = try Vectors.load("sphinx-v1-invalid.json", as: InvalidVectorFile.self)
+    @Test("every invalid case is refused with its named error", arguments: SuiteVectors.all)
+    func invalidCases(_ files: SuiteVectors) throws {
+        let file = try Vectors.load("\(files.stem)-invalid.json", as: InvalidVectorFile.self)
+        #expect(file.suite == (files.suite == .v1 ? nil : files.suite.name))
         #expect(file.cases.count >= 20)
         for c in file.cases {
             let processor = try PacketProcessor(
-                geometry: try c.geometry.geometry, secretKey: try SecretKey(bytes: hex(c.private_key)), replayFilter: nil)
+                geometry: try c.geometry.geometry(files.suite), secretKey: try SecretKey(bytes: hex(c.private_key)),
+                replayFilter: nil)
             var outcome = "ok"
             do {
                 let (_, processed) = try processor.process(hex(c.packet))

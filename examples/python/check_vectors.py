@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Checks the published Sphinx v1 test vectors through libloopix_sphinx.so, using the ctypes binding.
+"""Checks the published Sphinx test vectors of both packet suites through libloopix_sphinx.so, using the
+ctypes binding.
 
-For each X25519 backend: every case of Tests/Vectors/sphinx-v1.json (the packet, each hop's tag, flag,
-delay, address and output, and the reply block's creation, use, way back and opening) and every case
-of Tests/Vectors/sphinx-v1-invalid.json (the error name), then a round trip with fresh random keys.
-Prints one line per failure and a summary; exits 1 on any mismatch.
+For each X25519 backend and each suite (version 1: Tests/Vectors/sphinx-v1*.json; the KEM suite:
+Tests/Vectors/sphinx-kem-v1*.json): every valid case (the packet, each hop's tag, flag, delay, address
+and output, and the reply block's creation, use, way back and opening), the KEM suite's own KEM
+entries (encapsulation and decapsulation), every invalid case (the error name), then a round trip with
+fresh random keys. Prints one line per failure and a summary; exits 1 on any mismatch.
 
     make -C CSources && python3 examples/python/check_vectors.py [VECTOR_DIR]
 """
@@ -56,8 +58,19 @@ def error_of(call) -> str:
     return "ok"
 
 
-def check_case(t: Tally, case: dict, label: str) -> None:
-    g = lsx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+# Each suite's two files, by the stem of their names.
+SUITES = (("sphinx-v1", lsx.SUITE_V1), ("sphinx-kem-v1", lsx.SUITE_KEM_X25519))
+
+
+def ephemeral_of(entry: dict) -> bytes:
+    """A case's fresh randomness as the library takes it: v1's one secret, or the per-hop seeds joined."""
+    if "ephemeral_secret" in entry:
+        return h(entry["ephemeral_secret"])
+    return b"".join(h(seed) for seed in entry["ephemeral_secrets"])
+
+
+def check_case(t: Tally, case: dict, suite: int, label: str) -> None:
+    g = lsx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
     route = case["route"]
     secrets = [h(hop["private_key"]) for hop in route]
     keys = [h(hop["public_key"]) for hop in route]
@@ -66,7 +79,8 @@ def check_case(t: Tally, case: dict, label: str) -> None:
         t.equal(lsx.public_key(sk), pk, f"{label} public key {i}")
     nodes = [lsx.Node(g, sk) for sk in secrets]
 
-    packet = lsx.create_packet(g, keys, commands, h(case["message"]), h(case["ephemeral_secret"]))
+    t.equal(len(ephemeral_of(case)), g.ephemeral_bytes(len(route)), f"{label} ephemeral size")
+    packet = lsx.create_packet(g, keys, commands, h(case["message"]), ephemeral_of(case))
     t.equal(packet, h(case["packet"]), f"{label} packet")
     packet = h(case["packet"])
     for i, (node, want) in enumerate(zip(nodes, case["hops"])):
@@ -88,7 +102,7 @@ def check_case(t: Tally, case: dict, label: str) -> None:
     surb = case.get("surb")
     if surb is None:
         return
-    block, secret = lsx.surb_create(g, keys, commands, h(surb["first_hop_id"]), h(surb["ephemeral_secret"]),
+    block, secret = lsx.surb_create(g, keys, commands, h(surb["first_hop_id"]), ephemeral_of(surb),
                                     h(surb["reply_key"]))
     t.equal(block, h(surb["surb"]), f"{label} surb")
     first_hop, reply = lsx.surb_use(g, h(surb["surb"]), h(surb["reply_message"]))
@@ -105,8 +119,18 @@ def check_case(t: Tally, case: dict, label: str) -> None:
     t.equal(lsx.surb_open(g, secret, packet), h(surb["reply_message"]), f"{label} reply opened")
 
 
-def check_invalid(t: Tally, case: dict, label: str) -> None:
-    g = lsx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"])
+def check_kem(t: Tally, entry: dict, suite: int, label: str) -> None:
+    """The KEM alone: ENCAP(public_key, ephemeral_secret) and DECAP with the node's key."""
+    t.equal(lsx.public_key(h(entry["private_key"])), h(entry["public_key"]), f"{label} public key")
+    ciphertext, shared = lsx.kem_encapsulate(suite, h(entry["public_key"]), h(entry["ephemeral_secret"]))
+    t.equal(ciphertext, h(entry["ciphertext"]), f"{label} ciphertext")
+    t.equal(shared, h(entry["shared_secret"]), f"{label} shared secret")
+    node = lsx.Node(lsx.Geometry(1, 64, suite), h(entry["private_key"]))
+    t.equal(node.kem_decapsulate(h(entry["ciphertext"])), h(entry["shared_secret"]), f"{label} decapsulated")
+
+
+def check_invalid(t: Tally, case: dict, suite: int, label: str) -> None:
+    g = lsx.Geometry(case["geometry"]["hops"], case["geometry"]["payload"], suite)
     node = lsx.Node(g, h(case["private_key"]))
     try:
         _, r = node.process(h(case["packet"]), lsx.ReplayFilter(capacity=16))
@@ -116,9 +140,9 @@ def check_invalid(t: Tally, case: dict, label: str) -> None:
     t.equal(got, case["error"], f"{label} ({case['description']})")
 
 
-def round_trip(t: Tally, label: str) -> None:
+def round_trip(t: Tally, suite: int, label: str) -> None:
     """A fresh Loopix-path packet and reply block with random keys, through every hop."""
-    g = lsx.Geometry(6, 2048)
+    g = lsx.Geometry(6, 2048, suite)
     pairs = [lsx.keypair() for _ in range(g.hops)]
     nodes = [lsx.Node(g, sk) for _, sk in pairs]
     ids = [lsx.random_bytes(lsx.ADDRESS_BYTES) for _ in range(g.hops)]
@@ -129,6 +153,7 @@ def round_trip(t: Tally, label: str) -> None:
 
     packet = lsx.create_packet(g, keys, commands, message)
     t.equal(len(packet), g.packet_bytes, f"{label} packet size")
+    t.equal(packet[0], suite, f"{label} version byte")
     for i, node in enumerate(nodes):
         packet, r = node.process(packet, lsx.ReplayFilter(capacity=16))
         t.equal((r.flag, r.delay_us, r.address), lsx.command_decode(commands[i]), f"{label} hop {i} command")
@@ -148,20 +173,33 @@ def round_trip(t: Tally, label: str) -> None:
 
 def main() -> int:
     vector_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else VECTORS
-    valid = json.loads((vector_dir / "sphinx-v1.json").read_text())["cases"]
-    invalid = json.loads((vector_dir / "sphinx-v1-invalid.json").read_text())["cases"]
+    files = []
+    for stem, suite in SUITES:
+        valid = json.loads((vector_dir / f"{stem}.json").read_text())
+        invalid = json.loads((vector_dir / f"{stem}-invalid.json").read_text())
+        # v1's files name no suite; the others name theirs, as the library does.
+        for doc in (valid, invalid):
+            if doc.get("suite", "sphinx-v1") != lsx.suite_name(suite):
+                print(f"FAIL {stem}: the file is of suite {doc.get('suite')!r}")
+                return 1
+        files.append((suite, valid, invalid["cases"]))
+        print(f"libloopix_sphinx {lsx.version()}, {lsx.suite_name(suite)}: {len(valid['cases'])} cases, "
+              f"{len(valid.get('kem', []))} KEM entries, {len(invalid['cases'])} invalid cases")
     t = Tally()
-    print(f"libloopix_sphinx {lsx.version()}; {len(valid)} cases, {len(invalid)} invalid cases")
     for backend in ("sodium", "libcrypto"):
         lsx.set_backend(backend)
         t.equal(lsx.get_backend(), backend, "backend chosen")
-        before = (t.passed, t.failed)
-        for n, case in enumerate(valid):
-            check_case(t, case, f"[{backend}] case {n}")
-        for n, case in enumerate(invalid):
-            check_invalid(t, case, f"[{backend}] invalid {n}")
-        round_trip(t, f"[{backend}] round trip")
-        print(f"  {backend}: {t.passed - before[0]} checks passed, {t.failed - before[1]} failed")
+        for suite, valid, invalid in files:
+            before = (t.passed, t.failed)
+            name = lsx.suite_name(suite)
+            for n, entry in enumerate(valid.get("kem", [])):
+                check_kem(t, entry, suite, f"[{backend} {name}] KEM {n}")
+            for n, case in enumerate(valid["cases"]):
+                check_case(t, case, suite, f"[{backend} {name}] case {n}")
+            for n, case in enumerate(invalid):
+                check_invalid(t, case, suite, f"[{backend} {name}] invalid {n}")
+            round_trip(t, suite, f"[{backend} {name}] round trip")
+            print(f"  {backend}, {name}: {t.passed - before[0]} checks passed, {t.failed - before[1]} failed")
     print(f"{t.passed} passed, {t.failed} failed")
     return 1 if t.failed else 0
 

@@ -2,7 +2,9 @@
 
 It calls only the exported ``lsx_*`` functions and asks the library for every
 size (``lsx_packet_bytes``, ``lsx_key_bytes``, ...) instead of repeating the
-numbers. The library is loaded from ``$LOOPIX_SPHINX_LIB`` (the .so itself or
+numbers. Both packet suites are here: a ``Geometry`` names its suite
+(``SUITE_V1`` unless told otherwise, or ``SUITE_KEM_X25519``) and every size
+and function follows it. The library is loaded from ``$LOOPIX_SPHINX_LIB`` (the .so itself or
 the directory holding it), else from ``CSources/out/`` of this repository
 (``make -C CSources`` builds it there).
 """
@@ -17,14 +19,16 @@ from pathlib import Path
 
 __all__ = [
     "SphinxError", "Geometry", "Node", "ReplayFilter", "Processed",
-    "FLAG_RELAY", "FLAG_DELIVER", "FLAG_DROP", "FLAG_FINAL",
-    "error_name", "set_backend", "get_backend", "version", "keypair", "public_key",
+    "FLAG_RELAY", "FLAG_DELIVER", "FLAG_DROP", "FLAG_FINAL", "SUITE_V1", "SUITE_KEM_X25519",
+    "error_name", "set_backend", "get_backend", "version", "keypair", "public_key", "suite_name",
     "command_encode", "command_decode", "create_packet", "create_dummy",
-    "surb_create", "surb_use", "surb_open", "random_bytes",
+    "surb_create", "surb_use", "surb_open", "kem_encapsulate", "random_bytes",
 ]
 
-# Routing flags are part of the wire format (spec section 4), not sizes.
+# Routing flags are part of the wire format (spec section 4), not sizes; so is
+# a suite's value, which is its packets' version byte (checked below).
 FLAG_RELAY, FLAG_DELIVER, FLAG_DROP, FLAG_FINAL = 1, 2, 3, 4
+SUITE_V1, SUITE_KEM_X25519 = 1, 2
 _BACKENDS = {"auto": 0, "sodium": 1, "libcrypto": 2}
 
 
@@ -40,8 +44,9 @@ _path = _library_path()
 if not _path.exists():
     raise ImportError(f"{_path} not found: run `make -C CSources` first, or set LOOPIX_SPHINX_LIB")
 _lib = ctypes.CDLL(str(_path))
-# The argument orders below are those of the 2.x API (output parameters first).
-_API_MAJOR = 2
+# The argument orders below are those of the 3.x API (output parameters first,
+# a suite in every geometry, the ephemeral randomness with its length).
+_API_MAJOR = 3
 _lib.lsx_version.restype = c_char_p
 if int(_lib.lsx_version().decode().split(".")[0]) != _API_MAJOR:
     raise ImportError(f"{_path} is libloopix_sphinx {_lib.lsx_version().decode()}; this binding needs {_API_MAJOR}.x")
@@ -50,7 +55,8 @@ _u8p = POINTER(c_uint8)
 
 
 class _Geometry(ctypes.Structure):
-    _fields_ = [("hops", c_uint32), ("payload", c_uint32)]
+    # Mirrors lsx_geometry; lsx_suite is a C enum, an int.
+    _fields_ = [("hops", c_uint32), ("payload", c_uint32), ("suite", c_int)]
 
 
 class _Processed(ctypes.Structure):
@@ -74,18 +80,22 @@ def _declare(name: str, restype, *argtypes) -> None:
 
 _gp = POINTER(_Geometry)
 for _name in ("lsx_key_bytes", "lsx_secret_bytes", "lsx_command_bytes", "lsx_address_bytes", "lsx_tag_bytes",
-              "lsx_reply_key_bytes", "lsx_payload_overhead"):
+              "lsx_reply_key_bytes", "lsx_payload_overhead", "lsx_kem_shared_secret_bytes"):
     _declare(_name, c_size_t)
 for _name in ("lsx_header_bytes", "lsx_packet_bytes", "lsx_max_message_bytes", "lsx_surb_bytes",
               "lsx_surb_secret_bytes"):
     _declare(_name, c_size_t, _gp)
+_declare("lsx_ephemeral_bytes", c_size_t, _gp, c_size_t)
+_declare("lsx_suite_name", c_char_p, c_int)
+_declare("lsx_suite_format_version", c_uint8, c_int)
+_declare("lsx_suite_element_bytes", c_size_t, c_int)
 _declare("lsx_error_name", c_char_p, c_int)
 _declare("lsx_init", c_int)
 _declare("lsx_set_backend", c_int, c_int)
 _declare("lsx_get_backend", c_int)
 _declare("lsx_backend_name", c_char_p, c_int)
 _declare("lsx_version", c_char_p)
-_declare("lsx_geometry_init", c_int, _gp, c_uint32, c_uint32)
+_declare("lsx_geometry_init", c_int, _gp, c_int, c_uint32, c_uint32)
 _declare("lsx_keypair", c_int, _u8p, _u8p)
 _declare("lsx_public_key", c_int, _u8p, _u8p)
 _declare("lsx_wipe", None, c_void_p, c_size_t)
@@ -93,13 +103,16 @@ _declare("lsx_random", None, c_void_p, c_size_t)
 _declare("lsx_command_encode", c_int, _u8p, c_uint8, c_uint32, _u8p)
 # Output parameters come first, as in the C header.
 _declare("lsx_command_decode", c_int, POINTER(c_uint8), POINTER(c_uint32), _u8p, _u8p)
-_declare("lsx_create_packet", c_int, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, c_size_t, _u8p)
+_declare("lsx_create_packet", c_int, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, c_size_t, _u8p, c_size_t)
 _declare("lsx_create_dummy", c_int, _u8p, c_size_t, _gp)
 _declare("lsx_node_create", c_int, POINTER(c_void_p), _gp, _u8p)
 _declare("lsx_node_destroy", None, c_void_p)
 _declare("lsx_node_backend", c_int, c_void_p)
 _declare("lsx_process", c_int, _u8p, c_size_t, POINTER(_Processed), c_void_p, c_void_p, _u8p, c_size_t)
-_declare("lsx_surb_create", c_int, _u8p, c_size_t, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, _u8p, _u8p)
+_declare("lsx_surb_create", c_int, _u8p, c_size_t, _u8p, c_size_t, _gp, c_size_t, _u8p, _u8p, _u8p, _u8p, c_size_t,
+         _u8p)
+_declare("lsx_kem_encapsulate", c_int, _u8p, c_size_t, _u8p, c_int, _u8p, _u8p, c_size_t)
+_declare("lsx_kem_decapsulate", c_int, _u8p, c_void_p, _u8p, c_size_t)
 _declare("lsx_surb_use", c_int, _u8p, c_size_t, _u8p, _gp, _u8p, c_size_t, _u8p, c_size_t)
 _declare("lsx_surb_open", c_int, _u8p, c_size_t, POINTER(c_size_t), POINTER(c_size_t), _gp, _u8p, c_size_t)
 _declare("lsx_replay_filter_create", c_int, POINTER(c_void_p), c_uint64, c_double, c_uint64)
@@ -114,6 +127,7 @@ ADDRESS_BYTES = _lib.lsx_address_bytes()
 TAG_BYTES = _lib.lsx_tag_bytes()
 REPLY_KEY_BYTES = _lib.lsx_reply_key_bytes()
 PAYLOAD_OVERHEAD = _lib.lsx_payload_overhead()
+KEM_SHARED_SECRET_BYTES = _lib.lsx_kem_shared_secret_bytes()
 
 
 def error_name(code: int) -> str:
@@ -136,6 +150,14 @@ def _check(rc: int) -> None:
 
 
 _check(_lib.lsx_init())
+for _suite in (SUITE_V1, SUITE_KEM_X25519):
+    if _lib.lsx_suite_format_version(_suite) != _suite:
+        raise ImportError(f"{_path} does not know packet suite {_suite}")
+
+
+def suite_name(suite: int) -> str:
+    """The library's name of a suite ("sphinx-v1", "kem-x25519"), as the vector files spell it."""
+    return _lib.lsx_suite_name(suite).decode()
 
 
 def _buf(data: bytes | None, size: int | None = None):
@@ -174,20 +196,24 @@ def random_bytes(n: int) -> bytes:
 
 
 class Geometry:
-    """A network's packet geometry (maximum hops, payload bytes) and the sizes that follow."""
+    """A network's packet geometry (suite, maximum hops, payload bytes) and the sizes that follow."""
 
-    def __init__(self, hops: int, payload: int):
+    def __init__(self, hops: int, payload: int, suite: int = SUITE_V1):
         self._c = _Geometry()
-        _check(_lib.lsx_geometry_init(byref(self._c), hops, payload))
-        self.hops, self.payload = hops, payload
+        _check(_lib.lsx_geometry_init(byref(self._c), suite, hops, payload))
+        self.hops, self.payload, self.suite = hops, payload, suite
         self.header_bytes = _lib.lsx_header_bytes(byref(self._c))
         self.packet_bytes = _lib.lsx_packet_bytes(byref(self._c))
         self.max_message_bytes = _lib.lsx_max_message_bytes(byref(self._c))
         self.surb_bytes = _lib.lsx_surb_bytes(byref(self._c))
         self.surb_secret_bytes = _lib.lsx_surb_secret_bytes(byref(self._c))
 
+    def ephemeral_bytes(self, hops: int) -> int:
+        """The fresh randomness creating over `hops` hops takes: v1's one secret, or one KEM seed per hop."""
+        return _lib.lsx_ephemeral_bytes(byref(self._c), hops)
+
     def __repr__(self) -> str:
-        return f"Geometry(hops={self.hops}, payload={self.payload})"
+        return f"Geometry(hops={self.hops}, payload={self.payload}, suite={suite_name(self.suite)!r})"
 
 
 def keypair() -> tuple[bytes, bytes]:
@@ -224,13 +250,22 @@ def _route(public_keys: list[bytes], commands: list[bytes]):
     return _buf(b"".join(public_keys)), _buf(b"".join(commands))
 
 
+def _ephemeral(ephemeral: bytes | list[bytes] | None):
+    """(pointer, length) of given randomness, joined if a list of seeds; (NULL, 0) for None."""
+    if ephemeral is None:
+        return None, 0
+    data = b"".join(ephemeral) if isinstance(ephemeral, (list, tuple)) else bytes(ephemeral)
+    return _buf(data), len(data)
+
+
 def create_packet(geometry: Geometry, public_keys: list[bytes], commands: list[bytes], message: bytes,
-                  ephemeral_secret: bytes | None = None) -> bytes:
-    """A forward packet over the route; `ephemeral_secret` only for test vectors."""
+                  ephemeral: bytes | list[bytes] | None = None) -> bytes:
+    """A forward packet over the route. `ephemeral` only for test vectors: v1's secret, or the KEM suite's
+    seeds (one per hop, a list or joined), geometry.ephemeral_bytes(len(route)) in all."""
     keys, cmds = _route(public_keys, commands)
     out = _buf(None, geometry.packet_bytes)
     _check(_lib.lsx_create_packet(out, geometry.packet_bytes, byref(geometry._c), len(public_keys), keys, cmds,
-                                  _buf(message), len(message), _opt(ephemeral_secret, SECRET_BYTES)))
+                                  _buf(message), len(message), *_ephemeral(ephemeral)))
     return bytes(out)
 
 
@@ -287,6 +322,12 @@ class Node:
     def backend(self) -> str:
         return _lib.lsx_backend_name(_lib.lsx_node_backend(self._p)).decode()
 
+    def kem_decapsulate(self, ciphertext: bytes) -> bytes:
+        """The shared secret of an encapsulation to this node (a KEM suite's node only)."""
+        shared = _buf(None, KEM_SHARED_SECRET_BYTES)
+        _check(_lib.lsx_kem_decapsulate(shared, self._p, _buf(ciphertext), len(ciphertext)))
+        return bytes(shared)
+
     def process(self, packet: bytes, replay_filter: ReplayFilter | None = None,
                 in_place: bool = False) -> tuple[bytes, Processed]:
         """Unwraps one layer; returns the new packet and what the hop learned. Any input length is passed on."""
@@ -315,14 +356,25 @@ class Node:
 
 
 def surb_create(geometry: Geometry, public_keys: list[bytes], commands: list[bytes], first_hop_id: bytes,
-                ephemeral_secret: bytes | None = None, reply_key: bytes | None = None) -> tuple[bytes, bytes]:
-    """A reply block and the secret its maker keeps; the last command must be FINAL."""
+                ephemeral: bytes | list[bytes] | None = None, reply_key: bytes | None = None) -> tuple[bytes, bytes]:
+    """A reply block and the secret its maker keeps; the last command must be FINAL. `ephemeral` as for
+    create_packet."""
     keys, cmds = _route(public_keys, commands)
     surb, secret = _buf(None, geometry.surb_bytes), _buf(None, geometry.surb_secret_bytes)
     _check(_lib.lsx_surb_create(surb, geometry.surb_bytes, secret, geometry.surb_secret_bytes, byref(geometry._c),
                                 len(public_keys), keys, cmds, _opt(first_hop_id, ADDRESS_BYTES),
-                                _opt(ephemeral_secret, SECRET_BYTES), _opt(reply_key, REPLY_KEY_BYTES)))
+                                *_ephemeral(ephemeral), _opt(reply_key, REPLY_KEY_BYTES)))
     return bytes(surb), bytes(secret)
+
+
+def kem_encapsulate(suite: int, public_key: bytes, seed: bytes | None = None) -> tuple[bytes, bytes]:
+    """(ciphertext, shared secret) of the suite's KEM for a node's public key; `seed` only for test vectors."""
+    ciphertext = _buf(None, _lib.lsx_suite_element_bytes(suite))
+    shared = _buf(None, KEM_SHARED_SECRET_BYTES)
+    seed_ptr, seed_len = _ephemeral(seed)
+    _check(_lib.lsx_kem_encapsulate(ciphertext, _lib.lsx_suite_element_bytes(suite), shared, suite,
+                                    _opt(public_key, KEY_BYTES), seed_ptr, seed_len))
+    return bytes(ciphertext)[:_lib.lsx_suite_element_bytes(suite)], bytes(shared)
 
 
 def surb_use(geometry: Geometry, surb: bytes, message: bytes) -> tuple[bytes, bytes]:

@@ -1,5 +1,6 @@
 /*
- * loopix_sphinx.h - the Loopix Sphinx packet core (packet format v1).
+ * loopix_sphinx.h - the Loopix Sphinx packet core: packet format v1 and the
+ * KEM suite (one key encapsulation per hop), chosen by the geometry.
  *
  * Creates and processes fixed-size Sphinx packets, single-use reply blocks
  * and cover packets, and keeps a bounded replay filter. Every buffer is owned
@@ -35,13 +36,15 @@ extern "C" {
 
 /* The library's version, written only here: the Makefile reads it, and the
  * shared library's soname carries its major, which changes with the API/ABI. */
-#define LSX_VERSION_STRING "2.0.0"
+#define LSX_VERSION_STRING "3.0.0"
 
 /* ---- Sizes (each also available as a function, for bindings) ----------
  * Every wire size is built from the field sizes below, so that a change to
- * one field cannot leave another size behind (spec sections 2, 3 and 8). */
+ * one field cannot leave another size behind (spec sections 2, 3 and 8).
+ * The sizes without a suite in their name are version 1's; those of the KEM
+ * suite, and the ones that take a suite, follow under "Packet suites". */
 
-#define LSX_FORMAT_VERSION 0x01
+#define LSX_FORMAT_VERSION 0x01             /* version 1's version byte */
 #define LSX_FORMAT_VERSION_BYTES 1          /* the version byte that opens a header */
 #define LSX_KEY_BYTES 32                    /* X25519 public and secret keys */
 #define LSX_SECRET_BYTES LSX_KEY_BYTES      /* ephemeral secret of a packet: an X25519 scalar */
@@ -56,7 +59,7 @@ extern "C" {
 #define LSX_COMMAND_RESERVED_BYTES 11
 #define LSX_COMMAND_BYTES                                                                          \
     (LSX_COMMAND_FLAG_BYTES + LSX_COMMAND_DELAY_BYTES + LSX_ADDRESS_BYTES + LSX_COMMAND_RESERVED_BYTES)
-/* One hop of routing information (S): the hop's command and the next hop's MAC. */
+/* One hop of routing information in version 1 (S): the hop's command and the next hop's MAC. */
 #define LSX_SLOT_BYTES (LSX_COMMAND_BYTES + LSX_GAMMA_BYTES)
 
 /* A payload's plaintext: zeros (the integrity check) || length (big-endian) || message || zeros. */
@@ -77,25 +80,67 @@ extern "C" {
 #define LSX_DEFAULT_HOPS 6
 #define LSX_DEFAULT_PAYLOAD 2048
 
+/* Version 1's sizes (LSX_SUITE_HEADER_BYTES and its kin below give any suite's). */
 #define LSX_HEADER_BYTES(hops) \
     (LSX_FORMAT_VERSION_BYTES + LSX_ALPHA_BYTES + (hops) * LSX_SLOT_BYTES + LSX_GAMMA_BYTES)
 #define LSX_PACKET_BYTES(hops, payload) (LSX_HEADER_BYTES(hops) + (payload))
-#define LSX_MAX_MESSAGE_BYTES(payload) ((payload) - LSX_PAYLOAD_OVERHEAD)
 /* first_hop_id || header || kt */
 #define LSX_SURB_BYTES(hops) (LSX_ADDRESS_BYTES + LSX_HEADER_BYTES(hops) + LSX_REPLY_KEY_BYTES)
+/* Every suite's. */
+#define LSX_MAX_MESSAGE_BYTES(payload) ((payload) - LSX_PAYLOAD_OVERHEAD)
 /* What the maker of a reply block keeps: route length, kt, and the four
  * LIONESS keys of each hop. */
 #define LSX_SURB_SECRET_BYTES(hops) (LSX_ROUTE_LENGTH_BYTES + LSX_REPLY_KEY_BYTES + (hops) * LSX_REPLY_KEY_BYTES)
+
+/* ---- Packet suites ----------------------------------------------------
+ * A network runs one suite; its geometry names it (lsx_geometry.suite), and
+ * every size, the version byte and the work of a hop follow from it. A
+ * suite's value is the version byte its packets open with. */
+
+typedef enum lsx_suite {
+    LSX_SUITE_V1 = 0x01,        /* docs/packet-format.md: a blinded X25519 alpha, two X25519 per hop */
+    LSX_SUITE_KEM_X25519 = 0x02 /* docs/packet-format-kem.md: one X25519 KEM encapsulation per hop */
+} lsx_suite;
+
+/* The KEM suite with the X25519 KEM: the first hop's encapsulation where
+ * version 1 has alpha, every later one in the slot of the hop before. */
+#define LSX_KEM_X25519_FORMAT_VERSION 0x02
+#define LSX_KEM_X25519_CIPHERTEXT_BYTES 32 /* an encapsulation: X25519_BASE(seed) */
+#define LSX_KEM_X25519_SEED_BYTES 32       /* the fresh randomness of one encapsulation */
+/* One hop of routing information: the command, the next hop's MAC and its encapsulation. */
+#define LSX_KEM_X25519_SLOT_BYTES (LSX_COMMAND_BYTES + LSX_GAMMA_BYTES + LSX_KEM_X25519_CIPHERTEXT_BYTES)
+/* A KEM's shared secret, from which a hop's keys come (every KEM's). */
+#define LSX_KEM_SHARED_SECRET_BYTES 32
+
+/* Any suite's sizes, for a valid suite (an unknown one gets version 1's). */
+#define LSX_SUITE_FORMAT_VERSION(suite) \
+    ((suite) == LSX_SUITE_KEM_X25519 ? LSX_KEM_X25519_FORMAT_VERSION : LSX_FORMAT_VERSION)
+/* What follows the version byte: alpha, or the first hop's encapsulation. */
+#define LSX_SUITE_ELEMENT_BYTES(suite) \
+    ((size_t)((suite) == LSX_SUITE_KEM_X25519 ? LSX_KEM_X25519_CIPHERTEXT_BYTES : LSX_ALPHA_BYTES))
+#define LSX_SUITE_SLOT_BYTES(suite) \
+    ((size_t)((suite) == LSX_SUITE_KEM_X25519 ? LSX_KEM_X25519_SLOT_BYTES : LSX_SLOT_BYTES))
+/* version || element || hops slots (beta) || gamma */
+#define LSX_SUITE_HEADER_BYTES(suite, hops) \
+    (LSX_FORMAT_VERSION_BYTES + LSX_SUITE_ELEMENT_BYTES(suite) + (size_t)(hops) * LSX_SUITE_SLOT_BYTES(suite) + \
+     LSX_GAMMA_BYTES)
+#define LSX_SUITE_PACKET_BYTES(suite, hops, payload) (LSX_SUITE_HEADER_BYTES(suite, hops) + (size_t)(payload))
+#define LSX_SUITE_SURB_BYTES(suite, hops) \
+    (LSX_ADDRESS_BYTES + LSX_SUITE_HEADER_BYTES(suite, hops) + LSX_REPLY_KEY_BYTES)
+/* The fresh randomness that creating a packet or reply block over `hops`
+ * hops consumes: version 1's one ephemeral secret, or one seed per hop. */
+#define LSX_SUITE_EPHEMERAL_BYTES(suite, hops) \
+    ((size_t)((suite) == LSX_SUITE_KEM_X25519 ? (size_t)(hops) * LSX_KEM_X25519_SEED_BYTES : LSX_SECRET_BYTES))
 
 /* ---- Errors ------------------------------------------------------------ */
 
 typedef enum lsx_error {
     LSX_OK = 0,
     LSX_ERR_ARGUMENT = -1,          /* NULL pointer or out-of-range argument */
-    LSX_ERR_GEOMETRY = -2,          /* hops or payload outside the allowed ranges */
+    LSX_ERR_GEOMETRY = -2,          /* unknown suite, or hops or payload outside the allowed ranges */
     LSX_ERR_LENGTH = -3,            /* a buffer does not have the required length */
-    LSX_ERR_VERSION = -4,           /* version byte is not LSX_FORMAT_VERSION */
-    LSX_ERR_NONCANONICAL_ALPHA = -5,/* alpha has its top bit set */
+    LSX_ERR_VERSION = -4,           /* version byte is not the suite's (LSX_SUITE_FORMAT_VERSION) */
+    LSX_ERR_NONCANONICAL_ALPHA = -5,/* alpha has its top bit set; an encapsulation is not canonical */
     LSX_ERR_LOW_ORDER = -6,         /* X25519 gave the all-zero point */
     LSX_ERR_REPLAY = -7,            /* the replay filter already holds the tag */
     LSX_ERR_MAC = -8,               /* header MAC mismatch */
@@ -145,18 +190,36 @@ LSX_EXPORT const char *lsx_version(void);
 typedef struct lsx_geometry {
     uint32_t hops;     /* H: maximum route length, LSX_MIN_HOPS..LSX_MAX_HOPS */
     uint32_t payload;  /* P: payload bytes, LSX_MIN_PAYLOAD..LSX_MAX_PAYLOAD */
+    lsx_suite suite;   /* the packet suite: format, sizes and a hop's work */
 } lsx_geometry;
 
-/* Fills *geometry after checking the ranges; LSX_ERR_GEOMETRY otherwise. */
-LSX_EXPORT LSX_MUST_USE int lsx_geometry_init(lsx_geometry *geometry, uint32_t hops, uint32_t payload);
+/* Fills *geometry after checking the suite and the ranges; LSX_ERR_GEOMETRY
+ * otherwise. */
+LSX_EXPORT LSX_MUST_USE int lsx_geometry_init(lsx_geometry *geometry, lsx_suite suite, uint32_t hops,
+                                              uint32_t payload);
 /* 0 if valid, LSX_ERR_GEOMETRY (or LSX_ERR_ARGUMENT for NULL) otherwise. */
 LSX_EXPORT LSX_MUST_USE int lsx_geometry_check(const lsx_geometry *geometry);
-/* Sizes of a valid geometry (0 for an invalid one). */
+/* Sizes of a valid geometry, for its suite (0 for an invalid one). */
 LSX_EXPORT size_t lsx_header_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_packet_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_max_message_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_surb_bytes(const lsx_geometry *geometry);
 LSX_EXPORT size_t lsx_surb_secret_bytes(const lsx_geometry *geometry);
+/* LSX_SUITE_EPHEMERAL_BYTES: what creating over `hops` hops consumes (0 for
+ * an invalid geometry or a route length outside 1..geometry->hops). */
+LSX_EXPORT size_t lsx_ephemeral_bytes(const lsx_geometry *geometry, size_t hops);
+
+/* A suite's stable name ("sphinx-v1", "kem-x25519", as in the test vector
+ * files), "unknown" for any other value; never NULL. */
+LSX_EXPORT const char *lsx_suite_name(lsx_suite suite);
+/* The suite-dependent fixed sizes, as functions (0 for an unknown suite). */
+LSX_EXPORT uint8_t lsx_suite_format_version(lsx_suite suite);
+LSX_EXPORT size_t lsx_suite_element_bytes(lsx_suite suite);
+LSX_EXPORT size_t lsx_suite_slot_bytes(lsx_suite suite);
+LSX_EXPORT size_t lsx_kem_x25519_ciphertext_bytes(void);
+LSX_EXPORT size_t lsx_kem_x25519_seed_bytes(void);
+LSX_EXPORT size_t lsx_kem_x25519_slot_bytes(void);
+LSX_EXPORT size_t lsx_kem_shared_secret_bytes(void);
 
 /* The fixed sizes and limits, as functions: one per macro above. */
 LSX_EXPORT size_t lsx_format_version_bytes(void);
@@ -212,18 +275,24 @@ LSX_EXPORT LSX_MUST_USE int lsx_command_decode(uint8_t *flag, uint32_t *delay_us
 
 /* ---- Creating packets -------------------------------------------------- */
 
-/* Builds a forward packet into `packet` (packet_len must equal
- * lsx_packet_bytes(geometry)) over a route of `hops` nodes
+/* Builds a forward packet of the geometry's suite into `packet` (packet_len
+ * must equal lsx_packet_bytes(geometry)) over a route of `hops` nodes
  * (1..geometry->hops): public_keys and commands are `hops` consecutive
- * LSX_KEY_BYTES and LSX_COMMAND_BYTES entries. ephemeral_secret may be NULL
- * (drawn from the CSPRNG); pass one only for test vectors. */
+ * LSX_KEY_BYTES and LSX_COMMAND_BYTES entries. The message is checked first
+ * (LSX_ERR_MESSAGE_TOO_LONG), then the route (LSX_ERR_ROUTE), then each
+ * command in turn. `ephemeral` is NULL with ephemeral_len 0: the fresh
+ * randomness is drawn from the CSPRNG. Only to reproduce test vectors, pass
+ * exactly lsx_ephemeral_bytes(geometry, hops) bytes: version 1's ephemeral
+ * secret, or the KEM suite's seeds, one per hop (a seed must never be used
+ * twice). */
 LSX_EXPORT LSX_MUST_USE int lsx_create_packet(uint8_t *packet, size_t packet_len, const lsx_geometry *geometry,
                                               size_t hops, const uint8_t *public_keys, const uint8_t *commands,
-                                              const uint8_t *message, size_t message_len,
-                                              const uint8_t ephemeral_secret[LSX_SECRET_BYTES]);
+                                              const uint8_t *message, size_t message_len, const uint8_t *ephemeral,
+                                              size_t ephemeral_len);
 
-/* A cover packet indistinguishable from a real one (spec section 9):
- * version || X25519_BASE(random) || random bytes. */
+/* A cover packet indistinguishable from a real one of the geometry's suite
+ * (spec section 9, KEM spec section 12): version || X25519_BASE(random) ||
+ * random bytes. */
 LSX_EXPORT LSX_MUST_USE int lsx_create_dummy(uint8_t *packet, size_t packet_len, const lsx_geometry *geometry);
 
 /* ---- Processing packets ------------------------------------------------ */
@@ -231,8 +300,8 @@ LSX_EXPORT LSX_MUST_USE int lsx_create_dummy(uint8_t *packet, size_t packet_len,
 typedef struct lsx_node lsx_node;
 typedef struct lsx_replay_filter lsx_replay_filter;
 
-/* A node's processing context: geometry, secret key and, for the libcrypto
- * backend, the key object built once. Immutable once made, so one node may
+/* A node's processing context: geometry (and so the suite), secret key,
+ * public key and, for the libcrypto backend, the key object built once. Immutable once made, so one node may
  * be used by many threads at once. Allocates; not for the packet path. */
 LSX_EXPORT LSX_MUST_USE int lsx_node_create(lsx_node **node, const lsx_geometry *geometry,
                                             const uint8_t secret_key[LSX_KEY_BYTES]);
@@ -257,15 +326,37 @@ typedef struct lsx_processed {
 
 /* Unwraps one layer of `packet` into `packet_out` (which may be the same
  * buffer: in place) and says what the hop learned in `result`: checks,
- * derives the replay tag and consults `filter` before any further work,
- * verifies the MAC in constant time, decodes the command, records the tag,
- * blinds alpha and decrypts the payload. filter may be NULL (no replay
- * protection; the tag is still returned). Both lengths must equal
- * lsx_packet_bytes(geometry); no allocation. Thread-safe for a shared node
- * and filter. On error, packet_out holds no plaintext. */
+ * derives the shared secret (version 1: X25519 with alpha; KEM suite: one
+ * decapsulation) and the replay tag and consults `filter` before any further
+ * work, verifies the MAC in constant time, decodes the command, records the
+ * tag, passes on the next element (version 1: blinds alpha; KEM suite: the
+ * next encapsulation, copied from the slot) and decrypts the payload. filter
+ * may be NULL (no replay protection; the tag is still returned). Both
+ * lengths must equal lsx_packet_bytes of the node's geometry; no allocation.
+ * Thread-safe for a shared node and filter. On error, packet_out holds no
+ * plaintext. */
 LSX_EXPORT LSX_MUST_USE int lsx_process(uint8_t *packet_out, size_t packet_out_len, lsx_processed *result,
                                         const lsx_node *node, lsx_replay_filter *filter,
                                         const uint8_t *packet, size_t packet_len);
+
+/* ---- A suite's KEM on its own --------------------------------------------
+ * Packets never need these; they let a binding check the "kem" entries of
+ * a suite's test vectors (KEM spec section 16). LSX_ERR_ARGUMENT for a
+ * suite without a KEM (version 1). */
+
+/* ENCAP(public_key, seed) of the suite's KEM: the ciphertext
+ * (ciphertext_len = lsx_suite_element_bytes(suite)) and the shared secret.
+ * seed is NULL with seed_len 0 (from the CSPRNG) or, for test vectors, the
+ * KEM's seed size (LSX_KEM_X25519_SEED_BYTES). LSX_ERR_LOW_ORDER for a public
+ * key the KEM refuses; nothing readable is written then. */
+LSX_EXPORT LSX_MUST_USE int lsx_kem_encapsulate(uint8_t *ciphertext, size_t ciphertext_len,
+                                                uint8_t shared_secret[LSX_KEM_SHARED_SECRET_BYTES], lsx_suite suite,
+                                                const uint8_t public_key[LSX_KEY_BYTES], const uint8_t *seed,
+                                                size_t seed_len);
+/* DECAP with a node's key pair (the node's geometry names the suite): the
+ * KEM's CHECK first (LSX_ERR_NONCANONICAL_ALPHA), then LSX_ERR_LOW_ORDER. */
+LSX_EXPORT LSX_MUST_USE int lsx_kem_decapsulate(uint8_t shared_secret[LSX_KEM_SHARED_SECRET_BYTES], const lsx_node *node,
+                                                const uint8_t *ciphertext, size_t ciphertext_len);
 
 /* ---- Single-use reply blocks ------------------------------------------- */
 
@@ -273,12 +364,13 @@ LSX_EXPORT LSX_MUST_USE int lsx_process(uint8_t *packet_out, size_t packet_out_l
  * keeps (surb_secret_len = lsx_surb_secret_bytes) over a route (as
  * lsx_create_packet) whose last command must be FINAL (its address is the
  * reply id the maker will recognise). first_hop_id is where the replier
- * sends the reply. ephemeral_secret and reply_key may be NULL. */
+ * sends the reply. `ephemeral` as for lsx_create_packet (NULL and 0: from
+ * the CSPRNG); reply_key may be NULL (from the CSPRNG). */
 LSX_EXPORT LSX_MUST_USE int lsx_surb_create(uint8_t *surb, size_t surb_len, uint8_t *surb_secret,
                                             size_t surb_secret_len, const lsx_geometry *geometry, size_t hops,
                                             const uint8_t *public_keys, const uint8_t *commands,
                                             const uint8_t first_hop_id[LSX_ADDRESS_BYTES],
-                                            const uint8_t ephemeral_secret[LSX_SECRET_BYTES],
+                                            const uint8_t *ephemeral, size_t ephemeral_len,
                                             const uint8_t reply_key[LSX_REPLY_KEY_BYTES]);
 
 /* Builds the reply packet from a block and a message, and writes where to
