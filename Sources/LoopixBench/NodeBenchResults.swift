@@ -65,6 +65,27 @@ public struct WorkerSweep: Codable, Sendable {
     public var steps: [StepResult]
 }
 
+/// The node saturated with Noise links and with plaintext links, alternating in one sitting.
+public struct LinkCost: Codable, Sendable {
+    public var workers: Int
+    public var noise: [StepResult] = []
+    public var plaintext: [StepResult] = []
+
+    /// Relayed packets per second with Noise links over those with plaintext links.
+    public var throughputRatio: Double {
+        Statistics.mean(noise.map(\.throughput)) / Statistics.mean(plaintext.map(\.throughput))
+    }
+
+    /// The node's CPU time per relayed packet with Noise links over that with plaintext links:
+    /// the cost itself, less disturbed than throughput by other tenants of the machine.
+    public var cpuPerPacketRatio: Double {
+        func perPacket(_ steps: [StepResult]) -> Double {
+            Statistics.mean(steps.map { $0.throughput > 0 ? $0.nodeCores / $0.throughput : .nan })
+        }
+        return perPacket(noise) / perPacket(plaintext)
+    }
+}
+
 public struct NodeTarget: Codable, Sendable {
     public var name: String
     public var measured: String
@@ -73,8 +94,14 @@ public struct NodeTarget: Codable, Sendable {
 }
 
 public enum NodeTargets {
-    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int) -> [NodeTarget] {
+    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, linkCost: LinkCost? = nil) -> [NodeTarget] {
         var out: [NodeTarget] = []
+        if let linkCost {
+            let cost = 1 - linkCost.throughputRatio
+            out.append(NodeTarget(name: "link encryption's cost in saturated throughput (\(linkCost.workers) workers)",
+                                  measured: String(format: "%.1f %% (CPU per packet × %.3f)", cost * 100, linkCost.cpuPerPacketRatio),
+                                  target: "<= 5 %", met: cost <= 0.05))
+        }
         guard let main = sweeps.first(where: { $0.workers == mainWorkers }) else { return out }
         func at(_ f: Double, _ sweep: WorkerSweep = main) -> StepResult? {
             sweep.steps.first { $0.label == "sweep" && abs($0.loadFraction - f) < 1e-9 }
@@ -145,6 +172,7 @@ public struct NodeBenchResults: Codable, Sendable {
     public var warmupSeconds: Double
     public var poolPackets: Int
     public var aqmTargetMs: Double
+    public var linkCost: LinkCost?
     public var targets: [NodeTarget]
 }
 
@@ -165,6 +193,7 @@ extension NodeBenchResults {
         }
         try run.writeCSV("throughput.csv", header: header, rows: r.sweeps.flatMap { $0.steps.map(row) })
         try run.writeCSV("senders.csv", header: header, rows: r.senders.map(row))
+        if let cost = r.linkCost { try run.writeCSV("links.csv", header: header, rows: (cost.noise + cost.plaintext).map(row)) }
         var rss: [[String]] = []
         for sweep in r.sweeps { for s in sweep.steps { rss += s.rssSeries.map { ["w\(sweep.workers)-\(s.label)", csv($0.seconds, 2), csv($0.megabytes, 2)] } } }
         if let soak = r.soak { rss += soak.rssSeries.map { ["soak", csv($0.seconds, 2), csv($0.megabytes, 2)] } }

@@ -8,6 +8,7 @@ import LoopixConfiguration
 import LoopixMetrics
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixSphinx
 
 /// Keys, a signed two-node topology (the node as a mix, the sink as a provider) and configurations.
@@ -17,6 +18,11 @@ public struct NodeBenchSetup: Sendable {
     public let sinkID: NodeID
     public let sinkPort: Int
     public let nodePort: Int
+    /// The sink's link key: the generator sends as the sink (a provider, which a mix of layer 1
+    /// takes packets from), and the sink answers the node's links with it.
+    public let sinkLinkKey: NoiseSecretKey
+    /// The node's link key, which the generator's links expect.
+    public let nodeLinkKey: NoisePublicKey
     private let authority: String
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
@@ -30,6 +36,8 @@ public struct NodeBenchSetup: Sendable {
         let node = KeyFile.generate(), sink = KeyFile.generate()
         try node.write(to: directory.appendingPathComponent("node.key").path)
         nodeKey = node.sphinxKey
+        sinkLinkKey = sink.signingKey.linkKey()
+        nodeLinkKey = node.signingKey.linkKey().publicKey
         nodePort = try freeLoopbackPort()
         sinkPort = try freeLoopbackPort()
         sinkID = .random()
@@ -56,22 +64,27 @@ public struct NodeBenchSetup: Sendable {
         config.logLevel = "warning"
         config.eventLoops = eventLoops
         config.eventLoopSliceUs = eventLoopSliceUs
+        // Every sender of the benchmark holds the sink's key, up to a thousand links at once.
+        config.maxLinksPerPeer = 1000
         return config
     }
 
-    /// Writes the node's configuration for `workers` and starts it; returns once it listens.
-    public func startNode(workers: Int, log: URL) async throws -> BenchNode {
+    /// Writes the node's configuration for `workers` and starts it, with Noise links unless
+    /// `plaintextLinks`; returns once it listens.
+    public func startNode(workers: Int, log: URL, plaintextLinks: Bool = false) async throws -> BenchNode {
         let metricsPort = try freeLoopbackPort()
         let path = directory.appendingPathComponent("node-w\(workers).json")
         try writeConfiguration(configuration(workers: workers, metricsPort: metricsPort), to: path)
-        let node = try await BenchNode(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort)
+        let node = try await BenchNode(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort,
+                                       links: plaintextLinks ? nil : (sinkLinkKey, nodeLinkKey))
         try await node.waitReady()
         return node
     }
 
     /// Runs `body` against a node started for it, and stops the node however `body` ends.
-    public func withNode<T>(workers: Int, log: URL, _ body: (BenchNode) async throws -> T) async throws -> T {
-        let node = try await startNode(workers: workers, log: log)
+    public func withNode<T>(workers: Int, log: URL, plaintextLinks: Bool = false,
+                            _ body: (BenchNode) async throws -> T) async throws -> T {
+        let node = try await startNode(workers: workers, log: log, plaintextLinks: plaintextLinks)
         do {
             let result = try await body(node)
             await node.stop()
@@ -89,14 +102,19 @@ public final class BenchNode: Sendable {
     public let workers: Int
     public let port: Int
     public let metricsPort: Int
+    /// The key senders link with and the node's key; nil: the node runs plaintext links.
+    let links: (sender: NoiseSecretKey, node: NoisePublicKey)?
     var pid: Int32 { process.processIdentifier }
 
-    init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
+    init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int,
+         links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        self.links = links
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        process = try await ChildProcess.start(executable, ["bench", "serve-node", "--config", config],
+        process = try await ChildProcess.start(executable, ["bench", "serve-node", "--config", config]
+                                                   + (links == nil ? ["--plaintext-links"] : []),
                                                environment: [parentProcessVariable: "\(getpid())"], log: log)
     }
 

@@ -133,17 +133,26 @@ public final class TCPClientTransport: ClientTransport {
 
     public func pull(_ receive: @Sendable ([[UInt8]]) async -> [Bool]) async throws {
         let decoder = PullFrameDecoder.client(pullSize: pullSize, packetBytes: geometry.packetBytes)
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(5))
-            .connect(host: pullEndpoint.host, port: pullEndpoint.port) { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        try noiseHandler(.pulls, maxInboundPlaintext: NoiseLinkFormat.maxPlaintextBytes),
-                        ByteToMessageHandler(decoder), MessageToByteHandler(PullFrameEncoder()),
-                    ])
-                    return try NIOAsyncChannel<PullFrame, PullFrame>(wrappingChannelSynchronously: channel)
+        let loop = group.next()
+        let established = loop.makePromise(of: NoisePublicKey.self)
+        let channel: NIOAsyncChannel<PullFrame, PullFrame>
+        do {
+            channel = try await ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(5))
+                .connect(host: pullEndpoint.host, port: pullEndpoint.port) { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            try noiseHandler(.pulls, maxInboundPlaintext: NoiseLinkFormat.maxPlaintextBytes),
+                            LinkEstablishmentWatcher(promise: established),
+                            ByteToMessageHandler(decoder), MessageToByteHandler(PullFrameEncoder()),
+                        ])
+                        return try NIOAsyncChannel<PullFrame, PullFrame>(wrappingChannelSynchronously: channel)
+                    }
                 }
-            }
+        } catch {
+            established.fail(error)
+            throw error
+        }
         // Past the deadline the connection is closed, which ends whatever the pull waits for.
         let expired = NIOLockedValueBox(false)
         let deadline = channel.channel.eventLoop.scheduleTask(in: pullDeadline) {
@@ -165,6 +174,13 @@ public final class TCPClientTransport: ClientTransport {
                 }
                 guard frame.type == type else { throw PullFailure.unexpectedFrame }
                 return body
+            }
+            // Nothing is written before the handshake proved the provider's key: a request written
+            // earlier would only fail as "closed" when whoever answered could not read the handshake.
+            do {
+                _ = try await established.futureResult.get()
+            } catch {
+                throw (error as? NoiseLinkError).map(PullFailure.link) ?? error
             }
             try await outbound.write(PullFrame(type: .request, bytes: PullRequest(mailbox: identity.mailbox).encoded))
             let response: PullResponse

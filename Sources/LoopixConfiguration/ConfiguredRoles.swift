@@ -50,6 +50,7 @@ public struct ConfiguredProvider {
         }
         var provider = ProviderConfiguration(storePath: store)
         if let q = file.quotaPerMailbox { provider.quotaPerMailbox = q }
+        if let days = file.mailboxExpiryDays { provider.mailboxExpiry = days * 86_400 }
         if let d = file.durability { provider.durability = MailboxStore.Durability(rawValue: d)! }
         provider.pullSize = topology.parameters.pullSize
         provider.pullHost = file.pullHost ?? "0.0.0.0"

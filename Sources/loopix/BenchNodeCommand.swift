@@ -28,6 +28,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
+    @Option(help: "Rounds of saturated throughput with Noise links and with plaintext links, alternating (0: none).")
+    var linkRounds = 2
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
@@ -43,6 +45,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         guard step >= 1, warmup >= 0, warmup < step - 0.5 else { throw ValidationError("--step ≥ 1 and --warmup < step − 0.5") }
         guard soak >= 0, soak <= 3600 else { throw ValidationError("--soak must be 0...3600") }
         guard (5000...400_000).contains(pool) else { throw ValidationError("--pool must be 5000...400000") }
+        guard (0...20).contains(linkRounds) else { throw ValidationError("--link-rounds must be 0...20") }
     }
 
     func run() async throws {
@@ -50,7 +53,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let bench = NodeBench(
             workerCounts: try numberList(workers, "--workers"), loadFractions: try numberList(loads, "--loads"),
             senderCounts: try numberList(senders, "--senders"), stepSeconds: step, warmupSeconds: warmup, soakSeconds: soak,
-            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
+            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, linkRounds: linkRounds)
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
         try results.writeTables(to: run)
         results.printReport()
@@ -92,6 +95,11 @@ extension NodeBenchResults {
             (effic.: relayed per node CPU-second ÷ the single-core rate sampled through the step; outside: \
             the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window)
             """)
+        if let linkCost {
+            print(String(format: "\nlink encryption, %d workers, saturated (noise and plaintext alternating): throughput ratio %.3f, "
+                         + "node CPU per packet ratio %.3f", linkCost.workers, linkCost.throughputRatio, linkCost.cpuPerPacketRatio))
+            printSteps(zip(linkCost.noise, linkCost.plaintext).flatMap { [$0, $1] })
+        }
         if !senders.isEmpty {
             print("\nconnected senders at 0.5 × capacity:")
             printSteps(senders)
