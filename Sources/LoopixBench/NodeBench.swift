@@ -100,8 +100,8 @@ public struct NodeBench: Sendable {
                     if plaintext { cost.plaintext.append(step) } else { cost.noise.append(step) }
                 }
             }
-            benchLog(String(format: "node: link encryption: throughput ratio %.3f, node CPU per packet ratio %.3f",
-                            cost.throughputRatio, cost.cpuPerPacketRatio))
+            benchLog(String(format: "node: link encryption, noise ÷ plaintext: throughput %.3f, efficiency %.3f, CPU per packet %.3f",
+                            cost.throughputRatio, cost.efficiencyRatio, cost.cpuPerPacketRatio))
             linkCost = cost
         }
 

@@ -96,8 +96,9 @@ extension NodeBenchResults {
             the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window)
             """)
         if let linkCost {
-            print(String(format: "\nlink encryption, %d workers, saturated (noise and plaintext alternating): throughput ratio %.3f, "
-                         + "node CPU per packet ratio %.3f", linkCost.workers, linkCost.throughputRatio, linkCost.cpuPerPacketRatio))
+            print(String(format: "\nlink encryption, %d workers, saturated (noise and plaintext alternating), noise ÷ plaintext, medians: "
+                         + "throughput %.3f, efficiency %.3f, node CPU per packet %.3f", linkCost.workers, linkCost.throughputRatio,
+                         linkCost.efficiencyRatio, linkCost.cpuPerPacketRatio))
             printSteps(zip(linkCost.noise, linkCost.plaintext).flatMap { [$0, $1] })
         }
         if !senders.isEmpty {
