@@ -43,7 +43,7 @@ public struct LinkSettings: Sendable, Hashable {
 }
 
 /// Why a link was refused or ended by its Noise layer; `cause` is the label it is counted under.
-public enum NoiseLinkError: Error, Hashable, Sendable {
+public enum NoiseLinkError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A handshake message was malformed or did not authenticate.
     case handshakeFailed
     /// Initiator: the responder's message did not authenticate under the key the directory
@@ -81,6 +81,26 @@ public enum NoiseLinkError: Error, Hashable, Sendable {
         case .truncated: "truncated_message"
         }
     }
+
+    /// What went wrong, for a person reading a log or an error message.
+    public var explanation: String {
+        switch self {
+        case .handshakeFailed: "a handshake message was malformed or did not authenticate"
+        case .responderKeyMismatch:
+            "the peer's answer does not authenticate under the key the directory lists for it: someone else answered, or the directory is stale"
+        case .closedDuringHandshake:
+            "the peer closed during the handshake: it does not hold the key the directory lists for it, or it does not accept this side's key"
+        case .handshakeTimeout: "the handshake did not complete in time"
+        case .unknownPeer: "the peer's key is not one allowed to hold this link"
+        case .decryptionFailed: "a message did not authenticate"
+        case .badMessageLength(let n): "a message length of \(n) bytes, which no message of this link has"
+        case .addressLimit: "too many unfinished handshakes from one address"
+        case .peerLimit: "too many links of one key"
+        case .truncated(let n): "the stream ended \(n) bytes into a message"
+        }
+    }
+
+    public var description: String { "link \(cause): \(explanation)" }
 
     /// Every cause a responder counts (for counters that start at zero).
     public static let responderCauses = ["handshake_failure", "handshake_closed", "handshake_timeout", "unknown_static_key", "decryption_failure",

@@ -386,8 +386,11 @@ extension MixNode {
 
 /// Who else may hold a link to a node beyond the nodes the directory lists as its senders.
 public protocol LinkClients: Sendable {
+    /// Whether `key` is the link key of a client known without the disk (an event loop asks
+    /// first, so that a busy thread pool does not hold known clients' handshakes).
+    func isKnownClient(_ key: NoisePublicKey) -> Bool
     /// Whether `key` is the link key of a registered client (may read the disk: called off the
-    /// event loops).
+    /// event loops, for keys `isKnownClient` does not know).
     func isRegisteredClient(_ key: NoisePublicKey) -> Bool
 }
 
@@ -406,6 +409,7 @@ final class NodeLinkAuthorizer: LinkAuthorizer {
     func authorize(_ peer: NoisePublicKey, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
         if epochs.current.allowedSenders.contains(peer) { return eventLoop.makeSucceededFuture(true) }
         guard let clients else { return eventLoop.makeSucceededFuture(false) }
+        if clients.isKnownClient(peer) { return eventLoop.makeSucceededFuture(true) }
         let promise = eventLoop.makePromise(of: Bool.self)
         lookups.async { promise.succeed(clients.isRegisteredClient(peer)) }
         return promise.futureResult

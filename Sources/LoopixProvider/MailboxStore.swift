@@ -3,6 +3,7 @@ import Foundation
 import LoopixNetwork
 import LoopixNoise
 import LoopixSphinx
+import NIOConcurrencyHelpers
 
 /// A packet waiting in a mailbox; `sequence` orders a mailbox oldest first and names it for removal.
 public struct StoredPacket: Sendable, Hashable {
@@ -74,6 +75,9 @@ public final class MailboxStore: @unchecked Sendable {
     private let upsertClient: Statement
     private let expiredByMailbox: Statement
     private let deleteExpired: Statement
+    /// The link keys of the clients registered when the store opened or through it since, with
+    /// their mailbox counts: answered without the disk, and without waiting behind a commit.
+    private let knownLinkKeys = NIOLockedValueBox<[NoisePublicKey: Int]>([:])
 
     /// Opens (creating if needed) the store at `configuration.path` for packets of `geometry`;
     /// refuses a file made for another geometry.
@@ -125,6 +129,11 @@ public final class MailboxStore: @unchecked Sendable {
             """)
         expiredByMailbox = try db.prepare("SELECT mailbox, count(*) FROM packets WHERE stored_at < ? GROUP BY mailbox")
         deleteExpired = try db.prepare("DELETE FROM packets WHERE stored_at < ?")
+        var known: [NoisePublicKey: Int] = [:]
+        try db.prepare("SELECT link_key FROM mailboxes WHERE link_key IS NOT NULL").forEachRow { row in
+            if let key = try? NoisePublicKey(bytes: row.blob(0)) { known[key, default: 0] += 1 }
+        }
+        knownLinkKeys.withLockedValue { $0 = known }
     }
 
     /// Brings a file of an earlier layout up to `schemaVersion`, in one transaction: packets get
@@ -177,7 +186,22 @@ public final class MailboxStore: @unchecked Sendable {
         guard let link = verifyingKey.linkKey else {
             throw SQLiteError(code: -1, message: "the key \(verifyingKey) is no point of the curve's prime-order group")
         }
-        try locked { try upsertClient.bind([mailbox.bytes, verifyingKey.bytes, link.bytes]).run() }
+        try locked {
+            var previous: NoisePublicKey? = nil
+            try selectLinkKey.bind([mailbox.bytes]).forEachRow { previous = try? NoisePublicKey(bytes: $0.blob(0)) }
+            try upsertClient.bind([mailbox.bytes, verifyingKey.bytes, link.bytes]).run()
+            knownLinkKeys.withLockedValue { known in
+                if let previous, let n = known[previous] { known[previous] = n > 1 ? n - 1 : nil }
+                known[link, default: 0] += 1
+            }
+        }
+    }
+
+    /// Whether a client with this link key was registered when the store opened or through this
+    /// store since; answered from memory (an event loop may ask). A client registered by another
+    /// process since (`loopix provider register`) is found by `isRegistered(linkKey:)`.
+    public func isKnownClient(linkKey: NoisePublicKey) -> Bool {
+        knownLinkKeys.withLockedValue { $0[linkKey] != nil }
     }
 
     /// The link key of the client registered for `mailbox`, or nil if there is none.

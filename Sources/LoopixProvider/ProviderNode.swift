@@ -142,5 +142,6 @@ extension ProviderNode: EpochNode {
 /// The clients a provider's packet port lets in: those registered in its mailbox store.
 struct StoredClients: LinkClients {
     let store: MailboxStore
+    func isKnownClient(_ key: NoisePublicKey) -> Bool { store.isKnownClient(linkKey: key) }
     func isRegisteredClient(_ key: NoisePublicKey) -> Bool { (try? store.isRegistered(linkKey: key)) ?? false }
 }

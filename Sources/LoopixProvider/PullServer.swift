@@ -112,6 +112,9 @@ struct RegisteredClients: LinkAuthorizer {
     let queue: DispatchQueue
 
     func authorize(_ peer: NoisePublicKey, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        // Known clients are let in on the loop: a thread pool busy with other work must not hold
+        // their handshakes past the deadline.
+        if store.isKnownClient(linkKey: peer) { return eventLoop.makeSucceededFuture(true) }
         let promise = eventLoop.makePromise(of: Bool.self)
         queue.async { promise.succeed((try? store.isRegistered(linkKey: peer)) ?? false) }
         return promise.futureResult

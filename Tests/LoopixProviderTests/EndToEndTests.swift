@@ -281,9 +281,9 @@ struct ClientReplayStateEndToEndTests {
         #expect(b.statistics.messagesReceived == 6)
         #expect(try store.count(mailbox: mailbox) == 0)
         var bodies: [String] = []
-        for await m in b.messages {
+        // Bounded: a lost message fails the expectation below instead of hanging the run.
+        while bodies.count < 6, let m = await next(of: b.messages, within: 5) {
             bodies.append(String(decoding: m.body, as: UTF8.self))
-            if bodies.count == 6 { break }
         }
         #expect(Set(bodies) == Set(messages))
         #expect(b.statistics.duplicatesReceived == 0)

@@ -47,7 +47,9 @@ struct ManInTheMiddleTests {
             }
         } throws: { error in
             guard case PullFailure.link(let cause) = error else { return false }
-            return cause == .closedDuringHandshake || cause == .responderKeyMismatch
+            // The error says what went wrong in words a person can act on.
+            return (cause == .closedDuringHandshake || cause == .responderKeyMismatch)
+                && "\(cause)".contains("the key the directory lists for it")
         }
 
         // 2. The relay pulls the victim's mailbox with its own key: not registered, refused after the handshake.
