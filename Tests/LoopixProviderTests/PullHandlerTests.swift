@@ -143,6 +143,31 @@ struct PullHandlerTests {
         #expect(await fixture.closed())
     }
 
+    @Test("connections beyond the pull port's limit are closed at once and counted; a closed one frees its place")
+    func connectionLimit() async throws {
+        var limits = PullLimits()
+        limits.maxConnections = 1
+        let fixture = try await Fixture(limits: limits)
+        func another() async throws -> NIOAsyncTestingChannel {
+            let channel = NIOAsyncTestingChannel()
+            try await channel.pipeline.addHandler(PullConnectionHandler(server: fixture.server))
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+            return channel
+        }
+        func isActive(_ channel: NIOAsyncTestingChannel) async -> Bool {
+            (try? await channel.eventLoop.submit { channel.isActive }.get()) ?? false
+        }
+        let refused = try await another()
+        #expect(await eventually { await !isActive(refused) }, "a connection beyond the limit stayed open")
+        #expect(fixture.refused("pull_connection_limit") == 1)
+
+        _ = try? await fixture.channel.close()
+        let next = try await another()
+        #expect(await isActive(next), "the place of a closed connection was not freed")
+        #expect(fixture.refused("pull_connection_limit") == 1)
+        _ = try? await next.close()
+    }
+
     @Test("bytes that break the framing are counted as pull_framing and close the connection")
     func framing() async throws {
         let fixture = try await Fixture()
