@@ -80,7 +80,10 @@ struct HostileInputTests {
         let (mix, sink, parameters) = (pair.mix, pair.sink, pair.parameters)
         // A second provider: the attacker that floods through a link it may hold.
         let other = try Member(role: .provider, layer: 0)
-        let topology = Topology(parameters: parameters, nodes: pair.topology.nodes + [other.descriptor])
+        // A third provider for the flood: `other`'s links, cut one after another above, may not all
+        // be released on the node yet, and a key holds at most four.
+        let flooder = try Member(role: .provider, layer: 0)
+        let topology = Topology(parameters: parameters, nodes: pair.topology.nodes + [other.descriptor, flooder.descriptor])
         let geometry = parameters.geometry
         var configuration = testConfiguration(port: mix.port)
         // Long enough that a test process starved by its neighbours for a few seconds does not
@@ -120,7 +123,8 @@ struct HostileInputTests {
         func expectRawClosed(after bytes: [UInt8], cause: String) async throws {
             let before = refused(cause)
             let peer = try await RawPeer(port: mix.port, group: group)
-            try await peer.send(bytes)
+            // The node may close before the whole of it left: what counts is that it did, and why.
+            try? await peer.send(bytes)
             #expect(await closes(peer.channel, within: 3), "the node kept a connection open after \(cause)")
             #expect(await eventually { refused(cause) == before + 1 }, "cause \(cause) not counted once")
             await peer.close()
@@ -172,8 +176,15 @@ struct HostileInputTests {
             await recorder.close()
         }
 
+        /// Whether the node has let go of every connection but the good link: `other` holds at
+        /// most four links, and the node releases a cut one only once it has seen it close.
+        func settled() async -> Bool {
+            await eventually { MetricSamples(text: node.metrics.render())["loopix_inbound_connections"] <= 1 }
+        }
+
         // Garbage after the handshake, and a sealed frame with one bit changed: the link ends.
         for tamper in [false, true] {
+            #expect(await settled())
             let before = refused("decryption_failure")
             let peer = try await RawPeer(port: mix.port, group: group)
             let (_, transport) = try await peer.handshake(as: other.linkKey, to: mix.linkPublicKey)
@@ -205,6 +216,7 @@ struct HostileInputTests {
             ("bad_version", { var b = packetFrame([UInt8](repeating: 1, count: geometry.packetBytes)); b.setInteger(UInt8(9), at: 4); return b }()),
         ]
         for (cause, frame) in frameCauses {
+            #expect(await settled())
             let before = drops(cause, at: node)
             let link = try await connect(to: mix, as: other, group: group)
             try await link.writeAndFlush(frame)
@@ -245,7 +257,7 @@ struct HostileInputTests {
         }
 
 
-        let attacker = try await connect(to: mix, as: other, group: group)
+        let attacker = try await connect(to: mix, as: flooder, group: group)
         let replayed = try goodPacket()
         for _ in 0..<3 { try await attacker.writeAndFlush(packetFrame(replayed)) }
         var tampered = try goodPacket()
@@ -257,7 +269,7 @@ struct HostileInputTests {
         #expect(await eventually { drops("replay", at: node) == 2 })
         #expect(await eventually { drops("bad_mac", at: node) == 2 })
 
-        // A flood of packet-sized garbage from the other provider: refused by the crypto or by
+        // A flood of packet-sized garbage from the third provider: refused by the crypto or by
         // admission, never held, memory does not grow with it, and its share of the queue is its own.
         for frame in floodFrames { attacker.write(frame, promise: nil) }
         attacker.flush()

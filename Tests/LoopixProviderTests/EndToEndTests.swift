@@ -91,7 +91,8 @@ final class LoopbackNetwork: @unchecked Sendable {
         let nodes = mixes.map { ("mix", $0.metrics.render()) } + providers.map { ("provider", $0.node.metrics.render()) }
         return nodes.map { role, text in
             role + ": " + text.split(separator: "\n")
-                .filter { ($0.hasPrefix("loopix_packets_dropped_total") || $0.hasPrefix("loopix_mailbox_") || $0.hasPrefix("loopix_packets_in"))
+                .filter { ($0.hasPrefix("loopix_packets_dropped_total") || $0.hasPrefix("loopix_mailbox_") || $0.hasPrefix("loopix_packets_in")
+                           || $0.hasPrefix("loopix_links_") || $0.hasPrefix("loopix_outbound_link_failures") || $0.hasPrefix("loopix_inbound_connections"))
                     && !$0.hasSuffix(" 0") }
                 .joined(separator: ", ")
         }.joined(separator: " | ")
