@@ -139,11 +139,15 @@ let package = Package(
             ]
         ),
         .target(name: "LoopixSim", dependencies: ["LoopixRandom"]),
-        // The configuration files of mix, provider and client, mapped onto the libraries' configurations.
+        // The configuration files of authority, mix, provider and client, mapped onto the libraries' configurations.
         .target(name: "LoopixConfiguration", dependencies: [
-            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixProvider", "LoopixClient",
+            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixProvider", "LoopixClient", "LoopixDirectory",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Starting, signalling and stopping child processes.
         .target(name: "ChildProcesses", dependencies: [
@@ -160,8 +164,8 @@ let package = Package(
         ]),
         // A whole network on loopback: its files, its processes, what it shows.
         .target(name: "LoopixTestnet", dependencies: [
-            "LoopixSphinx", "LoopixNetwork", "LoopixClient", "LoopixConfiguration", "ChildProcesses", "LoopixMetrics",
-            .product(name: "Histogram", package: "hdrhistogram-swift"),
+            "LoopixSphinx", "LoopixNetwork", "LoopixClient", "LoopixConfiguration", "LoopixDirectory", "ChildProcesses",
+            "LoopixMetrics", .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // libsodium and libcrypto as the benchmarks call them directly: the cryptographic floor.
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
@@ -225,11 +229,14 @@ let package = Package(
             "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixMetrics"]),
-        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixSphinx", "LoopixTestSupport"]),
-        .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration"]),
+        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixSphinx", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration", "LoopixDirectory"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: [
             "loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx", "ChildProcesses", "LoopixMetrics",
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixProviderTests", dependencies: [
             "LoopixProvider",

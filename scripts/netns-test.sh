@@ -3,9 +3,11 @@
 # joined by a bridge, over impaired links (netem delay and loss where the kernel has it, else
 # random loss with iptables); messages must still arrive. Skips, saying why, where the machine
 # does not allow namespaces.
-#   scripts/netns-test.sh            (uses .build/debug/loopix, or $LOOPIX)
+#   scripts/netns-test.sh [v1|kem]   (the packet suite, default v1; uses .build/debug/loopix, or $LOOPIX)
 set -uo pipefail
 cd "$(dirname "$0")/.."
+SUITE="${1:-v1}"
+case "$SUITE" in v1|kem) ;; *) echo "usage: $0 [v1|kem]" >&2; exit 2 ;; esac
 BIN=$(realpath "${LOOPIX:-.build/debug/loopix}" 2>/dev/null || true)
 skip() { echo "netns test: skipped: $*"; exit 0; }
 [ -x "$BIN" ] || skip "no loopix binary at ${LOOPIX:-.build/debug/loopix} (build first)"
@@ -61,14 +63,14 @@ elif command -v iptables >/dev/null && ip netns exec "$TAG-p1" iptables -A INPUT
 else
     impairment="none: this kernel has neither netem nor iptables' statistic match"
 fi
-echo "netns test: ${#HOSTS[@]} hosts on 10.123.0.0/24; impairment: $impairment"
+echo "netns test: ${#HOSTS[@]} hosts on 10.123.0.0/24, packet suite $SUITE; impairment: $impairment"
 
 # Keys, topology and configurations, made with the CLI.
 L() { "$BIN" "$@"; }
 cd "$WORK"
 L keygen --out authority.key >/dev/null
 L topology create --out draft.json --layers 3 --mean-delay-ms 10 --mix-loop-rate 0.5 --payload-rate 5 \
-    --loop-rate 1 --drop-rate 1 --pull-size 4 --pull-interval 0.3 >/dev/null
+    --loop-rate 1 --drop-rate 1 --pull-size 4 --pull-interval 0.3 --suite "$SUITE" >/dev/null
 for p in p1 p2; do
     L keygen --out "$p.key" >/dev/null
     L topology add-node --draft draft.json --role provider --host "${ADDR[$p]}" --port 4100 --client-port 4101 --key "$p.key" >/dev/null
@@ -81,6 +83,8 @@ for m in m1 m2 m3; do
 done
 L topology sign --draft draft.json --authority-key authority.key --out topology.json >/dev/null
 AUTH=$(python3 -c "import json;print(json.load(open('topology.json'))['authority'])")
+named=$(python3 -c "import json;print(json.load(open('topology.json'))['topology']['parameters']['geometry'].get('suite', 'sphinx-v1'))")
+[ "$named" = "$([ "$SUITE" = kem ] && echo kem-x25519 || echo sphinx-v1)" ] || fail "the signed topology names the suite $named"
 id_of() { python3 -c "import json,sys;print([n['id'] for n in json.load(open('draft.json'))['nodes'] if n['host']==sys.argv[1]][0])" "$1"; }
 
 declare -A CLIENT_OF=([ca]=p1 [cb]=p2)
@@ -132,6 +136,6 @@ if command -v iptables >/dev/null; then
         dropped=$((dropped + d))
     done
 fi
-echo "netns test: B received $got of $COUNT messages; packets dropped by the impairment: $dropped"
+echo "netns test: B received $got of $COUNT messages ($named packets); packets dropped by the impairment: $dropped"
 [ "$got" -eq "$COUNT" ] || fail "only $got of $COUNT messages arrived"
 echo "netns test: passed"

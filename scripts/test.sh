@@ -44,14 +44,21 @@ fi
 # processes need it: those tests' peers cut off a connection that misses its frame deadline.
 # The tests that judge timing (Poisson send intervals, per-hop delays) run alone last (so do
 # the mix loops, whose alarm judges how many loops return within 0.3 s): beside the parallel
-# suite their clocks would measure the machine, not the code.
+# suite their clocks would measure the machine, not the code. Last, one after the other, the
+# process tests that run across key epochs (a mix restarted twice inside one epoch; nodes whose
+# directory is forged while they refresh every 3 s; a testnet whose messages must arrive within
+# a latency bound across eight boundaries): each loads both cores with processes of its own,
+# which the tests above must not share.
 compute='LoopixSimTests|LoopixBenchTests'
 timing='LoopixClientTests/poissonIntervals|CoverTrafficEndToEndTests|ChainTests|MixLoopTests|EpochDriverTests'
+epochs='DirectoryReplayProcessTests|DirectoryForgeryProcessTests|TestnetEpochsTests'
 stage "Swift build (debug, with tests)" bash -o pipefail -c 'swift build --build-tests 2>&1 | tail -n 3'
 stage "Swift tests: simulations and statistics" swift test --skip-build --filter "$compute"
-stage "Swift tests: nodes, clients, processes" swift test --skip-build --skip "$compute|$timing"
+stage "Swift tests: nodes, clients, processes" swift test --skip-build --skip "$compute|$timing|$epochs"
 stage "Swift tests that judge timing, alone" swift test --skip-build --filter "$timing"
-stage "Multi-host over network namespaces" scripts/netns-test.sh
+stage "Swift tests across key epochs (processes), one at a time" swift test --skip-build --no-parallel --filter "$epochs"
+stage "Multi-host over network namespaces (version 1 packets)" scripts/netns-test.sh v1
+stage "Multi-host over network namespaces (KEM suite)" scripts/netns-test.sh kem
 
 echo
 [ ${#failures[@]} -gt 0 ] && echo "failed stages: ${failures[*]}"

@@ -43,6 +43,30 @@ static inline void fuzz_node_secret(uint8_t secret[LSX_KEY_BYTES], unsigned i) {
     crypto_generichash(secret, LSX_KEY_BYTES, label, (size_t)n, NULL, 0);
 }
 
+/* A fuzz input read front to back; bytes past its end read as zero, so that
+ * every input, however short, decodes to something. */
+typedef struct fuzz_reader {
+    const uint8_t *data;
+    size_t size, pos;
+} fuzz_reader;
+
+static inline void fuzz_read_bytes(fuzz_reader *r, uint8_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++, r->pos++) out[i] = r->pos < r->size ? r->data[r->pos] : 0;
+}
+
+static inline uint8_t fuzz_read_byte(fuzz_reader *r) {
+    uint8_t b;
+    fuzz_read_bytes(r, &b, 1);
+    return b;
+}
+
+/* The next `bytes` bytes as a big-endian number. */
+static inline size_t fuzz_read_number(fuzz_reader *r, size_t bytes) {
+    size_t value = 0;
+    for (size_t i = 0; i < bytes; i++, r->pos++) value = value << 8 | (r->pos < r->size ? r->data[r->pos] : 0);
+    return value;
+}
+
 /* Aborts with a message: what libFuzzer reports as a crash. */
 #define FUZZ_ASSERT(cond)                                                                      \
     do {                                                                                           \

@@ -24,21 +24,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-typedef struct reader {
-    const uint8_t *data;
-    size_t size, pos;
-} reader;
-
-static size_t read_number(reader *r, size_t bytes) {
-    size_t value = 0;
-    for (size_t i = 0; i < bytes; i++, r->pos++) value = value << 8 | (r->pos < r->size ? r->data[r->pos] : 0);
-    return value;
-}
-
 /* The next chunk, or 0 when the input is used up. */
-static int next_chunk(reader *r, const uint8_t **chunk, size_t *len) {
+static int next_chunk(fuzz_reader *r, const uint8_t **chunk, size_t *len) {
     if (r->pos >= r->size) return 0;
-    size_t want = read_number(r, LSX_FUZZ_NOISE_LENGTH_BYTES);
+    size_t want = fuzz_read_number(r, LSX_FUZZ_NOISE_LENGTH_BYTES);
     const size_t left = r->pos < r->size ? r->size - r->pos : 0;
     *len = want < left ? want : left;
     *chunk = r->data + (r->pos < r->size ? r->pos : 0);
@@ -79,7 +68,7 @@ static void split_and_free(lsx_noise_handshake *hs) {
     lsx_noise_handshake_destroy(hs);
 }
 
-static void responder_reads(reader *r) {
+static void responder_reads(fuzz_reader *r) {
     lsx_noise_handshake *hs = lsx_fuzz_noise_side(LSX_NOISE_RESPONDER);
     const uint8_t *chunk;
     size_t len, message_len;
@@ -94,7 +83,7 @@ static void responder_reads(reader *r) {
     split_and_free(hs);
 }
 
-static void initiator_reads(reader *r) {
+static void initiator_reads(fuzz_reader *r) {
     lsx_noise_handshake *hs = lsx_fuzz_noise_side(LSX_NOISE_INITIATOR);
     const uint8_t *chunk;
     size_t len, message_len;
@@ -110,7 +99,7 @@ static void initiator_reads(reader *r) {
  * chunk is a plaintext, encrypted, then changed at a fuzzed position by a
  * fuzzed mask, then decrypted: it must come back whole exactly when nothing
  * changed. Either way, after the first failure nothing decrypts again. */
-static void transport(reader *r, int made_frames) {
+static void transport(fuzz_reader *r, int made_frames) {
     const uint8_t *chunk;
     size_t len, frame_len, plain_len;
     int ended = 0;
@@ -119,8 +108,8 @@ static void transport(reader *r, int made_frames) {
     while (next_chunk(r, &chunk, &len)) {
         int changed = 0;
         if (made_frames) {
-            const size_t at = read_number(r, 2);
-            const uint8_t mask = (uint8_t)read_number(r, 1);
+            const size_t at = fuzz_read_number(r, 2);
+            const uint8_t mask = (uint8_t)fuzz_read_number(r, 1);
             if (len > LSX_NOISE_MAX_PLAINTEXT_BYTES) len = LSX_NOISE_MAX_PLAINTEXT_BYTES;
             memcpy(frame, chunk, len);
             FUZZ_ASSERT(lsx_noise_cipher_encrypt(frame, sizeof frame, &frame_len, &send_copy, len) == LSX_OK);
@@ -154,10 +143,10 @@ static void transport(reader *r, int made_frames) {
  * (unless the mask is zero or the position past the end). The reader must
  * refuse exactly the changed message; an unchanged run must agree on the
  * hash and carry one transport message. */
-static void tamper(reader *r) {
+static void tamper(fuzz_reader *r) {
     lsx_noise_handshake *side[2] = {lsx_fuzz_noise_side(LSX_NOISE_INITIATOR), lsx_fuzz_noise_side(LSX_NOISE_RESPONDER)};
-    const size_t which = read_number(r, 1) % 3, at = read_number(r, 2);
-    const uint8_t mask = (uint8_t)read_number(r, 1);
+    const size_t which = fuzz_read_number(r, 1) % 3, at = fuzz_read_number(r, 2);
+    const uint8_t mask = (uint8_t)fuzz_read_number(r, 1);
     int refused = 0;
     for (size_t m = 0; m < 3 && !refused; m++) {
         const uint8_t *chunk = NULL;
@@ -199,7 +188,7 @@ static void tamper(reader *r) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
-    reader r = {data, size, 1};
+    fuzz_reader r = {data, size, 1};
     switch (data[0] & 3) {
     case LSX_FUZZ_NOISE_RESPONDER_READS: responder_reads(&r); break;
     case LSX_FUZZ_NOISE_INITIATOR_READS: initiator_reads(&r); break;

@@ -64,22 +64,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-/* Reads the input; bytes past its end read as zero. */
-typedef struct reader {
-    const uint8_t *data;
-    size_t size, pos;
-} reader;
-
-static void read_bytes(reader *r, uint8_t *out, size_t n) {
-    for (size_t i = 0; i < n; i++, r->pos++) out[i] = r->pos < r->size ? r->data[r->pos] : 0;
-}
-
-static uint8_t read_byte(reader *r) {
-    uint8_t b;
-    read_bytes(r, &b, 1);
-    return b;
-}
-
 /* A filter in a new epoch: empty, whatever earlier inputs left in it. */
 static lsx_replay_filter *fresh_filter(lsx_replay_filter *f) {
     lsx_replay_filter_rotate(f, ++epoch);
@@ -183,26 +167,26 @@ static void fuzz_raw(int backend, int suite, int g_index, int use_filter, int pl
 
 /* Makes a packet over a route of the fixed nodes from the fuzzed commands
  * and message, then processes it hop by hop and checks every hop's answer. */
-static void fuzz_route(int backend, int suite, int g_index, int use_filter, int placement, int tamper, reader *in) {
+static void fuzz_route(int backend, int suite, int g_index, int use_filter, int placement, int tamper, fuzz_reader *in) {
     const lsx_geometry *g = &fuzz_geometries[suite][g_index];
     const size_t header = lsx_header_bytes(g), total = lsx_packet_bytes(g);
-    const size_t hops = 1 + read_byte(in) % g->hops, ephemeral_len = lsx_ephemeral_bytes(g, hops);
+    const size_t hops = 1 + fuzz_read_byte(in) % g->hops, ephemeral_len = lsx_ephemeral_bytes(g, hops);
     uint8_t ephemeral[LSXI_MAX_EPHEMERAL_BYTES], commands[MAX_NODES * LSX_COMMAND_BYTES];
     int expected[MAX_NODES];
     size_t tamper_at = 0;
     uint8_t tamper_mask = 0;
     int create_expected = LSX_OK;
 
-    read_bytes(in, ephemeral, ephemeral_len);
+    fuzz_read_bytes(in, ephemeral, ephemeral_len);
     if (tamper) {
         uint8_t pos[2];
-        read_bytes(in, pos, 2);
+        fuzz_read_bytes(in, pos, 2);
         tamper_at = (((size_t)pos[0] << 8) | pos[1]) % total;
-        tamper_mask = read_byte(in) | 1;
+        tamper_mask = fuzz_read_byte(in) | 1;
     }
     for (size_t i = 0; i < hops; i++) {
         uint8_t hop[FUZZ_HOP_BYTES];
-        read_bytes(in, hop, sizeof hop);
+        fuzz_read_bytes(in, hop, sizeof hop);
         expected[i] = fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
         if (create_expected == LSX_OK) create_expected = expected[i];
     }
@@ -281,7 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (mode < 2) {
         fuzz_raw(backend, suite, g_index, use_filter, placement, data + SETTING_BYTES, size - SETTING_BYTES);
     } else {
-        reader in = {data + SETTING_BYTES, size - SETTING_BYTES, 0};
+        fuzz_reader in = {data + SETTING_BYTES, size - SETTING_BYTES, 0};
         fuzz_route(backend, suite, g_index, use_filter, placement, mode == 3, &in);
     }
     return 0;

@@ -43,17 +43,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-typedef struct reader {
-    const uint8_t *data;
-    size_t size, pos;
-} reader;
-
-static uint8_t read_byte(reader *r) {
-    const uint8_t b = r->pos < r->size ? r->data[r->pos] : 0;
-    r->pos++;
-    return b;
-}
-
 /* Exactly len bytes (ASan catches a read past them), a copy of `from` or zeros. */
 static uint8_t *aligned_copy(const uint8_t *from, size_t len) {
     void *m = NULL;
@@ -80,7 +69,7 @@ static uint8_t *empty_filter(size_t *len, unsigned c, unsigned r) {
 }
 
 /* The i-th tag named by the rest of the input. */
-static void tag_for(uint8_t tag[LSX_TAG_BYTES], const reader *r, unsigned i) {
+static void tag_for(uint8_t tag[LSX_TAG_BYTES], const fuzz_reader *r, unsigned i) {
     const uint8_t *tail = r->pos < r->size ? r->data + r->pos : r->data;
     const size_t tail_len = r->pos < r->size ? r->size - r->pos : 0;
     uint8_t key[crypto_generichash_KEYBYTES] = {0};
@@ -91,7 +80,7 @@ static void tag_for(uint8_t tag[LSX_TAG_BYTES], const reader *r, unsigned i) {
 /* Inserts and lookups on an attached filter: every answer is one an insert
  * may give, a recorded tag is found and refused, and the count never passes
  * the capacity. */
-static void exercise(lsx_replay_filter *f, const reader *tags) {
+static void exercise(lsx_replay_filter *f, const fuzz_reader *tags) {
     const unsigned ops = tags->size > tags->pos ? (unsigned)((tags->size - tags->pos) % MAX_OPS) + 1 : 1;
     for (unsigned i = 0; i < ops; i++) {
         uint8_t tag[LSX_TAG_BYTES];
@@ -132,18 +121,18 @@ static void fuzz_raw(const uint8_t *data, size_t size) {
                 (rc == LSX_ERR_ARGUMENT && size < LSX_REPLAY_FILTER_HEADER_BYTES));
     FUZZ_ASSERT((rc == LSX_OK) == (f != NULL));
     if (f != NULL) {
-        reader tags = {data, size, 0};
+        fuzz_reader tags = {data, size, 0};
         exercise(f, &tags);
         close_and_reattach(f, memory, size);
     }
     free(memory);
 }
 
-static void fuzz_made(reader *in) {
-    const unsigned c = read_byte(in) % CAPACITIES, r = read_byte(in) % RATES;
-    const uint8_t flags = read_byte(in);
-    const int8_t delta = (int8_t)read_byte(in);
-    const unsigned recorded = read_byte(in) % MAX_RECORDED, changes = read_byte(in) % 16;
+static void fuzz_made(fuzz_reader *in) {
+    const unsigned c = fuzz_read_byte(in) % CAPACITIES, r = fuzz_read_byte(in) % RATES;
+    const uint8_t flags = fuzz_read_byte(in);
+    const int8_t delta = (int8_t)fuzz_read_byte(in);
+    const unsigned recorded = fuzz_read_byte(in) % MAX_RECORDED, changes = fuzz_read_byte(in) % 16;
 
     /* A real filter with some tags, perhaps closed cleanly. */
     size_t layout;
@@ -168,9 +157,9 @@ static void fuzz_made(reader *in) {
 
     /* The changes, then perhaps a digest that covers them, then perhaps another length. */
     for (unsigned i = 0; i < changes; i++) {
-        size_t at = (size_t)read_byte(in) << 8;
-        at = (at | read_byte(in)) % layout;
-        memory[at] ^= read_byte(in);
+        size_t at = (size_t)fuzz_read_byte(in) << 8;
+        at = (at | fuzz_read_byte(in)) % layout;
+        memory[at] ^= fuzz_read_byte(in);
     }
     if (flags & 4)
         crypto_generichash(memory + LSXI_RF_DIGEST_OFFSET, LSXI_RF_DIGEST_BYTES, memory, LSXI_RF_DIGEST_OFFSET,
@@ -213,7 +202,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((data[0] & 1) == 0) {
         fuzz_raw(data + 1, size - 1);
     } else {
-        reader in = {data + 1, size - 1, 0};
+        fuzz_reader in = {data + 1, size - 1, 0};
         fuzz_made(&in);
     }
     return 0;

@@ -47,35 +47,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-typedef struct reader {
-    const uint8_t *data;
-    size_t size, pos;
-} reader;
-
-static void read_bytes(reader *r, uint8_t *out, size_t n) {
-    for (size_t i = 0; i < n; i++, r->pos++) out[i] = r->pos < r->size ? r->data[r->pos] : 0;
-}
-
-static size_t read_u16(reader *r) {
-    uint8_t b[2];
-    read_bytes(r, b, 2);
-    return ((size_t)b[0] << 8) | b[1];
-}
+static size_t read_u16(fuzz_reader *r) { return fuzz_read_number(r, 2); }
 
 /* The rest of the input, or exactly `n` bytes of it (zero-padded). */
-static size_t read_rest(reader *r, uint8_t *out, int exact, size_t n) {
+static size_t read_rest(fuzz_reader *r, uint8_t *out, int exact, size_t n) {
     if (exact) {
-        read_bytes(r, out, n);
+        fuzz_read_bytes(r, out, n);
         return n;
     }
     size_t len = r->pos < r->size ? r->size - r->pos : 0;
-    read_bytes(r, out, len);
+    fuzz_read_bytes(r, out, len);
     return len;
 }
 
 /* lsx_surb_use on arbitrary bytes: refused by length, by message length, or
  * it builds a packet whose header is the block's. */
-static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
+static void fuzz_use(const lsx_geometry *g, int exact, fuzz_reader *in) {
     const size_t message_len = read_u16(in) + (exact ? 0 : read_u16(in)); /* up to 128 KiB: too long too */
     const size_t surb_want = lsx_surb_bytes(g), surb_len = read_rest(in, surb_buf, exact, surb_want);
     const size_t header = lsx_header_bytes(g), total = lsx_packet_bytes(g);
@@ -104,7 +91,7 @@ static void fuzz_use(const lsx_geometry *g, int exact, reader *in) {
 /* lsx_surb_open on arbitrary bytes: refused by length or route length, or
  * opened (then the range is inside the payload), or refused as not ours
  * (then the payload is wiped). */
-static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
+static void fuzz_open(const lsx_geometry *g, int exact, fuzz_reader *in) {
     const size_t secret_want = LSX_SURB_SECRET_BYTES(g->hops);
     size_t secret_len, payload_len;
     if (exact) {
@@ -114,7 +101,7 @@ static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
         secret_len = read_u16(in);
         size_t left = in->pos < in->size ? in->size - in->pos : 0;
         if (secret_len > left) secret_len = left;
-        read_bytes(in, secret_buf, secret_len);
+        fuzz_read_bytes(in, secret_buf, secret_len);
         payload_len = read_rest(in, payload_buf, 0, 0);
     }
     size_t offset = 12345, len = 12345;
@@ -137,7 +124,7 @@ static void fuzz_open(const lsx_geometry *g, int exact, reader *in) {
 /* A real block over the fixed nodes; `change_secret` picks whether the
  * change (if any) goes into the block before use or into the secret before
  * opening. Checks every step against what the change must cause. */
-static void fuzz_real(int suite, int g_index, int change_secret, reader *in) {
+static void fuzz_real(int suite, int g_index, int change_secret, fuzz_reader *in) {
     const lsx_geometry *g = &fuzz_geometries[suite][g_index];
     const size_t H = g->hops, header = lsx_header_bytes(g), total = lsx_packet_bytes(g);
     const size_t surb_len = lsx_surb_bytes(g), secret_len = lsx_surb_secret_bytes(g);
@@ -145,14 +132,14 @@ static void fuzz_real(int suite, int g_index, int change_secret, reader *in) {
     uint8_t first_hop[LSX_ADDRESS_BYTES], first_hop_out[LSX_ADDRESS_BYTES];
     int create_expected = LSX_OK;
 
-    read_bytes(in, &hops_byte, 1);
+    fuzz_read_bytes(in, &hops_byte, 1);
     const size_t hops = 1 + hops_byte % H, ephemeral_len = lsx_ephemeral_bytes(g, hops);
-    read_bytes(in, ephemeral, ephemeral_len);
+    fuzz_read_bytes(in, ephemeral, ephemeral_len);
     const size_t change_at = read_u16(in) % (change_secret ? secret_len : surb_len);
-    read_bytes(in, &mask, 1);
+    fuzz_read_bytes(in, &mask, 1);
     for (size_t i = 0; i < hops; i++) {
         uint8_t hop[FUZZ_HOP_BYTES];
-        read_bytes(in, hop, sizeof hop);
+        fuzz_read_bytes(in, hop, sizeof hop);
         int e = fuzz_command(commands + i * LSX_COMMAND_BYTES, hop, (unsigned)i);
         if (create_expected == LSX_OK) create_expected = e;
     }
@@ -239,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const int g_index = data[0] & 3, mode = (data[0] >> 2) & 3, exact = !((data[0] >> 4) & 1);
     const int suite = (data[0] >> 5) & 1;
     const lsx_geometry *g = &fuzz_geometries[suite][g_index];
-    reader in = {data + 1, size - 1, 0};
+    fuzz_reader in = {data + 1, size - 1, 0};
     switch (mode) {
     case 0: fuzz_use(g, exact, &in); break;
     case 1: fuzz_open(g, exact, &in); break;

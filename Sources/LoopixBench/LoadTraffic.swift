@@ -16,11 +16,16 @@ import Glibc
 /// Packets for one node, each a RELAY with zero delay to `next`, framed for the wire
 /// (length, version, type, packet) back to back in one buffer, so that a run of consecutive
 /// packets goes out in one `send`. The packet each becomes after the node's unwrap is
-/// computed here too (with the node's key), and named by 8 bytes of its group element.
+/// computed here too (with the node's key), and named by 8 bytes of its new header.
 public final class PacketPool: @unchecked Sendable {
     // `@unchecked Sendable`: written only in init, read-only afterwards.
     public let count: Int
     public let frameBytes: Int
+    /// Where in a forwarded packet its 8-byte name is: the end of the new beta, just before the
+    /// 16-byte MAC, which the node's header stream wrote over the padding and so differs from
+    /// packet to packet in both suites (a KEM packet leaving the last hop of its route, as
+    /// these do, has an all-zero encapsulation where a version 1 packet has its group element).
+    private let keyOffset: Int
     public let frames: UnsafeMutableRawBufferPointer
     private let keys: [UInt64: Int32]
 
@@ -29,6 +34,8 @@ public final class PacketPool: @unchecked Sendable {
         self.count = count
         let packetBytes = geometry.packetBytes
         frameBytes = 6 + packetBytes
+        let keyOffset = geometry.headerBytes - 16 - 8
+        self.keyOffset = keyOffset
         frames = UnsafeMutableRawBufferPointer.allocate(byteCount: count * frameBytes, alignment: 16)
         // Each chunk writes only its own slots of these two buffers.
         nonisolated(unsafe) let outputKeys = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: count)
@@ -53,7 +60,7 @@ public final class PacketPool: @unchecked Sendable {
                 do {
                     try Sphinx.createPacket(geometry: geometry, route: route, message: [], into: packet)
                     _ = try processor.process(UnsafeRawBufferPointer(packet), into: out)
-                    outputKeys[i] = out.loadUnaligned(fromByteOffset: 1, as: UInt64.self)
+                    outputKeys[i] = out.loadUnaligned(fromByteOffset: keyOffset, as: UInt64.self)
                 } catch {
                     failures.wrappingIncrement(ordering: .relaxed)
                 }
@@ -71,7 +78,7 @@ public final class PacketPool: @unchecked Sendable {
     /// The pool index of a packet the node forwarded, from its bytes.
     @inline(__always)
     public func index(ofForwarded packet: UnsafeRawBufferPointer) -> Int? {
-        keys[packet.loadUnaligned(fromByteOffset: 1, as: UInt64.self)].map(Int.init)
+        keys[packet.loadUnaligned(fromByteOffset: keyOffset, as: UInt64.self)].map(Int.init)
     }
 }
 

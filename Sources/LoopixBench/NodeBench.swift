@@ -1,6 +1,7 @@
 // `loopix bench node`: one node as its own process, fed over TCP by a load generator that only
 // writes pre-built packets, its output received by a sink that matches every packet to its send
-// time. Throughput against offered load, latency, senders, workers, efficiency, overload, memory.
+// time. Throughput against offered load, latency, senders, workers, efficiency, overload, memory,
+// and the packet suites' capacities side by side.
 import Foundation
 import LoopixNetwork
 import LoopixSphinx
@@ -16,12 +17,20 @@ public struct NodeBench: Sendable {
     public var poolPackets: Int
     public var eventLoops: Int?
     public var eventLoopSliceUs: Int?
+    /// The suites compared side by side after the main program (which runs on version 1, the default).
+    public var suites: [PacketSuite]
+    /// Alternating capacity probes per suite in that comparison (0: none).
+    public var suiteRounds: Int
+    /// The epochs phase: key epochs of this length (0: no phase), and how many are measured.
+    public var epochSeconds: Double = 5
+    public var epochs: Int = 3
     /// Rounds of the link-encryption comparison: in each, the saturated capacity with Noise
     /// links and with plaintext links (0: none).
     public var linkRounds: Int
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
-                soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?, linkRounds: Int = 2) {
+                soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?,
+                suites: [PacketSuite] = [.v1, .kemX25519], suiteRounds: Int = 5, linkRounds: Int = 2) {
         self.linkRounds = linkRounds
         self.workerCounts = workerCounts
         self.loadFractions = loadFractions
@@ -32,14 +41,19 @@ public struct NodeBench: Sendable {
         self.poolPackets = poolPackets
         self.eventLoops = eventLoops
         self.eventLoopSliceUs = eventLoopSliceUs
+        self.suites = suites
+        self.suiteRounds = suiteRounds
     }
 
-    /// Runs every phase (generator alone, a sweep per worker count, senders, soak) with the
+    /// Runs every phase (generator alone, a sweep per worker count, senders, soak, the suites side by side) with the
     /// node's files and logs in `run`'s folder.
     public func run(in run: BenchRun, progress: BenchProgress) async throws -> NodeBenchResults {
         progress.update("measuring lsx_process on one core")
         let coreBefore = 1 / (try ProcessRateProbe.secondsPerPacket())
         benchLog(String(format: "node: lsx_process alone: %.0f packets/s on one core", coreBefore))
+        progress.update("measuring what key epochs add to a packet")
+        let epochShare = try ProcessRateProbe.epochMachineryShare()
+        benchLog(String(format: "node: the epoch machinery adds %+.2f %% to a packet", epochShare * 100))
 
         let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
         let poolSize = poolPackets
@@ -127,13 +141,84 @@ public struct NodeBench: Sendable {
                     .ofCapacity(mainCapacity)
             }
         }
+        // 4. Key epochs at capacity: the node in directory mode, as `loopix mix` runs it.
+        var epochsPhase: EpochsPhaseResult? = nil
+        if epochSeconds > 0 && epochs > 0 {
+            epochsPhase = try await EpochsAtCapacity(directory: run.url("epochs"), workers: mainWorkers, rate: mainCapacity,
+                                                     epochSeconds: epochSeconds, epochs: epochs).run(progress: progress)
+        }
+        // 5. The packet suites side by side.
+        var comparison: SuiteComparison? = nil
+        if suites.count > 1 && suiteRounds > 0 {
+            sink.expectLinks(as: setup.sinkLinkKey)
+            let main = SuiteRig(suite: .v1, setup: setup, pool: pool, sink: sink, runner: runner)
+            comparison = try await compareSuites(in: run, main: main, alone: alone, progress: progress)
+        }
         let coreAfter = 1 / (try ProcessRateProbe.secondsPerPacket())
         progress.done("done")
         return NodeBenchResults(
-            coreRateBefore: coreBefore, coreRateAfter: coreAfter, generatorAlone: alone, sweeps: sweeps,
-            senders: senderSteps, soak: soak, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
-            aqmTargetMs: 1, linkCost: linkCost,
-            targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, linkCost: linkCost))
+            coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
+            senders: senderSteps, soak: soak, epochs: epochsPhase, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
+            aqmTargetMs: 1, suiteComparison: comparison, linkCost: linkCost,
+            targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, epochMachineryShare: epochShare,
+                                          suites: comparison, epochs: epochsPhase, linkCost: linkCost))
+    }
+
+    /// One node per suite, each with 1 worker and its own packets and sink, all running at once;
+    /// their capacity probes alternate round by round, so that the shared host's changes of
+    /// speed hit every suite alike, and each round gives one ratio.
+    private func compareSuites(in run: BenchRun, main: SuiteRig, alone: GeneratorAlone,
+                               progress: BenchProgress) async throws -> SuiteComparison {
+        let workers = 1
+        var rigs: [SuiteRig] = []
+        defer { for rig in rigs where rig.suite != main.suite { rig.sink.stop() } }
+        for suite in suites {
+            if suite == main.suite { rigs.append(main); continue }
+            let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: suite)
+            let setup = try NodeBenchSetup(directory: run.url("work-\(suite.name)"), eventLoops: eventLoops,
+                                           eventLoopSliceUs: eventLoopSliceUs, geometry: geometry)
+            let poolSize = poolPackets
+            let pool = try PacketPool(count: poolSize, geometry: geometry, nodeKey: setup.nodeKey, next: setup.sinkID) { done in
+                progress.update("building \(suite.name) packets \(done)/\(poolSize)")
+            }
+            let sendTimes = SendTimes(count: pool.count)
+            let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
+            sink.expectLinks(as: setup.sinkLinkKey)
+            sink.start()
+            rigs.append(SuiteRig(suite: suite, setup: setup, pool: pool, sink: sink, runner: StepRunner(
+                pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500, geometry: geometry),
+                step: stepSeconds, warmup: warmupSeconds)))
+        }
+        // Each probe offers 1.5 × the suite's single-core rate in CPU time, the most one worker
+        // can unwrap whatever the host gives it: a rate measured in wall time on a loaded host
+        // can fall below the node's capacity, and the probe would measure the generator.
+        let coreRates = rigs.map { rig in
+            1 / Statistics.median((0..<7).map { _ in rig.runner.probe.cpuSecondsPerPacket(count: 64) })
+        }
+        for (rig, rate) in zip(rigs, coreRates) {
+            benchLog(String(format: "node: lsx_process alone, %@: %.0f packets/s per CPU-second", rig.suite.name, rate))
+        }
+        var nodes: [BenchNode] = []
+        var steps = [[StepResult]](repeating: [], count: rigs.count)
+        do {
+            for rig in rigs {
+                nodes.append(try await rig.setup.startNode(workers: workers, log: run.url("node-\(rig.suite.name).log")))
+            }
+            for round in 1...suiteRounds {
+                for (i, rig) in rigs.enumerated() {
+                    progress.update("suites, round \(round)/\(suiteRounds): \(rig.suite.name) capacity probe")
+                    let rate = min(0.8 * alone.packetsPerSecond, 1.5 * Double(workers) * coreRates[i])
+                    steps[i].append(try await rig.runner.run(node: nodes[i], rate: rate, label: "suite-\(rig.suite.name)",
+                                                             loadFraction: .nan, progress: progress))
+                }
+            }
+        } catch {
+            for node in nodes { await node.stop() }
+            throw error
+        }
+        for node in nodes { await node.stop() }
+        return SuiteComparison(workers: workers, rounds: suiteRounds,
+                               suites: rigs.indices.map { SuiteCapacity(suite: rigs[$0].suite.name, coreRate: coreRates[$0], steps: steps[$0]) })
     }
 
     private func generatorAlone(pool: PacketPool) async throws -> GeneratorAlone {
@@ -153,6 +238,15 @@ public struct NodeBench: Sendable {
                               generatorMicrosecondsPerPacket: r.cpuSeconds / Double(max(1, r.sent)) * 1e6,
                               sinkMicrosecondsPerPacket: (sink.threadCPUSeconds - cpu0) / Double(max(1, received)) * 1e6)
     }
+}
+
+/// One suite's node, packets, sink and step runner for the side-by-side comparison.
+private struct SuiteRig {
+    let suite: PacketSuite
+    let setup: NodeBenchSetup
+    let pool: PacketPool
+    let sink: FrameSink
+    let runner: StepRunner
 }
 
 extension StepResult {

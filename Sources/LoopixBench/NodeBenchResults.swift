@@ -1,5 +1,5 @@
-// What `loopix bench node` measured: each step, each worker count's sweep, the targets judged
-// on them, and the CSV tables.
+// What `loopix bench node` measured: each step, each worker count's sweep, the packet suites side
+// by side, the targets judged on them, and the CSV tables.
 import Foundation
 import LoopixMetrics
 
@@ -93,6 +93,77 @@ public struct LinkCost: Codable, Sendable {
     }
 }
 
+/// One packet suite's node in the side-by-side comparison: its capacity probes (one per round)
+/// and, as medians over them, where each relayed packet's CPU went.
+public struct SuiteCapacity: Codable, Sendable {
+    public var suite: String
+    /// The single-core `lsx_process` rate of this suite just before the comparison, per CPU-second;
+    /// each probe offered 1.5 × this.
+    public var coreRate: Double
+    /// The rate the generator achieved in the probes (median): above the capacity when the probe saturated the node.
+    public var offered: Double
+    /// The same rate sampled through the probes in CPU time (median), against which the workers' CPU compares.
+    public var coreRateDuring: Double
+    /// The capacity probe's relayed packets per second, round by round, and their median.
+    public var capacities: [Double]
+    public var capacity: Double
+    /// Per relayed packet (µs): the node's CPU, the part in its crypto workers, the part outside them.
+    public var nodeMicroseconds: Double
+    public var workerMicroseconds: Double
+    public var outsideMicroseconds: Double
+    public var efficiency: Double
+    /// Cores the generator, the sink and other tenants took during the probes.
+    public var generatorCores: Double
+    public var sinkCores: Double
+    public var otherCores: Double
+    public var steps: [StepResult]
+
+    init(suite: String, coreRate: Double, steps: [StepResult]) {
+        func median(_ f: (StepResult) -> Double) -> Double { Statistics.median(steps.map(f)) }
+        self.suite = suite
+        self.coreRate = coreRate
+        coreRateDuring = median(\.coreRate)
+        offered = median(\.offeredAchieved)
+        capacities = steps.map(\.throughput)
+        capacity = median(\.throughput)
+        nodeMicroseconds = median { $0.nodeCores / $0.throughput * 1e6 }
+        workerMicroseconds = median { $0.nodeCores / $0.throughput / (1 + $0.outsideWorkers) * 1e6 }
+        outsideMicroseconds = median { $0.nodeCores / $0.throughput * $0.outsideWorkers / (1 + $0.outsideWorkers) * 1e6 }
+        efficiency = median(\.efficiency)
+        generatorCores = median(\.generatorCores)
+        sinkCores = median(\.sinkCores)
+        otherCores = median { $0.otherCores + $0.stolenCores }
+        self.steps = steps
+    }
+}
+
+/// The suites side by side: one node each with the same worker count, probed in alternation.
+/// Each ratio is the median of its per-round ratios of the last suite to the first.
+public struct SuiteComparison: Codable, Sendable {
+    public var workers: Int
+    public var rounds: Int
+    public var suites: [SuiteCapacity]
+    /// Capacity (last suite) / capacity (first suite).
+    public var capacityRatio: Double
+    /// The single-core `lsx_process` rates sampled through the same probes: what the crypto alone gains.
+    public var coreRatio: Double
+    /// Worker CPU per relayed packet, first / last: the capacity ratio if the worker alone bounded capacity.
+    public var workerRatio: Double
+
+    init(workers: Int, rounds: Int, suites: [SuiteCapacity]) {
+        self.workers = workers
+        self.rounds = rounds
+        self.suites = suites
+        let first = suites.first!.steps, last = suites.last!.steps
+        func perRound(_ f: (StepResult, StepResult) -> Double) -> Double { Statistics.median(zip(first, last).map(f)) }
+        capacityRatio = perRound { $1.throughput / $0.throughput }
+        coreRatio = perRound { $1.coreRate / $0.coreRate }
+        workerRatio = perRound { a, b in
+            (a.nodeCores / a.throughput / (1 + a.outsideWorkers)) / (b.nodeCores / b.throughput / (1 + b.outsideWorkers))
+        }
+    }
+}
+
 public struct NodeTarget: Codable, Sendable {
     public var name: String
     public var measured: String
@@ -101,14 +172,33 @@ public struct NodeTarget: Codable, Sendable {
 }
 
 public enum NodeTargets {
-    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, linkCost: LinkCost? = nil) -> [NodeTarget] {
-        var out: [NodeTarget] = []
+    public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, epochMachineryShare: Double,
+                                suites: SuiteComparison? = nil, epochs: EpochsPhaseResult? = nil, linkCost: LinkCost? = nil) -> [NodeTarget] {
+        var out: [NodeTarget] = [NodeTarget(
+            name: "epoch machinery per packet / process", measured: String(format: "%+.2f %%", epochMachineryShare * 100),
+            target: "<= 2 %", met: epochMachineryShare <= 0.02)]
         if let linkCost {
             let cost = 1 - linkCost.throughputRatio
             out.append(NodeTarget(name: "link encryption's cost in saturated throughput (\(linkCost.workers) workers)",
                                   measured: String(format: "%.1f %% (efficiency × %.3f, CPU/packet × %.3f)", cost * 100,
                                                    linkCost.efficiencyRatio, linkCost.cpuPerPacketRatio),
                                   target: "<= 5 %", met: cost <= 0.05))
+        }
+        if let suites, let first = suites.suites.first, let last = suites.suites.last {
+            out.append(NodeTarget(
+                name: "capacity \(last.suite) / \(first.suite) (\(suites.workers) worker\(suites.workers == 1 ? "" : "s"))",
+                measured: String(format: "%.2f (lsx_process alone %.2f)", suites.capacityRatio, suites.coreRatio),
+                target: ">= 1.5", met: suites.capacityRatio >= 1.5))
+        }
+        if let epochs {
+            let name = "\(epochs.steps.count) key epochs of \(Int(epochs.epochSeconds)) s at capacity"
+            out.append(NodeTarget(name: name + ": replay_filter_full drops", measured: String(format: "%.0f", epochs.replayFilterFull),
+                                  target: "0", met: epochs.replayFilterFull == 0))
+            let limit = max(2, 0.02 * (epochs.steps.map(\.rssEndMB).max() ?? 0))
+            out.append(NodeTarget(name: name + ": RSS change between epoch ends",
+                                  measured: String(format: "%.1f MB (ends %@)", epochs.rssDriftMB,
+                                                   epochs.steps.map { String(format: "%.1f", $0.rssEndMB) }.joined(separator: ", ")),
+                                  target: String(format: "<= %.1f MB", limit), met: epochs.rssDriftMB <= limit))
         }
         guard let main = sweeps.first(where: { $0.workers == mainWorkers }) else { return out }
         func at(_ f: Double, _ sweep: WorkerSweep = main) -> StepResult? {
@@ -172,14 +262,20 @@ func linearSlope(_ x: [Double], _ y: [Double]) -> Double {
 public struct NodeBenchResults: Codable, Sendable {
     public var coreRateBefore: Double
     public var coreRateAfter: Double
+    /// What a worker's key-epoch path adds to a packet, as a fraction of process (see
+    /// `ProcessRateProbe.epochMachineryShare`).
+    public var epochMachineryShare: Double
     public var generatorAlone: GeneratorAlone
     public var sweeps: [WorkerSweep]
     public var senders: [StepResult]
     public var soak: StepResult?
+    /// The key epochs at capacity (nil: not run).
+    public var epochs: EpochsPhaseResult?
     public var stepSeconds: Double
     public var warmupSeconds: Double
     public var poolPackets: Int
     public var aqmTargetMs: Double
+    public var suiteComparison: SuiteComparison?
     public var linkCost: LinkCost?
     public var targets: [NodeTarget]
 }
@@ -200,6 +296,7 @@ extension NodeBenchResults {
              csv(s.otherCores, 3), csv(s.stolenCores, 3), csv(s.rssMaxMB, 1), "\"" + s.drops.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " ") + "\""]
         }
         try run.writeCSV("throughput.csv", header: header, rows: r.sweeps.flatMap { $0.steps.map(row) })
+        try run.writeCSV("suites.csv", header: header, rows: (r.suiteComparison?.suites ?? []).flatMap { $0.steps.map(row) })
         try run.writeCSV("senders.csv", header: header, rows: r.senders.map(row))
         if let cost = r.linkCost { try run.writeCSV("links.csv", header: header, rows: (cost.noise + cost.plaintext).map(row)) }
         var rss: [[String]] = []

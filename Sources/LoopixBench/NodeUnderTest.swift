@@ -11,7 +11,8 @@ import LoopixNode
 import LoopixNoise
 import LoopixSphinx
 
-/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) and configurations.
+/// Keys, a signed two-node topology (the node as a mix, the sink as a provider) on one packet
+/// geometry and suite, and configurations.
 public struct NodeBenchSetup: Sendable {
     public let directory: URL
     public let nodeKey: SecretKey
@@ -27,7 +28,7 @@ public struct NodeBenchSetup: Sendable {
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
 
-    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?) throws {
+    public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?, geometry: Geometry = .standard) throws {
         self.directory = directory
         self.eventLoops = eventLoops
         self.eventLoopSliceUs = eventLoopSliceUs
@@ -41,7 +42,7 @@ public struct NodeBenchSetup: Sendable {
         nodePort = try freeLoopbackPort()
         sinkPort = try freeLoopbackPort()
         sinkID = .random()
-        var parameters = NetworkParameters()
+        var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
         let topology = Topology(parameters: parameters, nodes: [
@@ -106,20 +107,29 @@ public final class BenchNode: Sendable {
     let links: (sender: NoiseSecretKey, node: NoisePublicKey)?
     var pid: Int32 { process.processIdentifier }
 
-    init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int,
+    /// The benchmark's own node (`loopix bench serve-node`), with Noise links unless `links` is nil.
+    convenience init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int,
+                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        try await self.init(arguments: ["bench", "serve-node", "--config", config] + (links == nil ? ["--plaintext-links"] : []),
+                            log: log, workers: workers, port: port, metricsPort: metricsPort, links: links)
+    }
+
+    /// Starts this executable with `arguments` (a node command and its configuration); `links`:
+    /// the key the generator links with and the node's key (nil: the node runs plaintext links).
+    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
          links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
         self.links = links
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        process = try await ChildProcess.start(executable, ["bench", "serve-node", "--config", config]
-                                                   + (links == nil ? ["--plaintext-links"] : []),
-                                               environment: [parentProcessVariable: "\(getpid())"], log: log)
+        process = try await ChildProcess.start(executable, arguments, environment: [parentProcessVariable: "\(getpid())"], log: log)
     }
 
-    func waitReady() async throws {
-        let deadline = Date().addingTimeInterval(20)
+    /// Returns once the node serves metrics and accepts connections, by `deadline` (Unix seconds;
+    /// default 20 s from now).
+    func waitReady(until deadline: Double = Date().timeIntervalSince1970 + 20) async throws {
+        let deadline = Date(timeIntervalSince1970: deadline)
         while Date() < deadline {
             if let status = process.exitStatus { throw BenchError("the node exited at start (status \(status)); see its log") }
             if await MetricSamples.scrape(port: metricsPort, timeout: 0.5) != nil, let fd = connectLoopback(port: port) {
@@ -128,7 +138,7 @@ public final class BenchNode: Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchError("the node did not start listening within 20 s")
+        throw BenchError("the node did not start listening in time; see its log")
     }
 
     /// Asks the node for a new replay epoch, so that the pool's packets pass again.

@@ -1,27 +1,46 @@
 // The reference every node efficiency is judged against: `lsx_process` on one core of this
 // machine, measured before a run and, in small samples, all through each measured step.
 import Foundation
+import LoopixNetwork
+import LoopixNode
 import LoopixSphinx
 
 /// `PacketProcessor.process` (the node's call: replay filter on, fresh packets) on the calling
 /// thread, over packets built once, so that it can be measured again and again in a run. The
 /// one measurement of the core's speed: `bench sphinx` times it, `bench node` and `bench aqm`
-/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`).
+/// take their reference from it. Built with the backend in force (`Sphinx.setBackend`), for
+/// one geometry and so one packet suite.
 public final class ProcessRateProbe {
     private let packets: [[UInt8]]
     private let filter: ReplayFilter
-    private let processor: PacketProcessor
+    private let unwrap: (UnsafeRawBufferPointer, UnsafeMutableRawBufferPointer) throws(SphinxError) -> ProcessedPacket
     private var out: [UInt8]
     private var epoch: UInt64 = 0
     private var next = 0
 
-    public init(packets count: Int) throws {
-        let geometry = Geometry.standard
+    /// How a probe unwraps: as `PacketProcessor` alone with a filter in memory (the node's call
+    /// without key epochs), or through the epoch machinery a worker runs with a file-backed
+    /// filter whose working copy is in `liveDirectory` (as a node with key epochs runs).
+    public enum Path: Sendable {
+        case processor
+        case epochMachinery(filterFile: String, liveDirectory: String)
+    }
+
+    public init(packets count: Int, geometry: Geometry = .standard, path: Path = .processor) throws {
         let key = SecretKey.generate()
         let route = [RouteHop(publicKey: key.publicKey, command: .relay(next: .random(), delayMicroseconds: 0))]
         packets = try (0..<count).map { _ in try Sphinx.createPacket(geometry: geometry, route: route, message: []) }
-        filter = try ReplayFilter(capacity: UInt64(4 * count))
-        processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+        switch path {
+        case .processor:
+            filter = try ReplayFilter(capacity: UInt64(4 * count))
+            let processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+            unwrap = { (input, output) throws(SphinxError) in try processor.process(input, into: output) }
+        case .epochMachinery(let file, let live):
+            filter = try ReplayFilter(file: file, liveDirectory: live, capacity: UInt64(4 * count), epoch: 1)
+            let processor = try PacketProcessor(geometry: geometry, secretKey: key, replayFilter: filter)
+            let probe = EpochUnwrapProbe(processor: processor, topology: Topology(parameters: NetworkParameters(), nodes: []))
+            unwrap = { (input, output) throws(SphinxError) in try probe.unwrap(input, into: output) }
+        }
         out = [UInt8](repeating: 0, count: geometry.packetBytes)
     }
 
@@ -55,7 +74,7 @@ public final class ProcessRateProbe {
                 epoch += 1
                 filter.rotate(toEpoch: epoch)
             }
-            packets[next].withUnsafeBytes { input in out.withUnsafeMutableBytes { _ = try? processor.process(input, into: $0) } }
+            packets[next].withUnsafeBytes { input in out.withUnsafeMutableBytes { _ = try? unwrap(input, $0) } }
             next = (next + 1) % packets.count
         }
     }
@@ -63,9 +82,33 @@ public final class ProcessRateProbe {
 
 extension ProcessRateProbe {
     /// The single-core time of lsx_process (Swift API, replay filter on) over fresh 1-hop
-    /// packets, median of five short rounds.
-    public static func secondsPerPacket(packets count: Int = 1500) throws -> Double {
-        try ProcessRateProbe(packets: count).secondsPerPacket(rounds: 5)
+    /// packets of `geometry`, median of five short rounds.
+    public static func secondsPerPacket(packets count: Int = 1500, geometry: Geometry = .standard) throws -> Double {
+        try ProcessRateProbe(packets: count, geometry: geometry).secondsPerPacket(rounds: 5)
+    }
+
+    /// What the epoch machinery adds to a packet, as a fraction of process: the median over
+    /// `rounds` of the thread CPU time of `count` packets through a worker's epoch path (state
+    /// read, previous-key fallback, a file-backed filter with its working copy on /dev/shm)
+    /// over the same for `PacketProcessor` alone, the two alternating round by round.
+    public static func epochMachineryShare(packets count: Int = 1500, rounds: Int = 15) throws -> Double {
+        let (epochs, scratch) = try throughEpochMachinery(packets: count, label: "node")
+        defer { for path in scratch { try? FileManager.default.removeItem(atPath: path) } }
+        let bare = try ProcessRateProbe(packets: count)
+        let ratios = (0..<rounds).map { _ in epochs.cpuSecondsPerPacket(count: count) / bare.cpuSecondsPerPacket(count: count) }
+        return Statistics.median(ratios) - 1
+    }
+
+    /// A probe through the epoch machinery as a node with key epochs runs it, its filter file in
+    /// a scratch folder and the filter's working copy on the memory filesystem (/dev/shm) where
+    /// there is one; `scratch` are the folders to remove after use.
+    static func throughEpochMachinery(packets count: Int, geometry: Geometry = .standard, label: String) throws -> (probe: ProcessRateProbe, scratch: [String]) {
+        let name = "loopix-epoch-probe-\(getpid())-\(label)"
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        let live = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" + name : base
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        let probe = try ProcessRateProbe(packets: count, geometry: geometry, path: .epochMachinery(filterFile: base + "/replay-1.filter", liveDirectory: live))
+        return (probe, [base, live])
     }
 }
 

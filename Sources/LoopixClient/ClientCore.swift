@@ -112,6 +112,9 @@ public final class ClientCore: @unchecked Sendable {
     /// The topology to build with now and our provider in it.
     private func now() throws(ClientError) -> (epoch: UInt64, topology: Topology, provider: NodeDescriptor) {
         let (epoch, topology) = try network.current()
+        guard topology.parameters.geometry == geometry else {
+            throw .topology("the network's geometry changed to \(topology.parameters.geometry); this client runs \(geometry)")
+        }
         return (epoch, topology, try Self.ownProvider(identity, topology))
     }
 

@@ -149,7 +149,10 @@ public final class LoopixClient: Sendable {
 
     /// The head of the send buffer, built now, or a drop cover packet when it is empty (or when
     /// the head cannot be built any more: it is counted and dropped, and the tick is not lost).
+    /// While there is no document for the epoch (one late at a boundary), nothing is taken from
+    /// the buffer: the tick is lost, the messages wait for the next one.
     private func nextPayload() throws(ClientError) -> OutgoingPacket {
+        _ = try core.network.current()
         while let head = state.withLockedValue({ $0.buffer.isEmpty ? nil : $0.buffer.removeFirst() }) {
             switch head {
             case .reply(let packet):
@@ -158,6 +161,12 @@ public final class LoopixClient: Sendable {
                 do {
                     return try core.makeMessage(body, to: recipient, attachReplyBlock: attach).with(source: head)
                 } catch {
+                    // The epoch turned since the check above and its document is missing: the
+                    // message goes back to the head and waits like the rest.
+                    do throws(ClientError) { _ = try core.network.current() } catch {
+                        state.withLockedValue { $0.buffer.insert(head, at: 0) }
+                        throw error
+                    }
                     logger.warning("a queued message cannot be built and is dropped: \(error)")
                     state.withLockedValue { $0.statistics.unbuildable += 1 }
                 }

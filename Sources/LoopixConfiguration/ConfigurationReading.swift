@@ -17,9 +17,11 @@ public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String { "\(file): field \"\(field)\": \(problem)" }
 }
 
-/// Reads a JSON configuration: refuses unknown fields (a typo must not be silently ignored) and
-/// turns decoding errors into messages that name the field.
-func readConfiguration<T: Decodable>(_ type: T.Type, from path: String, knownFields: Set<String>) throws -> T {
+/// Reads a JSON configuration: refuses unknown fields (a typo must not be silently ignored), at
+/// the top and inside the objects `nestedFields` names, and turns decoding errors into messages
+/// that name the field.
+func readConfiguration<T: Decodable>(_ type: T.Type, from path: String, knownFields: Set<String>,
+                                     nestedFields: [String: Set<String>] = [:]) throws -> T {
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
         throw ConfigurationError(file: path, field: "-", problem: "cannot read the file: \(error.localizedDescription)")
@@ -29,6 +31,13 @@ func readConfiguration<T: Decodable>(_ type: T.Type, from path: String, knownFie
     }
     if let unknown = Set(object.keys).subtracting(knownFields).sorted().first {
         throw ConfigurationError(file: path, field: unknown, problem: "unknown field (known: \(knownFields.sorted().joined(separator: ", ")))")
+    }
+    for (name, known) in nestedFields {
+        guard let inner = object[name] as? [String: Any] else { continue }
+        if let unknown = Set(inner.keys).subtracting(known).sorted().first {
+            throw ConfigurationError(file: path, field: "\(name).\(unknown)",
+                                     problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))")
+        }
     }
     do {
         return try JSONDecoder().decode(T.self, from: data)

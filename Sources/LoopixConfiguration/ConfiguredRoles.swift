@@ -7,10 +7,38 @@ import LoopixNode
 import LoopixProvider
 import LoopixSphinx
 import NIOPosix
+import ServiceLifecycle
 
 /// Loads the signed topology a configuration names, checking the authority when one is pinned.
-public func loadTopology(_ path: String, authority: String?) throws -> Topology {
-    try SignedTopology.load(path: path, expectedAuthority: try authority.map { try VerifyingKey(hex: $0) })
+public func loadTopology(_ path: String?, authority: String?) throws -> Topology {
+    guard let path else { throw TopologyError.badParameters("no topology file is configured") }
+    return try SignedTopology.load(path: path, expectedAuthority: try authority.map { try VerifyingKey(hex: $0) })
+}
+
+/// What `loopix mix` and `loopix provider` run for a configuration file: a node on its single
+/// topology, or a node that follows a directory through key epochs.
+public struct ConfiguredNode: Sendable {
+    public let service: any Service
+    public let logger: Logger
+
+    public init(file: NodeConfigurationFile, path: String, role: NodeRole) throws {
+        if file.directory != nil {
+            let node = try DirectoryModeNode(file: file, path: path, role: role)
+            (service, logger) = (node, node.logger)
+        } else if role == .mix {
+            let mix = try ConfiguredMix(file: file, path: path)
+            (service, logger) = (mix.node, mix.logger)
+        } else {
+            let provider = try ConfiguredProvider(file: file, path: path)
+            (service, logger) = (provider.node, provider.logger)
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT, then shuts down gracefully.
+    public func runUntilTerminated() async throws {
+        try await ServiceGroup(configuration: .init(services: [.init(service: service)],
+                                                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+    }
 }
 
 /// A mix node built from its configuration file (which `load` read and checked).
@@ -48,74 +76,50 @@ public struct ConfiguredProvider {
         guard let me = topology.nodes.first(where: { $0.publicKey == keys.sphinxKey.publicKey }), me.role == .provider else {
             throw ConfigurationError(file: path, field: "key", problem: "no provider of the topology has this key")
         }
-        var provider = ProviderConfiguration(storePath: store)
-        if let q = file.quotaPerMailbox { provider.quotaPerMailbox = q }
-        if let days = file.mailboxExpiryDays { provider.mailboxExpiry = days * 86_400 }
-        if let d = file.durability { provider.durability = MailboxStore.Durability(rawValue: d)! }
-        provider.pullSize = topology.parameters.pullSize
-        provider.pullHost = file.pullHost ?? "0.0.0.0"
         guard let pullPort = file.pullPort ?? me.clientPort else {
             throw ConfigurationError(file: path, field: "pullPort", problem: "missing, and the topology gives this provider no clientPort")
         }
-        provider.pullPort = pullPort
         var logger = Logger(label: "loopix.provider")
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
         node = try ProviderNode(id: me.id, secretKey: keys.sphinxKey, topology: topology, linkKey: keys.signingKey.linkKey(),
-                                node: file.nodeConfiguration(entry: me), provider: provider, logger: logger)
-        for client in file.clients ?? [] {
-            try node.register(mailbox: try SphinxAddress(hex: client.mailbox), verifyingKey: try VerifyingKey(hex: client.signingKey))
-        }
+                                node: file.nodeConfiguration(entry: me),
+                                provider: file.providerConfiguration(store: store, pullPort: pullPort, pullSize: topology.parameters.pullSize),
+                                logger: logger)
+        for (mailbox, key) in try file.clientRegistrations() { try node.register(mailbox: mailbox, verifyingKey: key) }
         self.logger = logger
     }
 
-    /// Registers a client in the mailbox file a provider configuration names (the provider may be running).
-    public static func register(mailbox: String, signingKey: String, file: NodeConfigurationFile, path: String) throws {
+    /// Registers a client in the mailbox file a provider configuration names (the provider may be
+    /// running). The store is made for the network's packet size: from the topology, or from the
+    /// directory's current document.
+    public static func register(mailbox: String, signingKey: String, file: NodeConfigurationFile, path: String) async throws {
         guard let store = file.mailboxes else { throw ConfigurationError(file: path, field: "mailboxes", problem: "missing") }
-        let topology = try loadTopology(file.topology, authority: file.authority)
-        let mailboxes = try MailboxStore(configuration: .init(path: store), geometry: topology.parameters.geometry)
+        let geometry: Geometry
+        if let directory = file.directory {
+            geometry = try await directory.currentDocument().parameters.geometry
+        } else {
+            geometry = try loadTopology(file.topology, authority: file.authority).parameters.geometry
+        }
+        let mailboxes = try MailboxStore(configuration: .init(path: store), geometry: geometry)
         try mailboxes.register(mailbox: try SphinxAddress(hex: mailbox), verifyingKey: try VerifyingKey(hex: signingKey))
     }
 }
 
-/// A client built from its configuration file, with the event loop its transport runs on.
-public struct ConfiguredClient: Sendable {
-    public let client: LoopixClient
-    private let group: MultiThreadedEventLoopGroup
-
-    public init(file: ClientConfigurationFile, path: String) throws {
-        let topology = try loadTopology(file.topology, authority: file.authority)
-        let keys = try KeyFile.load(path: file.key)
-        let providerID = try NodeID(hex: file.provider)
-        guard let provider = topology.node(providerID), provider.role == .provider else {
-            throw ConfigurationError(file: path, field: "provider", problem: "not a provider of the topology")
-        }
-        guard let pullPort = provider.clientPort else {
-            throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no clientPort")
-        }
-        guard let providerKey = provider.linkKey else {
-            throw ConfigurationError(file: path, field: "provider", problem: "the topology gives this provider no identity key to authenticate its links")
-        }
-        let identity = ClientIdentity(sphinxKey: keys.sphinxKey, signingKey: keys.signingKey,
-                                      mailbox: try SphinxAddress(hex: file.mailbox), provider: providerID)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let transport = TCPClientTransport(
-            packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
-            identity: identity, providerKey: providerKey, geometry: topology.parameters.geometry,
-            pullSize: topology.parameters.pullSize, group: group)
-        client = LoopixClient(core: try ClientCore(identity: identity, topology: topology), rates: file.rates(topology.parameters),
-                              transport: transport, eventLoop: group.next(), bufferCapacity: file.sendBuffer ?? 1000)
+extension NodeConfigurationFile {
+    /// The provider settings this file asks for, over the defaults.
+    func providerConfiguration(store: String, pullPort: Int, pullSize: Int) -> ProviderConfiguration {
+        var provider = ProviderConfiguration(storePath: store)
+        if let q = quotaPerMailbox { provider.quotaPerMailbox = q }
+        if let days = mailboxExpiryDays { provider.mailboxExpiry = days * 86_400 }
+        if let d = durability { provider.durability = MailboxStore.Durability(rawValue: d)! }
+        provider.pullSize = pullSize
+        provider.pullHost = pullHost ?? "0.0.0.0"
+        provider.pullPort = pullPort
+        return provider
     }
 
-    /// The address others send to, from the file alone (nothing is started).
-    public static func address(file: ClientConfigurationFile) throws -> RecipientAddress {
-        let keys = try KeyFile.load(path: file.key)
-        return RecipientAddress(provider: try NodeID(hex: file.provider), mailbox: try SphinxAddress(hex: file.mailbox),
-                                publicKey: keys.sphinxKey.publicKey)
-    }
-
-    /// Stops the client (its last pull acknowledged) and its event loop.
-    public func stop() async {
-        await client.stop()
-        try? await group.shutdownGracefully()
+    /// The clients the file registers at start (checked by `load`).
+    func clientRegistrations() throws -> [(SphinxAddress, VerifyingKey)] {
+        try (clients ?? []).map { (try SphinxAddress(hex: $0.mailbox), try VerifyingKey(hex: $0.signingKey)) }
     }
 }

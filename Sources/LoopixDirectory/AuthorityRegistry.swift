@@ -77,4 +77,18 @@ public struct AuthorityRegistry: Sendable, Hashable, Codable {
     public func write(to path: String) throws {
         try CanonicalJSON.readable(self).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
+
+    /// Reads the registry at `path`, lets `change` edit it and writes it back atomically, holding
+    /// an exclusive lock on `<path>.lock` throughout, so that two operators' edits at once cannot
+    /// lose one of them.
+    public static func update(path: String, _ change: (inout AuthorityRegistry) throws -> Void) throws {
+        let fd = open(path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { flock(fd, LOCK_UN) }
+        var registry = try load(path: path)
+        try change(&registry)
+        try registry.write(to: path)
+    }
 }

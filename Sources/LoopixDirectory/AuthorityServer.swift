@@ -92,6 +92,7 @@ public final class AuthorityServer: Service, Sendable {
         let current = state.policy.schedule.epoch(at: now)
         metrics.epoch.record(Int64(current))
         metrics.currentMissing.record(state.document(for: current) == nil ? 1 : 0)
+        metrics.listed.record(Int64(state.document(for: current)?.document.nodes.count ?? 0))
         for (epoch, error) in failures where state.document(for: epoch) == nil {
             logger.warning("cannot publish yet", metadata: ["epoch": "\(epoch)", "why": "\(error)"])
         }
@@ -154,6 +155,8 @@ private struct AuthorityMetrics: Sendable {
     let epoch: CoreMetrics.Gauge
     let serial: CoreMetrics.Gauge
     let currentMissing: CoreMetrics.Gauge
+    /// Nodes the current epoch's document lists.
+    let listed: CoreMetrics.Gauge
 
     init(registry: PrometheusCollectorRegistry) {
         let factory = PrometheusMetricsFactory(registry: registry)
@@ -171,5 +174,6 @@ private struct AuthorityMetrics: Sendable {
         epoch = CoreMetrics.Gauge(label: "loopix_epoch", factory: factory)
         serial = CoreMetrics.Gauge(label: "loopix_directory_serial", factory: factory)
         currentMissing = CoreMetrics.Gauge(label: "loopix_directory_current_missing", factory: factory)
+        listed = CoreMetrics.Gauge(label: "loopix_directory_listed_nodes", factory: factory)
     }
 }

@@ -78,6 +78,8 @@ public final class DirectoryFollower: Sendable {
         var history = DirectoryHistory()
         var schedule: EpochSchedule?
         var unreachableSince: Double?
+        /// The highest serial of an accepted document.
+        var serial: UInt64 = 0
     }
 
     public init(trust: DirectoryTrust, source: any DirectorySource, metrics factory: any MetricsFactory,
@@ -109,17 +111,19 @@ public final class DirectoryFollower: Sendable {
             let signed: SignedDirectoryDocument
             do { signed = try SignedDirectoryDocument.decode(data) } catch { throw DirectoryRefusal.malformed }
             let document = try trust.verify(signed, now: now)
-            let isNew = try state.withLockedValue { s throws(DirectoryRefusal) in
-                guard try s.history.admit(document) else { return false }
+            let serial = try state.withLockedValue { s throws(DirectoryRefusal) -> UInt64? in
+                guard try s.history.admit(document) else { return nil }
                 s.documents[document.epoch] = document
                 s.schedule = document.schedule
+                s.serial = max(s.serial, document.serial)
                 // Documents whose window is over are dropped.
                 s.documents = s.documents.filter { now < $0.value.validUntil }
                 s.history.forget(before: document.schedule.epoch(at: now) &- 1)
-                return true
+                return s.serial
             }
-            guard isNew else { return nil }
+            guard let serial else { return nil }
             metrics.accepted.increment()
+            metrics.serial.record(Int64(serial))
             logger.notice("directory document accepted", metadata: [
                 "epoch": "\(document.epoch)", "serial": "\(document.serial)", "nodes": "\(document.nodes.count)",
             ])
@@ -244,7 +248,9 @@ public final class DirectoryFollower: Sendable {
             } else {
                 gotNews = await fetchSchedule()
             }
-            let length = schedule?.length ?? 8
+            // Before any schedule is known (the authority unreachable, or refused) the retries
+            // slow to one every 30 s, as for an epoch of four minutes.
+            let length = schedule?.length ?? 240
             let complete = schedule.map { s in
                 let current = s.epoch(at: now)
                 return document(for: current, now: now) != nil
@@ -272,6 +278,9 @@ private struct FollowerMetrics: Sendable {
     let refused: [DirectoryRefusal: CoreMetrics.Counter]
     let fetchFailures: CoreMetrics.Counter
     let unreachable: CoreMetrics.Gauge
+    /// The highest serial among the accepted documents: a reader's view of how far the
+    /// authority's publications have reached it.
+    let serial: CoreMetrics.Gauge
     let uploads: CoreMetrics.Counter
     let uploadFailures: CoreMetrics.Counter
 
@@ -284,6 +293,7 @@ private struct FollowerMetrics: Sendable {
         for counter in refused.values { counter.increment(by: 0) }
         fetchFailures = CoreMetrics.Counter(label: "loopix_directory_fetch_failures_total", factory: factory)
         unreachable = CoreMetrics.Gauge(label: "loopix_directory_unreachable", factory: factory)
+        serial = CoreMetrics.Gauge(label: "loopix_directory_serial", factory: factory)
         uploads = CoreMetrics.Counter(label: "loopix_directory_uploads_total", factory: factory)
         uploadFailures = CoreMetrics.Counter(label: "loopix_directory_upload_failures_total", factory: factory)
     }

@@ -174,6 +174,23 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
     }
 }
 
+extension NetworkParameters {
+    /// Checks the parameters alone (what an authority's configuration gives before any node is
+    /// known): at least one layer, a geometry that carries a mix loop, positive rates, K in 1...1024.
+    public func validate() throws(TopologyError) {
+        guard layers >= 1 else { throw .badParameters("layers must be at least 1") }
+        // A mix loop visits every layer once and a provider: layers + 1 hops.
+        guard geometry.hops >= layers + 1 else {
+            throw .badParameters("hops \(geometry.hops) cannot carry a loop over \(layers) layers and a provider")
+        }
+        guard mixDelayRate > 0, mixLoopRate >= 0, (0...1).contains(loopReturnThreshold) else {
+            throw .badParameters("rates must be positive and the loop threshold in 0...1")
+        }
+        guard clientPayloadRate >= 0, clientLoopRate >= 0, clientDropRate >= 0, pullInterval > 0, (1...1024).contains(pullSize)
+        else { throw .badParameters("client rates must not be negative, the pull interval must be positive, the pull size 1...1024") }
+    }
+}
+
 /// The topology document: parameters and the list of nodes. Unknown JSON keys are ignored, so
 /// later versions can add fields (a signature, an epoch) without breaking older readers.
 public struct Topology: Sendable, Hashable, Codable {
@@ -203,6 +220,7 @@ public struct Topology: Sendable, Hashable, Codable {
     /// Checks what a node needs before it can run on this document: unique ids, mix layers in
     /// 1...layers with at least one mix each, ports in range, a route that fits the geometry.
     public func validate() throws(TopologyError) {
+        try parameters.validate()
         var seen = Set<NodeID>()
         for node in nodes {
             guard seen.insert(node.id).inserted else { throw .duplicateNode(node.id) }
@@ -216,20 +234,9 @@ public struct Topology: Sendable, Hashable, Codable {
                 guard node.layer == 0 else { throw .badNode(node.id, "provider layer must be 0") }
             }
         }
-        guard parameters.layers >= 1 else { throw .badParameters("layers must be at least 1") }
         for layer in 1...parameters.layers where mixes(inLayer: layer).isEmpty {
             throw .emptyLayer(layer)
         }
-        // A mix loop visits every layer once and a provider: layers + 1 hops.
-        guard parameters.geometry.hops >= parameters.layers + 1 else {
-            throw .badParameters("hops \(parameters.geometry.hops) cannot carry a loop over \(parameters.layers) layers and a provider")
-        }
-        guard parameters.mixDelayRate > 0, parameters.mixLoopRate >= 0,
-            (0...1).contains(parameters.loopReturnThreshold)
-        else { throw .badParameters("rates must be positive and the loop threshold in 0...1") }
-        guard parameters.clientPayloadRate >= 0, parameters.clientLoopRate >= 0, parameters.clientDropRate >= 0,
-            parameters.pullInterval > 0, (1...1024).contains(parameters.pullSize)
-        else { throw .badParameters("client rates must not be negative, the pull interval must be positive, the pull size 1...1024") }
         for node in nodes where node.role == .provider {
             if let p = node.clientPort, !(0...65535).contains(p) { throw .badNode(node.id, "client port \(p) out of range") }
         }

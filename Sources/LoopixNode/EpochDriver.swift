@@ -65,6 +65,11 @@ public final class EpochDriver: Service, Sendable {
         var announcedThrough: UInt64?
         /// Epochs whose key must not be used: their replay filter could not be opened as it was.
         var refused: Set<UInt64> = []
+        /// When the current document was last asked for while waiting to be listed.
+        var lastListingCheck = -Double.infinity
+        /// A refused or failed upload is retried from this time on, after a wait that doubles up to 30 s.
+        var announceRetryAt = -Double.infinity
+        var announceBackoff = 1.0
     }
 
     /// `makeNode`: builds the node on its first epoch.
@@ -83,8 +88,11 @@ public final class EpochDriver: Service, Sendable {
     /// The node, once the directory listed it.
     public var node: (any EpochNode)? { state.withLockedValue { $0.node } }
 
+    /// The grace period of `document`'s epoch: the node's own setting, else the one the
+    /// authority published (how long the document stays valid after its epoch), so that a
+    /// key lives exactly as long as the document that lists it.
     private func grace(_ document: DirectoryDocument) -> Double {
-        graceOverride ?? document.parameters.defaultGrace
+        graceOverride ?? max(0, document.validUntil - document.schedule.end(of: document.epoch))
     }
 
     /// Runs until graceful shutdown: follows the directory, builds the node when a document lists
@@ -139,20 +147,45 @@ public final class EpochDriver: Service, Sendable {
         retireIfDue(now: now)
         prepare(epoch: current + 1, now: now)
         await announce(through: current + Self.keysAhead, from: current, now: now)
+        await checkListing(epoch: current, now: now)
+    }
+
+    /// Until a document lists this node, asks for the current one every two seconds once the
+    /// keys are announced: the follower alone refreshes it eight times per epoch, which with
+    /// hour-long epochs would keep a newly admitted node waiting for minutes.
+    private func checkListing(epoch: UInt64, now: Double) async {
+        let due = state.withLockedValue { s in
+            guard s.node == nil, s.announcedThrough != nil, now >= s.lastListingCheck + 2 else { return false }
+            s.lastListingCheck = now
+            return true
+        }
+        if due { await follower.fetch(epoch: epoch, now: now) }
     }
 
     /// Makes sure keys exist for `first...last` and uploads a descriptor naming them, once per new
-    /// last epoch (retried every step until the authority takes it).
+    /// last epoch (retried until the authority takes it, at first every step, then less often, so
+    /// that a node its authority does not know yet does not flood it and the logs).
     private func announce(through last: UInt64, from first: UInt64, now: Double) async {
-        guard (state.withLockedValue { $0.announcedThrough }).map({ $0 < last }) ?? true else { return }
+        guard (state.withLockedValue { s in (s.announcedThrough.map { $0 < last } ?? true) && now >= s.announceRetryAt }) else {
+            return
+        }
         do {
             let epochKeys = try keys.prepare(first...last)
             let body = NodeDescriptorBody(identity: announcement.identity.verifyingKey, role: announcement.role,
                                           host: announcement.host, port: announcement.port,
                                           clientPort: announcement.clientPort, epochKeys: epochKeys, issuedAt: now)
             if await follower.upload(try SignedNodeDescriptor(body, identity: announcement.identity)) {
-                state.withLockedValue { $0.announcedThrough = last }
+                state.withLockedValue {
+                    $0.announcedThrough = last
+                    $0.announceRetryAt = -.infinity
+                    $0.announceBackoff = 1
+                }
                 logger.info("keys announced", metadata: ["epochs": "\(first)...\(last)"])
+            } else {
+                state.withLockedValue {
+                    $0.announceRetryAt = now + $0.announceBackoff
+                    $0.announceBackoff = min($0.announceBackoff * 2, 30)
+                }
             }
         } catch {
             logger.error("cannot prepare epoch keys", metadata: ["error": "\(error)"])

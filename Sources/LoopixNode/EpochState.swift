@@ -36,6 +36,22 @@ final class EpochState: AtomicReference, Sendable {
     }
 }
 
+extension EpochState {
+    /// Unwraps one layer with the current key or, when its MAC check fails during the grace
+    /// period, with the previous one (a packet built with last epoch's key and still on its way).
+    /// Also says whether the previous key did it.
+    @inline(__always)
+    func unwrap(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(SphinxError)
+        -> (processed: ProcessedPacket, previousKey: Bool)
+    {
+        do {
+            return (try current.process(input, into: output), false)
+        } catch .badMAC where previous != nil {
+            return (try previous!.process(input, into: output), true)
+        }
+    }
+}
+
 /// The node's current `EpochState`, read lock-free by every worker for every packet.
 final class EpochStates: Sendable {
     private let state: ManagedAtomic<EpochState>
@@ -50,5 +66,22 @@ final class EpochStates: Sendable {
 
     func replace(with next: EpochState) {
         state.store(next, ordering: .releasing)
+    }
+}
+
+/// The per-packet work of the epoch machinery, exactly as a worker does it (the epoch state read
+/// lock-free, the current key tried, the previous one on a MAC failure), for the benchmarks that
+/// judge what epochs cost against a bare `PacketProcessor`.
+public final class EpochUnwrapProbe: Sendable {
+    private let states: EpochStates
+
+    public init(processor: PacketProcessor, previous: PacketProcessor? = nil, topology: Topology) {
+        states = EpochStates(EpochState(epoch: 1, topology: topology, current: processor, previous: previous, links: [:]))
+    }
+
+    public func unwrap(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(SphinxError)
+        -> ProcessedPacket
+    {
+        try states.current.unwrap(input, into: output).processed
     }
 }

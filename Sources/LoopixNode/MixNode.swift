@@ -200,11 +200,11 @@ public final class MixNode: Service, Sendable {
     public func install(_ setup: NodeEpochSetup) throws {
         let descriptor = try Self.check(setup, id: id, security: security)
         guard descriptor.role == role else { throw TopologyError.badNode(id, "a node cannot change its role") }
-        let geometry = setup.topology.parameters.geometry
-        guard geometry.packetBytes == slab.packetBytes else {
-            throw TopologyError.badParameters("the packet geometry cannot change while a node runs")
-        }
         let old = epochs.current
+        let geometry = setup.topology.parameters.geometry
+        guard geometry == old.topology.parameters.geometry else {
+            throw TopologyError.badParameters("the packet geometry (size and suite) cannot change while a node runs")
+        }
         guard setup.epoch >= old.epoch else { throw TopologyError.badParameters("epoch \(setup.epoch) is before \(old.epoch)") }
         let sameEpoch = setup.epoch == old.epoch
         let current = sameEpoch && old.current.publicKey == setup.key.publicKey

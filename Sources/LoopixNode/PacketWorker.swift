@@ -76,16 +76,9 @@ final class PacketWorker: Sendable {
         let epoch = epochs.current
         let processed: ProcessedPacket
         do {
-            processed = try epoch.current.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
-        } catch .badMAC where epoch.previous != nil {
-            // Built with last epoch's key and still on its way: its grace period is not over.
-            do {
-                processed = try epoch.previous!.process(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
-                scratch.previousKey += 1
-            } catch {
-                scratch.drops[DropCause(error).index] += 1
-                return
-            }
+            let unwrapped = try epoch.unwrap(UnsafeRawBufferPointer(buffer.bytes), into: buffer.bytes)
+            processed = unwrapped.processed
+            if unwrapped.previousKey { scratch.previousKey += 1 }
         } catch {
             scratch.drops[DropCause(error).index] += 1
             return

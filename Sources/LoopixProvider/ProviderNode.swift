@@ -58,17 +58,17 @@ public final class ProviderNode: Service, Sendable {
                       logger: logger)
     }
 
-    /// A provider on its first key epoch; later ones arrive through `install(_:)`.
+    /// A provider on its first key epoch; later ones arrive through `install(_:)`. `metrics` may
+    /// be a registry already in use (a node in directory mode counts its directory follower there).
     public init(id: NodeID, epoch first: NodeEpochSetup, linkKey: NoiseSecretKey, node nodeConfiguration: NodeConfiguration,
                 provider configuration: ProviderConfiguration, eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
-                logger: Logger = Logger(label: "loopix.provider")) throws {
+                metrics nodeMetrics: NodeMetrics = NodeMetrics(), logger: Logger = Logger(label: "loopix.provider")) throws {
         let topology = first.topology
         guard topology.node(id)?.role == .provider else { throw TopologyError.badNode(id, "not a provider in the topology") }
         self.configuration = configuration
         ownsGroup = eventLoopGroup == nil
         group = eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: max(1, nodeConfiguration.eventLoops))
         if ownsGroup { MixNode.requestSlice(on: group, microseconds: nodeConfiguration.eventLoopSliceMicroseconds) }
-        let nodeMetrics = NodeMetrics()
         metrics = ProviderMetrics(registry: nodeMetrics.registry)
         store = try MailboxStore(configuration: .init(path: configuration.storePath,
                                                       quotaPerMailbox: configuration.quotaPerMailbox,

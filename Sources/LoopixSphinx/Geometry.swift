@@ -23,30 +23,35 @@ public struct Geometry: Sendable, Hashable, Codable, CustomStringConvertible {
         self.suite = suite
     }
 
-    private enum CodingKeys: String, CodingKey { case hops, payload }
+    private enum CodingKeys: String, CodingKey { case hops, payload, suite }
 
-    /// An encoded geometry is its two numbers, and so always version 1's: the suite is not a network parameter
-    /// yet, and an encoding that named it would be one.
+    /// A geometry without a suite is version 1's: documents written before the suite was a network
+    /// parameter read as they always did.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try self.init(hops: c.decode(Int.self, forKey: .hops), payload: c.decode(Int.self, forKey: .payload))
+        var suite = PacketSuite.v1
+        if let name = try c.decodeIfPresent(String.self, forKey: .suite) {
+            guard let named = PacketSuite(name: name) else {
+                throw DecodingError.dataCorruptedError(forKey: .suite, in: c, debugDescription: "unknown packet suite \"\(name)\"")
+            }
+            suite = named
+        }
+        try self.init(hops: c.decode(Int.self, forKey: .hops), payload: c.decode(Int.self, forKey: .payload), suite: suite)
     }
 
-    /// Refuses any suite but version 1, which decoding would silently turn it into.
+    /// Names the suite only when it is not version 1, so that a version 1 geometry encodes to the same
+    /// bytes as before and the signatures over it stay valid.
     public func encode(to encoder: any Encoder) throws {
-        guard suite == .v1 else {
-            throw EncodingError.invalidValue(self, .init(codingPath: encoder.codingPath,
-                debugDescription: "only a version 1 geometry can be encoded; the packet suite is not a network parameter yet"))
-        }
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(hops, forKey: .hops)
         try c.encode(payload, forKey: .payload)
+        if suite != .v1 { try c.encode(suite.name, forKey: .suite) }
     }
 
     var c: lsx_geometry { lsx_geometry(hops: UInt32(hops), payload: UInt32(payload), suite: suite.c) }
 
     // The sizes are asked of the C core each time rather than stored: a few comparisons and
-    // additions, and a Geometry stays the two numbers it is encoded as.
+    // additions, and a Geometry stays the three values it is encoded as.
     public var headerBytes: Int { size(lsx_header_bytes) }
     public var packetBytes: Int { size(lsx_packet_bytes) }
     public var maxMessageBytes: Int { size(lsx_max_message_bytes) }

@@ -27,5 +27,14 @@ public enum PacketSuite: Sendable, Hashable, CaseIterable, CustomStringConvertib
         self = suite
     }
 
+    /// The suite a command line names: its stable name, or the short `v1` or `kem`.
+    public init?(argument: String) {
+        switch argument {
+        case "v1": self = .v1
+        case "kem": self = .kemX25519
+        default: self.init(name: argument)
+        }
+    }
+
     public var description: String { name }
 }

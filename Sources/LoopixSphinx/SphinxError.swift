@@ -27,58 +27,30 @@ public enum SphinxError: Error, Sendable, Hashable, CustomStringConvertible {
     case replayFilterMayHaveLostTags
     case unknown(code: Int32)
 
-    init(code: Int32) {
-        switch code {
-        case LSX_ERR_ARGUMENT.rawValue: self = .invalidArgument
-        case LSX_ERR_GEOMETRY.rawValue: self = .invalidGeometry
-        case LSX_ERR_LENGTH.rawValue: self = .wrongLength
-        case LSX_ERR_VERSION.rawValue: self = .badVersion
-        case LSX_ERR_NONCANONICAL_ALPHA.rawValue: self = .noncanonicalAlpha
-        case LSX_ERR_LOW_ORDER.rawValue: self = .lowOrderPoint
-        case LSX_ERR_REPLAY.rawValue: self = .replay
-        case LSX_ERR_MAC.rawValue: self = .badMAC
-        case LSX_ERR_FLAG.rawValue: self = .unknownFlag
-        case LSX_ERR_RESERVED.rawValue: self = .reservedNonZero
-        case LSX_ERR_PAYLOAD.rawValue: self = .payloadIntegrity
-        case LSX_ERR_MESSAGE_TOO_LONG.rawValue: self = .messageTooLong
-        case LSX_ERR_ROUTE.rawValue: self = .invalidRoute
-        case LSX_ERR_REPLAY_FULL.rawValue: self = .replayFilterFull
-        case LSX_ERR_BACKEND.rawValue: self = .backendFailure
-        case LSX_ERR_NOT_INITIALIZED.rawValue: self = .notInitialized
-        case LSX_ERR_NO_MEMORY.rawValue: self = .noMemory
-        case LSX_ERR_SIGNATURE.rawValue: self = .badSignature
-        case LSX_ERR_REPLAY_LAYOUT.rawValue: self = .replayFilterBadLayout
-        case LSX_ERR_REPLAY_LOST.rawValue: self = .replayFilterMayHaveLostTags
-        default: self = .unknown(code: code)
-        }
+    /// Each case's C error code: the one table both directions read.
+    private static let codes: [(SphinxError, lsx_error)] = [
+        (.invalidArgument, LSX_ERR_ARGUMENT), (.invalidGeometry, LSX_ERR_GEOMETRY), (.wrongLength, LSX_ERR_LENGTH),
+        (.badVersion, LSX_ERR_VERSION), (.noncanonicalAlpha, LSX_ERR_NONCANONICAL_ALPHA), (.lowOrderPoint, LSX_ERR_LOW_ORDER),
+        (.replay, LSX_ERR_REPLAY), (.badMAC, LSX_ERR_MAC), (.unknownFlag, LSX_ERR_FLAG), (.reservedNonZero, LSX_ERR_RESERVED),
+        (.payloadIntegrity, LSX_ERR_PAYLOAD), (.messageTooLong, LSX_ERR_MESSAGE_TOO_LONG), (.invalidRoute, LSX_ERR_ROUTE),
+        (.replayFilterFull, LSX_ERR_REPLAY_FULL), (.backendFailure, LSX_ERR_BACKEND), (.notInitialized, LSX_ERR_NOT_INITIALIZED),
+        (.noMemory, LSX_ERR_NO_MEMORY), (.badSignature, LSX_ERR_SIGNATURE), (.replayFilterBadLayout, LSX_ERR_REPLAY_LAYOUT),
+        (.replayFilterMayHaveLostTags, LSX_ERR_REPLAY_LOST),
+    ]
+
+    /// The error for a C return code (any negative code; one the core does not name is `.unknown`).
+    public init(code: Int32) {
+        self = Self.codes.first { $0.1.rawValue == code }?.0 ?? .unknown(code: code)
+    }
+
+    /// The C error code this error stands for.
+    public var code: Int32 {
+        if case .unknown(let code) = self { return code }
+        return Self.codes.first { $0.0 == self }!.1.rawValue
     }
 
     /// The C core's stable name for this error ("bad_mac", "replay", ...), fit for a metric label.
-    public var name: String {
-        switch self {
-        case .invalidArgument: "invalid_argument"
-        case .invalidGeometry: "invalid_geometry"
-        case .wrongLength: "wrong_length"
-        case .badVersion: "bad_version"
-        case .noncanonicalAlpha: "noncanonical_alpha"
-        case .lowOrderPoint: "low_order_point"
-        case .replay: "replay"
-        case .badMAC: "bad_mac"
-        case .unknownFlag: "unknown_flag"
-        case .reservedNonZero: "reserved_nonzero"
-        case .payloadIntegrity: "payload_integrity"
-        case .messageTooLong: "message_too_long"
-        case .invalidRoute: "invalid_route"
-        case .replayFilterFull: "replay_filter_saturated"
-        case .backendFailure: "backend_failure"
-        case .notInitialized: "not_initialized"
-        case .noMemory: "no_memory"
-        case .badSignature: "bad_signature"
-        case .replayFilterBadLayout: "replay_filter_bad_layout"
-        case .replayFilterMayHaveLostTags: "replay_filter_may_have_lost_tags"
-        case .unknown: "unknown_error"
-        }
-    }
+    public var name: String { String(cString: lsx_error_name(code)) }
 
     public var description: String { "Sphinx error: \(name)" }
 }

@@ -18,17 +18,23 @@ public struct ClientStatus: Codable, Sendable {
 }
 
 /// Sends a demonstration message to a random peer every `interval` seconds (every fourth with
-/// a reply block), answers reply blocks, and writes the status every second.
+/// a reply block), answers reply blocks, and writes the status every second. With a journal,
+/// each demonstration message sent and received is a line there (`sent|received <name>|<n> <time>`,
+/// and `stopping <time>` when the stop begins), so that a run can be checked message by message.
 public final class DemoClient: Sendable {
     private let client: LoopixClient
     private let statusFile: URL
     private let state = DemoCounters()
     private let tasks: [Task<Void, Never>]
+    private let journal: DemoJournal?
 
     /// Starts the client and the demonstration; `peers` may include this client's own address.
-    public init(client: LoopixClient, peers: [RecipientAddress], interval: Double, name: String, statusFile: URL) {
+    public init(client: LoopixClient, peers: [RecipientAddress], interval: Double, name: String, statusFile: URL,
+                journal: URL? = nil) throws {
         self.client = client
         self.statusFile = statusFile
+        let journal = try journal.map { try DemoJournal(url: $0) }
+        self.journal = journal
         let me = client.address.description
         let peers = peers.filter { $0.description != me }
         let state = self.state
@@ -42,6 +48,7 @@ public final class DemoClient: Sendable {
                 let body = "demo|\(name)|\(sequence)|\(Date().timeIntervalSince1970)"
                 if (try? client.send(Array(body.utf8), to: peers.randomElement()!, attachReplyBlock: sequence % 4 == 0)) != nil {
                     state.update { $0.demoSent += 1 }
+                    journal?.record("sent \(name)|\(sequence)")
                 }
             }
         }
@@ -51,6 +58,7 @@ public final class DemoClient: Sendable {
                 if m.inReplyTo != nil {
                     state.update { $0.repliesReceived += 1 }
                 } else if fields.count == 4, fields[0] == "demo", let sent = Double(fields[3]) {
+                    journal?.record("received \(fields[1])|\(fields[2])")
                     let latency = Date().timeIntervalSince1970 - sent
                     state.update {
                         $0.demoReceived += 1
@@ -80,6 +88,7 @@ public final class DemoClient: Sendable {
     /// Stops sending, lets `stopClient` end the client (its message stream then ends, after the
     /// last acknowledged pull), counts what that brought, and writes the final status.
     public func stop(stopClient: () async -> Void) async {
+        journal?.record("stopping")
         tasks[0].cancel()
         writerTask.cancel()
         await stopClient()
@@ -110,4 +119,22 @@ private final class DemoCounters: @unchecked Sendable {
     private var values = Values()
     func update(_ body: (inout Values) -> Void) { lock.withLock { body(&values) } }
     var snapshot: Values { lock.withLock { values } }
+}
+
+/// The journal file of a demonstration client: one line per event, each ending with its Unix time.
+private final class DemoJournal: Sendable {
+    private let handle: FileHandle
+    private let lock = NSLock()
+
+    init(url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        }
+        handle = try FileHandle(forWritingTo: url)
+    }
+
+    func record(_ event: String) {
+        let line = Data("\(event) \(Date().timeIntervalSince1970)\n".utf8)
+        lock.withLock { handle.write(line) }
+    }
 }

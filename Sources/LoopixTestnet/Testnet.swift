@@ -38,12 +38,13 @@ public final class Testnet: Sendable {
         }
     }
 
-    /// Stops the clients, reads the quiet testnet, then stops the nodes: the last reading and
-    /// the processes still running afterwards.
+    /// Stops the clients, reads the quiet testnet, then stops the nodes and the authority: the
+    /// last reading and the processes still running afterwards.
     public func stop() async -> (final: TestnetView, leftovers: [String]) {
         await supervisor.terminate(kinds: [.client])
         let final = await monitor.sample()
         await supervisor.terminate(kinds: [.provider, .mix])
+        await supervisor.terminate(kinds: [.authority])
         return (final, supervisor.running())
     }
 }

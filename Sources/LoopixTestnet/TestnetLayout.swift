@@ -1,25 +1,45 @@
-// The files of a local testnet: keys, the signed topology, and one configuration per process.
+// The files of a local testnet: keys, the directory authority's configuration and registry,
+// and one configuration per process; nodes and clients follow the authority in key epochs.
 import Foundation
 import LoopixClient
 import LoopixConfiguration
+import LoopixDirectory
 import LoopixNetwork
 import LoopixSphinx
 
 /// One process of the testnet and how to start it.
 public struct TestnetProcessSpec: Sendable {
-    public enum Kind: String, Codable, Sendable { case mix, provider, client }
+    public enum Kind: String, Codable, Sendable { case authority, mix, provider, client }
     public let name: String
     public let kind: Kind
+    /// Mixes: 1...layers; providers: 0; the authority and clients: -1.
     public let layer: Int
     public let arguments: [String]
     public let metricsPort: Int?
     public let statusFile: String?
+    /// Clients: the journal of demonstration messages sent and received.
+    public let journal: String?
+}
+
+/// A node of the testnet as the directory will list it.
+public struct TestnetNode: Sendable {
+    public let name: String
+    public let role: NodeRole
+    public let layer: Int
+    public let identity: VerifyingKey
+    public let port: Int
+    public let clientPort: Int?
 }
 
 /// Everything `loopix testnet` writes into its working directory before it starts anything.
 public struct TestnetLayout: Sendable {
     public let directory: URL
-    public let topology: Topology
+    public let parameters: NetworkParameters
+    public let schedule: EpochSchedule
+    /// The authority's HTTP port (documents, descriptors and its metrics) on 127.0.0.1, and its key.
+    public let authorityPort: Int
+    public let authorityKey: VerifyingKey
+    public let nodes: [TestnetNode]
     public let processes: [TestnetProcessSpec]
 
     public struct Options: Sendable {
@@ -36,10 +56,14 @@ public struct TestnetLayout: Sendable {
         public var pullInterval: Double
         public var demoInterval: Double
         public var workers: Int
+        /// The packet suite every node and client runs (docs/topology.md).
+        public var suite: PacketSuite
+        /// Seconds per key epoch; epochs start at whole multiples of it (genesis 0).
+        public var epochSeconds: Double
 
         public init(layers: Int, mixesPerLayer: Int, providers: Int, clients: Int, meanDelayMs: Double, payloadRate: Double,
                     loopRate: Double, dropRate: Double, mixLoopRate: Double, pullSize: Int, pullInterval: Double,
-                    demoInterval: Double, workers: Int) {
+                    demoInterval: Double, workers: Int, suite: PacketSuite = .v1, epochSeconds: Double = 20) {
             self.layers = layers
             self.mixesPerLayer = mixesPerLayer
             self.providers = providers
@@ -53,6 +77,8 @@ public struct TestnetLayout: Sendable {
             self.pullInterval = pullInterval
             self.demoInterval = demoInterval
             self.workers = workers
+            self.suite = suite
+            self.epochSeconds = epochSeconds
         }
     }
 
@@ -63,32 +89,46 @@ public struct TestnetLayout: Sendable {
         }
         func path(_ sub: String) -> String { directory.appendingPathComponent(sub).path }
 
+        let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: o.suite)
+        let parameters = NetworkParameters(
+            geometry: geometry, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
+            loopReturnThreshold: 0.8, clientPayloadRate: o.payloadRate, clientLoopRate: o.loopRate,
+            clientDropRate: o.dropRate, pullSize: o.pullSize, pullInterval: o.pullInterval)
+        let schedule = EpochSchedule(genesis: 0, length: o.epochSeconds)
+
+        // The authority: its key, its configuration, and a registry that admits every node below.
         let authority = KeyFile.generate()
         try authority.write(to: path("keys/authority.key"))
+        let authorityPort = try freeLoopbackPort()
+        var authorityConfig = AuthorityConfigurationFile(key: "../keys/authority.key", port: authorityPort,
+                                                         state: "../data/authority", registry: "../registry.json",
+                                                         parameters: parameters)
+        authorityConfig.listenHost = "127.0.0.1"
+        authorityConfig.epochLength = schedule.length
+        authorityConfig.genesis = schedule.genesis
+        // A dozen processes share a few cores here, and beside other work one may wait seconds
+        // for a CPU (stalls of 6 s were seen on two shared cores): the default grace (the path's
+        // delays, the clients' one-second lag and one second more) is for nodes with cores of
+        // their own. The testnet keeps the previous key for most of the next epoch.
+        authorityConfig.grace = max(parameters.defaultGrace, schedule.length * 0.8)
+        authorityConfig.logLevel = "notice"
+        try writeConfiguration(authorityConfig, to: directory.appendingPathComponent("config/authority.json"))
+        let access = DirectoryAccess(host: "127.0.0.1", port: authorityPort, authorities: [authority.signingKey.verifyingKey.hex])
 
-        // Nodes: providers first, then the mixes layer by layer.
-        struct Planned { var name: String; var descriptor: NodeDescriptor; var keyFile: String; var metricsPort: Int }
-        var planned: [Planned] = []
+        // Nodes: providers first, then the mixes layer by layer; each identity registered.
+        var nodes: [TestnetNode] = []
+        var registry = AuthorityRegistry()
         func plan(_ name: String, _ role: NodeRole, _ layer: Int) throws {
             let keys = KeyFile.generate()
-            let keyFile = "keys/\(name).key"
-            try keys.write(to: path(keyFile))
-            let descriptor = NodeDescriptor(
-                id: .random(), role: role, layer: layer, host: "127.0.0.1", port: try freeLoopbackPort(),
-                publicKey: keys.sphinxKey.publicKey, signingKey: keys.signingKey.verifyingKey,
-                clientPort: role == .provider ? try freeLoopbackPort() : nil)
-            planned.append(Planned(name: name, descriptor: descriptor, keyFile: keyFile, metricsPort: try freeLoopbackPort()))
+            try keys.write(to: path("keys/\(name).key"))
+            nodes.append(TestnetNode(name: name, role: role, layer: layer, identity: keys.signingKey.verifyingKey,
+                                     port: try freeLoopbackPort(), clientPort: role == .provider ? try freeLoopbackPort() : nil))
+            registry.register(RegisteredNode(identity: keys.signingKey.verifyingKey, role: role,
+                                             layer: role == .mix ? layer : nil, name: name))
         }
         for p in 1...o.providers { try plan("provider-\(p)", .provider, 0) }
         for l in 1...o.layers { for m in 1...o.mixesPerLayer { try plan("mix-\(l)-\(m)", .mix, l) } }
-
-        let parameters = NetworkParameters(
-            geometry: .standard, layers: o.layers, mixDelayRate: 1000 / o.meanDelayMs, mixLoopRate: o.mixLoopRate,
-            loopReturnThreshold: 0.8, clientPayloadRate: o.payloadRate, clientLoopRate: o.loopRate,
-            clientDropRate: o.dropRate, pullSize: o.pullSize, pullInterval: o.pullInterval)
-        let topology = Topology(parameters: parameters, nodes: planned.map(\.descriptor))
-        try SignedTopology.sign(topology, with: authority.signingKey).write(to: path("topology.json"))
-        let authorityHex = authority.signingKey.verifyingKey.hex
+        try registry.write(to: path("registry.json"))
 
         // Clients, spread over the providers in turn.
         struct PlannedClient { var name: String; var provider: Int; var mailbox: SphinxAddress; var keys: KeyFile }
@@ -98,49 +138,62 @@ public struct TestnetLayout: Sendable {
         var addresses: [String] = []
         for c in clients {
             try c.keys.write(to: path("keys/\(c.name).key"))
-            addresses.append(RecipientAddress(provider: planned[c.provider].descriptor.id, mailbox: c.mailbox,
+            addresses.append(RecipientAddress(provider: NodeID.forIdentity(nodes[c.provider].identity), mailbox: c.mailbox,
                                               publicKey: c.keys.sphinxKey.publicKey).description)
         }
         try (addresses.joined(separator: "\n") + "\n").write(toFile: path("peers.txt"), atomically: true, encoding: .utf8)
 
-        var processes: [TestnetProcessSpec] = []
-        for (index, node) in planned.enumerated() {
-            let isProvider = node.descriptor.role == .provider
-            var config = NodeConfigurationFile(topology: "../topology.json", key: "../\(node.keyFile)", authority: authorityHex)
+        var processes = [TestnetProcessSpec(name: "authority", kind: .authority, layer: -1,
+                                            arguments: ["authority", "--config", path("config/authority.json")],
+                                            metricsPort: authorityPort, statusFile: nil, journal: nil)]
+        for (index, node) in nodes.enumerated() {
+            let isProvider = node.role == .provider
+            var config = NodeConfigurationFile(directory: access, key: "../keys/\(node.name).key", state: "../data/\(node.name)",
+                                               port: node.port)
+            let metricsPort = try freeLoopbackPort()
             config.listenHost = "127.0.0.1"
             config.metricsHost = "127.0.0.1"
-            config.metricsPort = node.metricsPort
+            config.metricsPort = metricsPort
             config.workers = o.workers
             config.eventLoops = 1
             config.packetBuffers = 4096
-            config.replayCapacity = 2_000_000
+            config.ratedPacketsPerSecond = 2000
+            // A dozen processes share a few cores here, and a node waits for one for milliseconds
+            // at a time: admission tuned for a node with cores of its own (refuse what would
+            // wait 1.8 ms, steer at 1 ms) would drop for the scheduler's sake, not the load's.
+            // The testnet's nodes queue instead; the hard limit still bounds their memory.
+            config.aqmTargetMs = 1000
+            config.aqmSojournLimitMs = 0
             config.logLevel = "notice"
             if isProvider {
                 config.mailboxes = "../data/\(node.name).sqlite"
                 config.durability = "full"
                 config.pullHost = "127.0.0.1"
+                config.pullPort = node.clientPort
                 config.clients = clients.filter { $0.provider == index }.map {
                     .init(mailbox: $0.mailbox.hex, signingKey: $0.keys.signingKey.verifyingKey.hex)
                 }
             }
             try writeConfiguration(config, to: directory.appendingPathComponent("config/\(node.name).json"))
             processes.append(TestnetProcessSpec(
-                name: node.name, kind: isProvider ? .provider : .mix, layer: node.descriptor.layer,
+                name: node.name, kind: isProvider ? .provider : .mix, layer: node.layer,
                 arguments: [isProvider ? "provider" : "mix", "--config", path("config/\(node.name).json")],
-                metricsPort: node.metricsPort, statusFile: nil))
+                metricsPort: metricsPort, statusFile: nil, journal: nil))
         }
         for c in clients {
-            var config = ClientConfigurationFile(topology: "../topology.json", key: "../keys/\(c.name).key", mailbox: c.mailbox.hex,
-                                                 provider: planned[c.provider].descriptor.id.hex, authority: authorityHex)
+            var config = ClientConfigurationFile(directory: access, key: "../keys/\(c.name).key", mailbox: c.mailbox.hex,
+                                                 provider: nodes[c.provider].identity.hex)
             config.logLevel = "notice"
             try writeConfiguration(config, to: directory.appendingPathComponent("config/\(c.name).json"))
-            let status = path("status/\(c.name).json")
+            let status = path("status/\(c.name).json"), journal = path("status/\(c.name).journal")
             processes.append(TestnetProcessSpec(
                 name: c.name, kind: .client, layer: -1,
                 arguments: ["client", "daemon", "--config", path("config/\(c.name).json"), "--status-file", status,
-                            "--peers", path("peers.txt"), "--demo-interval", "\(o.demoInterval)", "--name", c.name],
-                metricsPort: nil, statusFile: status))
+                            "--journal", journal, "--peers", path("peers.txt"), "--demo-interval", "\(o.demoInterval)",
+                            "--name", c.name],
+                metricsPort: nil, statusFile: status, journal: journal))
         }
-        return TestnetLayout(directory: directory, topology: topology, processes: processes)
+        return TestnetLayout(directory: directory, parameters: parameters, schedule: schedule, authorityPort: authorityPort,
+                             authorityKey: authority.signingKey.verifyingKey, nodes: nodes, processes: processes)
     }
 }

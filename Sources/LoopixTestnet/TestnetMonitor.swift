@@ -16,6 +16,17 @@ public struct TestnetView: Sendable {
         public var stored: Double
         public var drops: [String: Double]
         public var loopRatio: Double?
+        /// The key epoch the node runs, and the packets it processed under the previous epoch's key.
+        public var epoch: Double = 0
+        public var previousKey: Double = 0
+    }
+    /// The directory authority as its metrics show it.
+    public struct AuthorityRow: Sendable {
+        public var up: Bool
+        public var epoch: Int
+        public var serial: Int
+        /// Nodes the current epoch's document lists.
+        public var listed: Int
     }
     public struct ClientRow: Sendable {
         public var name: String
@@ -25,6 +36,9 @@ public struct TestnetView: Sendable {
     }
     public var nodes: [NodeRow]
     public var clients: [ClientRow]
+    public var authority: AuthorityRow? = nil
+    /// Epoch boundaries the authority crossed since the first reading.
+    public var epochsCrossed = 0
 
     /// Every client's recent end-to-end latencies together.
     public var latencies: LatencyHistogram { LatencyHistogram(seconds: clients.flatMap { $0.status?.latencies ?? [] }) }
@@ -48,6 +62,8 @@ public struct TestnetView: Sendable {
             mixLoopReturnRatios: Dictionary(uniqueKeysWithValues: nodes.compactMap { n in n.loopRatio.map { (n.name, $0) } }),
             latencyP50: latencies.quantile(0.5), latencyP95: latencies.quantile(0.95),
             packetsRelayed: nodes.reduce(0) { $0 + Int($1.packetsOut) }, dropsByCause: drops.mapValues { Int($0) },
+            epochsCrossed: epochsCrossed,
+            previousKeyPackets: Dictionary(uniqueKeysWithValues: nodes.map { ($0.name, Int($0.previousKey)) }),
             processesLeft: processesLeft)
     }
 }
@@ -69,6 +85,10 @@ public struct TestnetSummary: Codable, Sendable {
     public var latencyP95: Double?
     public var packetsRelayed: Int
     public var dropsByCause: [String: Int]
+    /// Key epoch boundaries crossed while the testnet ran.
+    public var epochsCrossed: Int
+    /// Per node: packets processed under the previous epoch's key (in its grace period).
+    public var previousKeyPackets: [String: Int]
     public var processesLeft: Int
 }
 
@@ -76,12 +96,23 @@ public struct TestnetSummary: Codable, Sendable {
 public actor TestnetMonitor {
     private let layout: TestnetLayout
     private var previous: [String: (time: Date, packetsIn: Double, packetsOut: Double)] = [:]
+    /// The authority's epoch at its first and its latest reading.
+    private var firstEpoch: Int?
+    private var lastEpoch: Int?
 
     public init(layout: TestnetLayout) { self.layout = layout }
 
     public func sample() async -> TestnetView {
         let now = Date()
-        let specs = layout.processes.filter { $0.kind != .client }
+        let specs = layout.processes.filter { $0.kind == .mix || $0.kind == .provider }
+        let authority = await MetricSamples.scrape(port: layout.authorityPort, timeout: 0.5).map { m in
+            TestnetView.AuthorityRow(up: true, epoch: Int(m["loopix_epoch"]), serial: Int(m["loopix_directory_serial"]),
+                                     listed: Int(m["loopix_directory_listed_nodes"]))
+        } ?? TestnetView.AuthorityRow(up: false, epoch: 0, serial: 0, listed: 0)
+        if authority.up, authority.epoch > 0 {
+            if firstEpoch == nil { firstEpoch = authority.epoch }
+            lastEpoch = authority.epoch
+        }
         // Every node at once: a node that does not answer costs its timeout only once.
         let scraped = await withTaskGroup(of: (Int, MetricSamples?).self) { group in
             for (i, spec) in specs.enumerated() {
@@ -108,14 +139,16 @@ public actor TestnetMonitor {
                 name: spec.name, kind: spec.kind, layer: spec.layer, up: metrics != nil, packetsIn: packetsIn,
                 packetsOut: packetsOut, inRate: inRate, outRate: outRate, stored: m["loopix_mailbox_stored_total"],
                 drops: m.byLabel("loopix_packets_dropped_total", "cause"),
-                loopRatio: spec.kind == .mix && sent > 0 ? m["loopix_loop_return_ratio"] : nil))
+                loopRatio: spec.kind == .mix && sent > 0 ? m["loopix_loop_return_ratio"] : nil,
+                epoch: m["loopix_epoch"], previousKey: m["loopix_packets_previous_key_total"]))
         }
         let clients = layout.processes.filter { $0.kind == .client }.map { spec in
             TestnetView.ClientRow(name: spec.name, status: spec.statusFile.flatMap {
                 (try? Data(contentsOf: URL(fileURLWithPath: $0))).flatMap { try? JSONDecoder().decode(ClientStatus.self, from: $0) }
             })
         }
-        return TestnetView(nodes: nodes, clients: clients)
+        return TestnetView(nodes: nodes, clients: clients, authority: authority,
+                           epochsCrossed: max(0, (lastEpoch ?? 0) - (firstEpoch ?? 0)))
     }
 }
 

@@ -1,25 +1,33 @@
 // Starting the testnet's processes, noticing when one dies, and stopping them all.
 import ChildProcesses
 import Foundation
+import LoopixMetrics
 import LoopixNetwork
 
 /// The testnet's child processes: started with their output in logs/, stopped with SIGTERM, then SIGKILL.
 public final class TestnetSupervisor: Sendable {
     private let children: [(spec: TestnetProcessSpec, process: ChildProcess)]
 
-    /// Starts every process of the layout: nodes first (mixes, then providers), clients once
-    /// the nodes accept connections.
-    public init(layout: TestnetLayout) async throws {
+    /// Starts every process of the layout: the authority, then the nodes (mixes, then
+    /// providers), and the clients once the authority's current document lists every node and
+    /// the nodes accept connections (or `nodesTimeout` seconds have passed).
+    public init(layout: TestnetLayout, nodesTimeout: Double = 60) async throws {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let environment = [parentProcessVariable: "\(getpid())"]
-        let ordered = layout.processes.filter { $0.kind == .mix } + layout.processes.filter { $0.kind == .provider }
-            + layout.processes.filter { $0.kind == .client }
+        let ordered = [TestnetProcessSpec.Kind.authority, .mix, .provider, .client].flatMap { kind in
+            layout.processes.filter { $0.kind == kind }
+        }
         var children: [(spec: TestnetProcessSpec, process: ChildProcess)] = []
-        var nodesReady = false
+        var waited: Set<TestnetProcessSpec.Kind> = []
         for spec in ordered {
-            if spec.kind == .client, !nodesReady {
-                nodesReady = true
-                await Self.waitForNodes(layout: layout, timeout: 10)
+            if spec.kind == .mix, waited.insert(.mix).inserted {
+                await Self.wait(until: Date().addingTimeInterval(10)) { acceptsConnections(port: layout.authorityPort) }
+            }
+            if spec.kind == .client, waited.insert(.client).inserted {
+                let started = children
+                await Self.waitForNodes(layout: layout, deadline: Date().addingTimeInterval(nodesTimeout)) {
+                    started.contains { !$0.process.isRunning }
+                }
             }
             let log = layout.directory.appendingPathComponent("logs/\(spec.name).log")
             children.append((spec, try await ChildProcess.start(executable, spec.arguments, environment: environment, log: log)))
@@ -27,11 +35,19 @@ public final class TestnetSupervisor: Sendable {
         self.children = children
     }
 
-    private static func waitForNodes(layout: TestnetLayout, timeout: Double) async {
-        let deadline = Date().addingTimeInterval(timeout)
-        for node in layout.topology.nodes {
-            while Date() < deadline, !acceptsConnections(port: node.port) { try? await Task.sleep(for: .milliseconds(50)) }
+    /// Until the current document lists every node and each accepts connections, or a process died.
+    private static func waitForNodes(layout: TestnetLayout, deadline: Date, died: () -> Bool) async {
+        await wait(until: deadline) {
+            let listed = await MetricSamples.scrape(port: layout.authorityPort, timeout: 0.5)?["loopix_directory_listed_nodes"] ?? 0
+            return Int(listed) == layout.nodes.count || died()
         }
+        for port in layout.nodes.flatMap({ [$0.port, $0.clientPort].compactMap { $0 } }) {
+            await wait(until: deadline) { acceptsConnections(port: port) || died() }
+        }
+    }
+
+    private static func wait(until deadline: Date, _ condition: () async -> Bool) async {
+        while Date() < deadline, !(await condition()) { try? await Task.sleep(for: .milliseconds(100)) }
     }
 
     /// Processes that have exited on their own.

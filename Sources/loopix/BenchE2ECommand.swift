@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LoopixBench
+import LoopixTestnet
 
 struct BenchE2ECommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import LoopixBench
+import LoopixTestnet
 import LoopixConfiguration
 
 struct BenchNodeCommand: AsyncParsableCommand {
@@ -15,7 +16,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
             send time (one clock, one process). The generator, the sink and the node share the machine's \
             cores; their CPU is reported beside the node's. Packets are built before the run and reused: \
             at the end of the pool the generator pauses 10 ms and asks the node, a process of the \
-            benchmark's own (`loopix bench serve-node`), to start a new replay epoch (SIGUSR1).
+            benchmark's own (`loopix bench serve-node`), to start a new replay epoch (SIGUSR1). Last, one node \
+            per packet suite (version 1, the KEM suite), 1 worker each, capacity probes alternating.
             """)
 
     @Option(help: "Worker counts to measure, comma-separated.") var workers = "1,2"
@@ -26,8 +28,12 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of warm-up per step.") var warmup = 0.5
     @Option(help: "Seconds of the memory soak at 1.5 × capacity (0: none; 300 for a long soak).") var soak = 20.0
     @Option(help: "Packets built before the run (2.5 kB each).") var pool = 60000
+    @Option(help: "Key epochs of this many seconds in the epochs phase, at capacity in directory mode (0: no phase).")
+    var epochSeconds = 5.0
+    @Option(help: "Key epochs measured in the epochs phase.") var epochs = 3
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
+    @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 5
     @Option(help: "Rounds of saturated throughput with Noise links and with plaintext links, alternating (0: none).")
     var linkRounds = 2
     @OptionGroup var output: BenchOutputOptions
@@ -45,18 +51,25 @@ struct BenchNodeCommand: AsyncParsableCommand {
         guard step >= 1, warmup >= 0, warmup < step - 0.5 else { throw ValidationError("--step ≥ 1 and --warmup < step − 0.5") }
         guard soak >= 0, soak <= 3600 else { throw ValidationError("--soak must be 0...3600") }
         guard (5000...400_000).contains(pool) else { throw ValidationError("--pool must be 5000...400000") }
+        guard (0...20).contains(suiteRounds) else { throw ValidationError("--suite-rounds must be 0...20") }
+        guard epochSeconds == 0 || (2...600).contains(epochSeconds), (1...20).contains(epochs) else {
+            throw ValidationError("--epoch-seconds must be 0 or 2...600, --epochs 1...20")
+        }
         guard (0...20).contains(linkRounds) else { throw ValidationError("--link-rounds must be 0...20") }
     }
 
     func run() async throws {
         let run = try output.run("node")
-        let bench = NodeBench(
+        var bench = NodeBench(
             workerCounts: try numberList(workers, "--workers"), loadFractions: try numberList(loads, "--loads"),
             senderCounts: try numberList(senders, "--senders"), stepSeconds: step, warmupSeconds: warmup, soakSeconds: soak,
-            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, linkRounds: linkRounds)
+            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, suiteRounds: suiteRounds,
+            linkRounds: linkRounds)
+        bench.epochSeconds = epochSeconds
+        bench.epochs = epochs
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
         try results.writeTables(to: run)
-        results.printReport()
+        print(results.report())
         try await run.finish(results)
     }
 
@@ -76,56 +89,6 @@ struct BenchNodeCommand: AsyncParsableCommand {
             let epochs = ReplayEpochs(node: mix.node)
             try await mix.node.runUntilTerminated(logger: mix.logger)
             epochs.cancel()
-        }
-    }
-}
-
-extension NodeBenchResults {
-    func printReport() {
-        print(String(format: "lsx_process alone on one core: %.0f packets/s before, %.0f after (%.1f µs per packet)", coreRateBefore,
-                     coreRateAfter, 2e6 / (coreRateBefore + coreRateAfter)))
-        print(String(format: "generator alone into a sink: %.0f packets/s; %.2f µs CPU per packet (generator), %.2f (sink)",
-                     generatorAlone.packetsPerSecond, generatorAlone.generatorMicrosecondsPerPacket, generatorAlone.sinkMicrosecondsPerPacket))
-        for sweep in sweeps {
-            print(String(format: "\nworkers %d: capacity %.0f packets/s = %.2f × workers × single-core lsx_process rate", sweep.workers,
-                         sweep.capacity, sweep.capacityOverWorkersTimesCore))
-            printSteps(sweep.steps)
-        }
-        print("""
-            (effic.: relayed per node CPU-second ÷ the single-core rate sampled through the step; outside: \
-            the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window)
-            """)
-        if let linkCost {
-            print(String(format: "\nlink encryption, %d workers, saturated (noise and plaintext alternating), noise ÷ plaintext, medians: "
-                         + "throughput %.3f, efficiency %.3f, node CPU per packet %.3f", linkCost.workers, linkCost.throughputRatio,
-                         linkCost.efficiencyRatio, linkCost.cpuPerPacketRatio))
-            printSteps(zip(linkCost.noise, linkCost.plaintext).flatMap { [$0, $1] })
-        }
-        if !senders.isEmpty {
-            print("\nconnected senders at 0.5 × capacity:")
-            printSteps(senders)
-        }
-        if let soak {
-            print(String(format: "\nsoak %.0f s at 1.5 × capacity: goodput %.1f %% of capacity, sojourn p99 %.2f ms, RSS max %.1f MB", soak.windowSeconds,
-                         soak.goodputOfCapacity * 100, soak.sojournP99Ms ?? .nan, soak.rssMaxMB))
-        }
-        print("\ntargets:")
-        for t in targets { print("  " + pad(t.name, 58) + pad(t.measured, 44) + pad(t.target, 22) + (t.met ? "met" : "NOT met")) }
-    }
-
-    private func printSteps(_ steps: [StepResult]) {
-        print("  " + pad("step", 8) + pad("load", 6) + pad("snd", 4) + pad("offered/s", 10) + pad("relayed/s", 10) + pad("lat p50", 8) + pad("lat p99", 8)
-            + pad("soj p99", 8) + pad("node cpu", 9) + pad("effic.", 7) + pad("outside", 8) + pad("gen cpu", 8) + pad("sink cpu", 9) + pad("other", 6) + pad("RSS MB", 7) + "drops")
-        for s in steps {
-            let drops = dropsText(s.drops.mapValues { Int($0) })
-            print("  " + pad(s.label, 8) + pad(s.loadFraction.isNaN ? "-" : String(format: "%.2f", s.loadFraction), 6) + pad("\(s.senders)", 4)
-                + pad(String(format: "%.0f", s.offeredAchieved), 10) + pad(String(format: "%.0f", s.throughput), 10)
-                + pad(String(format: "%.3f", s.latencyMs.p50), 8) + pad(String(format: "%.3f", s.latencyMs.p99), 8)
-                + pad(s.sojournP99Ms.map { String(format: "%.3f", $0) } ?? "-", 8) + pad(String(format: "%.2f", s.nodeCores), 9)
-                + pad(String(format: "%.2f", s.efficiency), 7) + pad(String(format: "%.2f", s.outsideWorkers), 8)
-                + pad(String(format: "%.2f", s.generatorCores), 8)
-                + pad(String(format: "%.2f", s.sinkCores), 9) + pad(String(format: "%.2f", s.otherCores + s.stolenCores), 6)
-                + pad(String(format: "%.0f", s.rssMaxMB), 7) + drops)
         }
     }
 }

@@ -16,11 +16,11 @@ struct ClientCommand: AsyncParsableCommand {
         @Option(help: "The client's configuration file (JSON).") var config: String
     }
 
-    /// The client a configuration file describes, its logging set up unless `quiet`.
-    static func session(_ path: String, quiet: Bool = false) throws -> ConfiguredClient {
+    /// The client a configuration file describes, logging at its level (`quiet`: warnings and worse only).
+    static func session(_ path: String, quiet: Bool = false) async throws -> ConfiguredClient {
         let file = try ClientConfigurationFile.load(path)
-        if !quiet { bootstrapLogging(file.logLevel) }
-        return try ConfiguredClient(file: file, path: path)
+        bootstrapLogging(quiet ? "warning" : file.logLevel)
+        return try await ConfiguredClient(file: file, path: path)
     }
 
     struct Address: ParsableCommand {
@@ -41,7 +41,7 @@ struct ClientCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let recipient = RecipientAddress(to) else { throw ValidationError("--to is not a loopix1 address") }
-            let session = try ClientCommand.session(options.config)
+            let session = try await ClientCommand.session(options.config)
             do {
                 try session.client.send(Array(message.utf8), to: recipient, attachReplyBlock: replyBlock)
             } catch {
@@ -68,7 +68,7 @@ struct ClientCommand: AsyncParsableCommand {
         @Flag(help: "One JSON object per message.") var json = false
 
         func run() async throws {
-            let session = try ClientCommand.session(options.config)
+            let session = try await ClientCommand.session(options.config)
             session.client.start()
             let client = session.client
             let received = Counter()
@@ -104,7 +104,7 @@ struct ClientCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
-            let session = try ClientCommand.session(options.config, quiet: true)
+            let session = try await ClientCommand.session(options.config, quiet: true)
             let client = session.client
             client.start()
             print("address: \(client.address)")

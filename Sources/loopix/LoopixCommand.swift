@@ -7,8 +7,8 @@ struct LoopixCommand: AsyncParsableCommand {
         commandName: "loopix",
         abstract: "Loopix mix network: nodes, clients, testnet, benchmarks and simulation.",
         subcommands: [
-            DemoCommand.self, KeygenCommand.self, TopologyCommand.self, MixCommand.self, ProviderCommand.self, ClientCommand.self,
-            TestnetCommand.self, SimulateCommand.self, BenchCommand.self,
+            DemoCommand.self, KeygenCommand.self, TopologyCommand.self, AuthorityCommand.self, MixCommand.self,
+            ProviderCommand.self, ClientCommand.self, TestnetCommand.self, SimulateCommand.self, BenchCommand.self,
         ]
     )
 }

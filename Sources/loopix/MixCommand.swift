@@ -8,18 +8,17 @@ struct MixCommand: AsyncParsableCommand {
         commandName: "mix",
         abstract: "Run a mix node until SIGTERM or SIGINT.",
         discussion: """
-            The configuration file names the signed topology, the key file (from `loopix keygen`) and \
-            optional settings (listenHost, port, metricsPort, workers, eventLoops, packetBuffers, \
-            aqmTargetMs, aqmQueueLimit, replayCapacity, sendLoops, logLevel). The mix finds its entry \
-            in the topology by the public key of its Sphinx key.
+            The configuration file names the key file (from `loopix keygen`) and either a directory to \
+            follow (its identity is the key file's signing key; epoch keys and replay filters go under \
+            `state`) or a signed topology and its authority key (it finds its entry by its Sphinx key), \
+            and optional settings: docs/operations.md.
             """)
 
     @Option(help: "The mix's configuration file (JSON).")
     var config: String
 
     func run() async throws {
-        let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
-        try await mix.node.runUntilTerminated(logger: mix.logger)
+        try await ConfiguredNode(file: try startNodeProcess(config), path: config, role: .mix).runUntilTerminated()
     }
 }
 

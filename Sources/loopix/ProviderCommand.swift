@@ -1,7 +1,6 @@
 // `loopix provider`: run a provider from its configuration file; register clients in its store.
 import ArgumentParser
 import LoopixConfiguration
-import ServiceLifecycle
 
 struct ProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,22 +14,20 @@ struct ProviderCommand: AsyncParsableCommand {
         @Option(help: "The provider's configuration file (JSON).") var config: String
 
         func run() async throws {
-            let provider = try ConfiguredProvider(file: try startNodeProcess(config), path: config)
-            let group = ServiceGroup(configuration: .init(services: [.init(service: provider.node)],
-                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: provider.logger))
-            try await group.run()
+            try await ConfiguredNode(file: try startNodeProcess(config), path: config, role: .provider).runUntilTerminated()
         }
     }
 
-    struct Register: ParsableCommand {
+    struct Register: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a client in the provider's mailbox file (works while the provider runs).")
         @Option(help: "The provider's configuration file.") var config: String
         @Option(help: "The client's mailbox id, hex.") var mailbox: String
         @Option(help: "The client's signing public key, hex.") var signingKey: String
 
-        func run() throws {
-            try ConfiguredProvider.register(mailbox: mailbox, signingKey: signingKey, file: try NodeConfigurationFile.load(config), path: config)
+        func run() async throws {
+            try await ConfiguredProvider.register(mailbox: mailbox, signingKey: signingKey, file: try NodeConfigurationFile.load(config),
+                                                  path: config)
             print("registered mailbox \(mailbox.prefix(16))…")
         }
     }

@@ -2,6 +2,7 @@
 import ArgumentParser
 import ChildProcesses
 import Foundation
+import LoopixSphinx
 import LoopixTestnet
 
 struct TestnetCommand: AsyncParsableCommand {
@@ -9,8 +10,9 @@ struct TestnetCommand: AsyncParsableCommand {
         commandName: "testnet",
         abstract: "Start a whole network on loopback (separate processes), show it working, stop it all on Ctrl-C.",
         discussion: """
-            Generates keys, a signed topology and a configuration per process in --dir, starts the mixes, \
-            providers and clients, shows packets per second, messages delivered, loops returned, drops and \
+            Generates keys, a directory authority's registry and a configuration per process in --dir, starts \
+            the authority, the mixes and providers (they announce their epoch keys and are listed) and the \
+            clients, shows the key epoch, packets per second, messages delivered, loops returned, drops and \
             latency, and prints a summary (--json for machines) when stopped or after --duration seconds.
             """)
 
@@ -30,6 +32,8 @@ struct TestnetCommand: AsyncParsableCommand {
     @Option(help: "Seconds between a client's pulls.") var pullInterval = 0.5
     @Option(help: "Seconds between each client's demonstration messages (0: none).") var demoInterval = 2.0
     @Option(help: "Crypto workers per node.") var workers = 1
+    @Option(help: "Packet suite of the whole network: v1 or kem (one X25519 per hop).") var suite = PacketSuite.v1
+    @Option(help: "Seconds per key epoch (epochs start at whole multiples of it).") var epochSeconds = 20.0
     @Flag(help: "Print the final summary as JSON on standard output (the live view goes to standard error).")
     var json = false
     @Flag(help: "No live view; a line of progress every few seconds.") var quiet = false
@@ -46,6 +50,7 @@ struct TestnetCommand: AsyncParsableCommand {
         }
         guard pullInterval > 0, (1...1024).contains(pullSize) else { throw ValidationError("--pull-interval > 0, --pull-size 1...1024") }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        guard epochSeconds >= 5 else { throw ValidationError("--epoch-seconds must be at least 5") }
     }
 
     func run() async throws {
@@ -55,10 +60,11 @@ struct TestnetCommand: AsyncParsableCommand {
         let layout = try TestnetLayout.create(in: directory, options: .init(
             layers: layers, mixesPerLayer: mixesPerLayer, providers: providers, clients: clients, meanDelayMs: meanDelayMs,
             payloadRate: payloadRate, loopRate: loopRate, dropRate: dropRate, mixLoopRate: mixLoopRate, pullSize: pullSize,
-            pullInterval: pullInterval, demoInterval: demoInterval, workers: workers))
+            pullInterval: pullInterval, demoInterval: demoInterval, workers: workers, suite: suite,
+            epochSeconds: epochSeconds))
         let out = Output(toStandardError: json)
-        out.line("testnet in \(directory.path): \(layers) layers × \(mixesPerLayer) mixes, \(providers) providers, \(clients) clients")
-        out.line("topology: \(directory.appendingPathComponent("topology.json").path); logs in \(directory.appendingPathComponent("logs").path)")
+        out.line("testnet in \(directory.path): \(layers) layers × \(mixesPerLayer) mixes, \(providers) providers, \(clients) clients, \(suite) packets")
+        out.line("directory authority: http://127.0.0.1:\(layout.authorityPort), \(Int(epochSeconds)) s epochs; logs in \(directory.appendingPathComponent("logs").path)")
 
         let testnet = try await Testnet(layout: layout)
         let interactive = !quiet && isatty(json ? 2 : 1) != 0
@@ -71,7 +77,7 @@ struct TestnetCommand: AsyncParsableCommand {
         var lastLine = Date.distantPast
         let end = await testnet.run(duration: duration, stopRequested: { signalled.isSet }) { view, elapsed in
             if interactive {
-                out.screen(view.render(elapsed: elapsed))
+                out.screen(view.render(elapsed: elapsed, epochLength: epochSeconds))
             } else if Date().timeIntervalSince(lastLine) >= 5 {
                 out.line(view.progressLine(elapsed: elapsed))
                 lastLine = Date()

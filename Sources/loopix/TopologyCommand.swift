@@ -5,6 +5,8 @@ import LoopixConfiguration
 import LoopixNetwork
 import LoopixSphinx
 
+extension PacketSuite: ExpressibleByArgument {}
+
 struct TopologyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "topology",
@@ -26,6 +28,7 @@ struct TopologyCommand: ParsableCommand {
         @Option(help: "Mix layers.") var layers = 3
         @Option(help: "Maximum Sphinx hops (H).") var hops = 6
         @Option(help: "Sphinx payload bytes (P).") var payload = 2048
+        @Option(help: "Packet suite: v1 (two X25519 per hop) or kem (one; docs/packet-format-kem.md).") var suite = PacketSuite.v1
         @Option(help: "Mean per-hop delay in milliseconds (1/µ).") var meanDelayMs = 1.0
         @Option(help: "λM: loops per second of each mix.") var mixLoopRate = 1.0
         @Option(help: "r: the fraction of loops that must return.") var loopThreshold = 0.8
@@ -38,7 +41,7 @@ struct TopologyCommand: ParsableCommand {
         func run() throws {
             guard meanDelayMs > 0 else { throw ValidationError("--mean-delay-ms must be positive") }
             let parameters = NetworkParameters(
-                geometry: try Geometry(hops: hops, payload: payload), layers: layers, mixDelayRate: 1000 / meanDelayMs,
+                geometry: try Geometry(hops: hops, payload: payload, suite: suite), layers: layers, mixDelayRate: 1000 / meanDelayMs,
                 mixLoopRate: mixLoopRate, loopReturnThreshold: loopThreshold, clientPayloadRate: payloadRate,
                 clientLoopRate: loopRate, clientDropRate: dropRate, pullSize: pullSize, pullInterval: pullInterval)
             try TopologyCommand.writeDraft(Topology(parameters: parameters, nodes: []), to: out)

@@ -55,3 +55,14 @@ func processes(mentioning text: String) -> [Int32] {
         return cmdline.contains(text) ? pid : nil
     }
 }
+
+/// Runs `body`, then `cleanUp` whether `body` threw or not: no process may outlive its test.
+func withCleanUp(_ cleanUp: () async -> Void, _ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch {
+        await cleanUp()
+        throw error
+    }
+    await cleanUp()
+}

@@ -14,6 +14,8 @@ final class ProcessNetwork: @unchecked Sendable {
     /// Per provider: packet port, pull port, metrics port, node id.
     private(set) var providerInfo: [(port: Int, pull: Int, metrics: Int, id: String)] = []
     private var mixMetrics: [String: Int] = [:]
+    /// The key (hex) that signed the topology; every configuration pins it.
+    private(set) var authority = ""
 
     /// Builds the network's files (a dozen `loopix` runs).
     static func make(layers: Int = 3, providers: Int = 2, meanDelayMs: Double = 5) async throws -> ProcessNetwork {
@@ -48,6 +50,8 @@ final class ProcessNetwork: @unchecked Sendable {
         }
         try await run(["topology", "sign", "--draft", path("draft.json"), "--authority-key", path("authority.key"),
                  "--out", path("topology.json")])
+        let signed = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("topology.json"))) as! [String: Any]
+        authority = signed["authority"] as! String
         let draft = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
         let nodes = draft["nodes"] as! [[String: Any]]
         for p in 0..<providers {
@@ -55,7 +59,7 @@ final class ProcessNetwork: @unchecked Sendable {
             providerInfo[p].id = entry["id"] as! String
         }
         for l in 1...layers {
-            try writeJSON(["topology": "topology.json", "key": "mix-\(l).key", "listenHost": "127.0.0.1", "workers": 1,
+            try writeJSON(["topology": "topology.json", "authority": authority, "key": "mix-\(l).key", "listenHost": "127.0.0.1", "workers": 1,
                            "eventLoops": 1, "packetBuffers": 1024, "replayCapacity": 100_000,
                            "metricsPort": mixMetrics["mix-\(l)"]!, "logLevel": "notice"], "mix-\(l).json")
         }
@@ -73,7 +77,7 @@ final class ProcessNetwork: @unchecked Sendable {
         let r = try await loopix(["keygen", "--out", key, "--json"])
         let keys = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: String]
         let mailbox = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
-        try writeJSON(["topology": "topology.json", "key": "\(name).key", "mailbox": mailbox, "provider": providerInfo[p].id,
+        try writeJSON(["topology": "topology.json", "authority": authority, "key": "\(name).key", "mailbox": mailbox, "provider": providerInfo[p].id,
                        "logLevel": "warning"], "\(name).json")
         registrations[p, default: []].append(["mailbox": mailbox, "signingKey": keys["signingPublicKey"]!])
         let config = dir.appendingPathComponent("\(name).json").path
@@ -84,7 +88,7 @@ final class ProcessNetwork: @unchecked Sendable {
     private var registrations: [Int: [[String: String]]] = [:]
 
     func providerConfig(_ p: Int) throws -> String {
-        try writeJSON(["topology": "topology.json", "key": "provider-\(p).key", "listenHost": "127.0.0.1", "workers": 1,
+        try writeJSON(["topology": "topology.json", "authority": authority, "key": "provider-\(p).key", "listenHost": "127.0.0.1", "workers": 1,
                        "eventLoops": 1, "packetBuffers": 1024, "replayCapacity": 100_000, "mailboxes": "provider-\(p).sqlite",
                        "pullHost": "127.0.0.1", "metricsPort": providerInfo[p].metrics, "logLevel": "notice",
                        "clients": registrations[p] ?? []], "provider-\(p).json")
@@ -102,13 +106,18 @@ final class ProcessNetwork: @unchecked Sendable {
     }
 
     /// Waits until every node accepts connections on its ports (processes take a moment to start).
+    /// A node that exits meanwhile (a port taken by another program between the test choosing
+    /// it and the node binding it) ends the wait at once, with its log.
     func waitUntilListening(timeout: Double = 60) async throws {
         let topology = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("draft.json"))) as! [String: Any]
         let ports = (topology["nodes"] as! [[String: Any]]).flatMap { [$0["port"] as? Int, $0["clientPort"] as? Int].compactMap { $0 } }
         let deadline = Date().addingTimeInterval(timeout)
         for port in ports {
             while !acceptsConnections(port: port) {
-                guard Date() < deadline else { throw NSError(domain: "port \(port) never opened", code: 1) }
+                if let (name, exited) = running.first(where: { !$0.value.process.isRunning }) {
+                    throw TestFailure("\(name) exited before port \(port) opened: \(exited.output.suffix(1500))")
+                }
+                guard Date() < deadline else { throw TestFailure("port \(port) never opened") }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }

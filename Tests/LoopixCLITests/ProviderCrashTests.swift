@@ -8,13 +8,7 @@ struct ProviderCrashTests {
     @Test("SIGKILL between storing and the pull, restart: the offline recipient gets every message exactly once")
     func sigkillBetweenStoreAndPull() async throws {
         let net = try await ProcessNetwork.make()
-        do {
-            try await run(net)
-        } catch {
-            await net.stopAll()
-            throw error
-        }
-        await net.stopAll()
+        try await withCleanUp({ await net.stopAll() }) { try await run(net) }
     }
 
     private func run(_ net: ProcessNetwork) async throws {

@@ -5,11 +5,11 @@ import Testing
 
 @Suite("loopix testnet", .serialized)
 struct TestnetCLITests {
-    @Test("a short testnet delivers messages and returns loops, and leaves no process behind")
-    func shortTestnet() async throws {
+    @Test("a short testnet delivers messages and returns loops, and leaves no process behind", arguments: ["v1", "kem"])
+    func shortTestnet(suite: String) async throws {
         let dir = makeTemporaryDirectory("loopix-testnet")
         let result = try await loopix([
-            "testnet", "--dir", dir.path, "--duration", "14", "--json", "--quiet", "--clients", "3",
+            "testnet", "--dir", dir.path, "--duration", "20", "--json", "--quiet", "--clients", "3", "--suite", suite,
             "--mixes-per-layer", "1", "--mean-delay-ms", "5", "--payload-rate", "10", "--loop-rate", "4",
             "--drop-rate", "2", "--demo-interval", "0.5", "--pull-interval", "0.2",
         ], timeout: 90)
@@ -23,6 +23,8 @@ struct TestnetCLITests {
         #expect((summary?["repliesReceived"] as? Int ?? 0) >= 0)
         #expect(summary?["processesLeft"] as? Int == 0)
         #expect(processes(mentioning: dir.path).isEmpty, "no node or client may outlive the testnet")
+        let topology = try String(contentsOf: dir.appendingPathComponent("topology.json"), encoding: .utf8)
+        #expect(topology.contains("kem-x25519") == (suite == "kem"), "the signed topology names the suite the network ran")
     }
 
     @Test("testnet options are validated with a clear error")
@@ -31,5 +33,7 @@ struct TestnetCLITests {
         #expect(r.status != 0 && r.stderr.contains("--layers"))
         let r2 = try await loopix(["testnet", "--mean-delay-ms", "-1", "--dir", makeTemporaryDirectory().path])
         #expect(r2.status != 0 && r2.stderr.contains("--mean-delay-ms"))
+        let r3 = try await loopix(["testnet", "--suite", "v3", "--dir", makeTemporaryDirectory().path])
+        #expect(r3.status != 0 && r3.stderr.contains("--suite"))
     }
 }

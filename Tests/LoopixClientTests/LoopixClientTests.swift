@@ -129,4 +129,46 @@ struct ClientLinkFailureTests {
         await a.stop()
         await b.stop()
     }
+
+    @Test("while there is no document for the epoch, queued messages wait instead of being dropped")
+    func messagesWaitForTheDocument() async throws {
+        let net = try MemoryNetwork()
+        let office = MemoryPostOffice(network: net)
+        let ia = ClientIdentity.generate(provider: net.topology.providers[0].id)
+        let ib = ClientIdentity.generate(provider: net.topology.providers[1].id)
+        let gap = DocumentGap(net.topology)
+        let a = LoopixClient(core: try ClientCore(identity: ia, network: gap),
+                             rates: ClientRates(payload: 50, loop: 0, drop: 0, pullInterval: 0),
+                             transport: MemoryTransport(office: office, identity: ia), eventLoop: clientLoops.next())
+        let b = LoopixClient(core: try ClientCore(identity: ib, topology: net.topology),
+                             rates: ClientRates(payload: 0, loop: 0, drop: 0, pullInterval: 0.05),
+                             transport: MemoryTransport(office: office, identity: ib), eventLoop: clientLoops.next())
+        gap.missing.withLockedValue { $0 = true }
+        for i in 0..<3 { try a.send(Array("late \(i)".utf8), to: b.address) }
+        a.start()
+        b.start()
+        // About 15 ticks pass without a document: nothing is sent, nothing is given up.
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(a.statistics.sentReal == 0 && a.statistics.unbuildable == 0)
+        gap.missing.withLockedValue { $0 = false }
+        var received: [String] = []
+        for _ in 0..<3 {
+            guard let m = await next(of: b.messages, within: 10) else { break }
+            received.append(String(decoding: m.body, as: UTF8.self))
+        }
+        #expect(received == (0..<3).map { "late \($0)" })
+        await a.stop()
+        await b.stop()
+    }
+}
+
+/// A directory view whose current document can go missing (late at a boundary).
+final class DocumentGap: NetworkView, Sendable {
+    let topology: Topology
+    let missing = NIOLockedValueBox(false)
+    init(_ topology: Topology) { self.topology = topology }
+    func current() throws(ClientError) -> (epoch: UInt64, topology: Topology) {
+        if missing.withLockedValue({ $0 }) { throw .topology("no directory document for epoch 1") }
+        return (1, topology)
+    }
 }

@@ -198,6 +198,7 @@ struct FollowerTests {
         #expect(follower.document(for: 10, now: now) == good.document, "the last good document stays")
         #expect(follower.document(for: 11, now: now) == next.document)
         #expect(MetricSamples(text: registry.emitToString())["loopix_directory_documents_accepted_total"] == 2)
+        #expect(MetricSamples(text: registry.emitToString())["loopix_directory_serial"] == Double(next.document.serial))
     }
 
     @Test("over HTTP: a node's upload is taken, its document fetched and checked; an unregistered upload is refused and counted")

@@ -53,6 +53,22 @@ struct DirectoryDocumentTests {
         #expect(accepted.topology.nodes.map(\.id) == signed.document.nodes.map { NodeID.forIdentity($0.identity) })
     }
 
+    @Test("a directory document carries the packet suite; one without it reads as version 1")
+    func suite() throws {
+        let authority = SigningKey()
+        let trust = DirectoryTrust(authorities: [authority.verifyingKey])
+        var kem = document()
+        kem.parameters.geometry = try Geometry(hops: 6, payload: 2048, suite: .kemX25519)
+        let signed = try SignedDirectoryDocument(document: kem).signed(by: authority)
+        let accepted = try trust.verify(try SignedDirectoryDocument.decode(try signed.encoded()), now: during(10))
+        #expect(accepted.topology.parameters.geometry.suite == .kemX25519)
+        // A version 1 document, encoded as before the suite existed (no "suite" anywhere), still verifies as version 1.
+        let v1 = try SignedDirectoryDocument(document: document()).signed(by: authority)
+        let text = String(decoding: try v1.encoded(), as: UTF8.self)
+        #expect(!text.contains("suite"))
+        #expect(try trust.verify(try SignedDirectoryDocument.decode(Data(text.utf8)), now: during(10)).parameters.geometry.suite == .v1)
+    }
+
     @Test("each kind of bad document is refused under its own cause")
     func refusals() throws {
         let authority = SigningKey(), stranger = SigningKey()

@@ -36,6 +36,22 @@ struct SignedTopologyTests {
         #expect(throws: TopologyError.self) { try SignedTopology.load(path: path, expectedAuthority: SigningKey().verifyingKey) }
     }
 
+    @Test("the packet suite is signed with the rest: a KEM topology reads back as KEM, and changing the suite breaks the signature")
+    func suite() throws {
+        let authority = SigningKey()
+        var topology = sampleTopology()
+        topology.parameters.geometry = try Geometry(hops: 6, payload: 2048, suite: .kemX25519)
+        let path = scratchPath("topology.json")
+        try SignedTopology.sign(topology, with: authority).write(to: path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("kem-x25519"))
+        #expect(try SignedTopology.load(path: path).parameters.geometry.suite == .kemX25519)
+        var downgraded = try SignedTopology.sign(topology, with: authority)
+        downgraded.topology.parameters.geometry = .standard
+        #expect(throws: TopologyError.badSignature("the signature does not verify")) { try downgraded.verified() }
+        // A version 1 topology's signed bytes do not mention the suite: documents signed before it existed still verify.
+        #expect(!String(decoding: try SignedTopology.canonicalBytes(of: sampleTopology()), as: UTF8.self).contains("suite"))
+    }
+
     @Test("any change to a signed document breaks the signature")
     func tampering() throws {
         let authority = SigningKey()

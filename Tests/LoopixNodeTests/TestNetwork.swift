@@ -38,10 +38,10 @@ struct MixAndSink {
     let topology: Topology
     var parameters: NetworkParameters { topology.parameters }
 
-    init() throws {
+    init(geometry: Geometry = .standard) throws {
         mix = try Member(role: .mix, layer: 1)
         sink = try Member(role: .provider, layer: 0)
-        var parameters = NetworkParameters()
+        var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
         // Tests ask for delays of seconds (a packet held past a shutdown, say).

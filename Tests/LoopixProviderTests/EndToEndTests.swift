@@ -22,7 +22,7 @@ final class LoopbackNetwork: @unchecked Sendable {
     let pullSize: Int
     let directory = makeTemporaryDirectory()
 
-    init(layers: Int = 3, pullSize: Int = 4) throws {
+    init(layers: Int = 3, pullSize: Int = 4, geometry: Geometry = .standard) throws {
         self.pullSize = pullSize
         var nodes: [NodeDescriptor] = []
         var keys: [SecretKey] = []
@@ -40,7 +40,8 @@ final class LoopbackNetwork: @unchecked Sendable {
         try add(.provider, 0)
         for l in 1...layers { try add(.mix, l) }
         // Mean per-hop delay 2 ms, so that the test is quick.
-        topology = Topology(parameters: NetworkParameters(layers: layers, mixDelayRate: 500, mixLoopRate: 0), nodes: nodes)
+        topology = Topology(parameters: NetworkParameters(geometry: geometry, layers: layers, mixDelayRate: 500, mixLoopRate: 0),
+                            nodes: nodes)
         func configuration(_ port: Int) -> NodeConfiguration {
             var c = NodeConfiguration()
             c.listenHost = "127.0.0.1"
@@ -195,6 +196,47 @@ struct ReplyEndToEndTests {
             let stored = samples["loopix_pull_packets_total{kind=\"stored\"}"]
             let dummies = samples["loopix_pull_packets_total{kind=\"dummy\"}"]
             #expect(pulls > 0 && stored + dummies == pulls * Double(net.pullSize))
+        }
+        await net.stop()
+    }
+}
+
+@Suite("The KEM suite end to end", .serialized)
+struct KEMSuiteEndToEndTests {
+    @Test("on a network whose topology names the KEM suite, messages arrive, a reply comes back and loops return, nothing dropped")
+    func kemNetwork() async throws {
+        let net = try LoopbackNetwork(geometry: try Geometry(hops: 6, payload: 2048, suite: .kemX25519))
+        try await net.start()
+        let rates = ClientRates(payload: 30, loop: 10, drop: 5, pullInterval: 0.1)
+        let a = try net.client(at: 0, rates: rates)
+        let b = try net.client(at: 1, rates: rates)
+        #expect(a.core.geometry.suite == .kemX25519 && b.core.geometry.suite == .kemX25519)
+        a.start()
+        b.start()
+        let messages = (0..<4).map { "kem message \($0)" }
+        for m in messages { try a.send(Array(m.utf8), to: b.address) }
+        try a.send(Array("ping".utf8), to: b.address, attachReplyBlock: true)
+        var received: [String] = []
+        var block: ReplyBlock?
+        for _ in 0...messages.count {
+            guard let m = await next(of: b.messages) else { break }
+            received.append(String(decoding: m.body, as: UTF8.self))
+            if let r = m.replyBlock { block = r }
+        }
+        #expect(Set(received) == Set(messages + ["ping"]), "received \(received); \(net.dropSummary())")
+        let reply = try #require(block, "no reply block; \(net.dropSummary())")
+        #expect(reply.geometry.suite == .kemX25519)
+        try b.reply(Array("pong".utf8), using: reply)
+        let answer = await next(of: a.messages)
+        #expect(answer?.body == Array("pong".utf8) && answer?.inReplyTo != nil)
+        #expect(await eventually(within: 10) { a.statistics.loopsReturned > 0 && b.statistics.loopsReturned > 0 })
+        await a.stop()
+        await b.stop()
+        // Every node processed KEM packets and refused none.
+        for node in net.mixes.map(\.metrics) + net.providers.map(\.node.metrics) {
+            let samples = MetricSamples(text: node.render())
+            #expect(samples["loopix_packets_in_total"] > 0)
+            #expect(samples.total("loopix_packets_dropped_total") == 0, "\(net.dropSummary())")
         }
         await net.stop()
     }

@@ -20,11 +20,20 @@ struct KEMSuiteTests {
         #expect(g != Geometry.standard && g.description.hasPrefix("kem-x25519 "))
     }
 
-    @Test("an encoded geometry is version 1's: a KEM geometry is refused rather than turned into one")
+    @Test("an encoded geometry names its suite unless it is version 1's; no suite reads as version 1")
     func encoding() throws {
-        #expect(throws: EncodingError.self) { try JSONEncoder().encode(Self.standard) }
-        let decoded = try JSONDecoder().decode(Geometry.self, from: JSONEncoder().encode(Geometry.standard))
+        let kem = try JSONEncoder().encode(Self.standard)
+        #expect(String(decoding: kem, as: UTF8.self).contains("\"suite\":\"kem-x25519\""))
+        #expect(try JSONDecoder().decode(Geometry.self, from: kem) == Self.standard)
+        let v1 = try JSONEncoder().encode(Geometry.standard)
+        #expect(!String(decoding: v1, as: UTF8.self).contains("suite"), "a version 1 geometry encodes as before the suite existed")
+        let decoded = try JSONDecoder().decode(Geometry.self, from: Data(#"{"hops": 6, "payload": 2048}"#.utf8))
         #expect(decoded == .standard && decoded.suite == .v1)
+        let named = try JSONDecoder().decode(Geometry.self, from: Data(#"{"hops": 6, "payload": 2048, "suite": "sphinx-v1"}"#.utf8))
+        #expect(named == .standard)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(Geometry.self, from: Data(#"{"hops": 6, "payload": 2048, "suite": "kem-mlkem768"}"#.utf8))
+        }
     }
 
     @Test("what creating refuses: a long message first, a route that does not fit, wrong randomness")

@@ -297,3 +297,18 @@ struct BackendTests {
         #expect(ReplayFilter.capacity(packetsPerSecond: 100, epochSeconds: 3600) == 450_000)
     }
 }
+
+@Suite struct SphinxErrorTests {
+    /// Every code the C core names maps to a case and back, and the name is the core's own.
+    @Test func everyCodeRoundTrips() {
+        var named = 0
+        for code in Int32(-64)..<0 {
+            let error = SphinxError(code: code)
+            #expect(error.code == code)
+            #expect(error.name == String(cString: lsx_error_name(code)))
+            if case .unknown = error {} else { named += 1 }
+        }
+        #expect(SphinxError.badMAC.name == "bad_mac" && SphinxError.replayFilterFull.name == "replay_filter_saturated")
+        #expect(named == 20)
+    }
+}
