@@ -23,8 +23,9 @@ struct TestnetCLITests {
         #expect((summary?["repliesReceived"] as? Int ?? 0) >= 0)
         #expect(summary?["processesLeft"] as? Int == 0)
         #expect(processes(mentioning: dir.path).isEmpty, "no node or client may outlive the testnet")
-        let topology = try String(contentsOf: dir.appendingPathComponent("topology.json"), encoding: .utf8)
-        #expect(topology.contains("kem-x25519") == (suite == "kem"), "the signed topology names the suite the network ran")
+        // The authority publishes the parameters of its configuration in every document.
+        let parameters = try String(contentsOf: dir.appendingPathComponent("config/authority.json"), encoding: .utf8)
+        #expect(parameters.contains("kem-x25519") == (suite == "kem"), "the authority's parameters name the suite the network ran")
     }
 
     @Test("testnet options are validated with a clear error")
