@@ -234,6 +234,7 @@ let package = Package(
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: [
             "loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx", "ChildProcesses", "LoopixMetrics",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
