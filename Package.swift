@@ -57,6 +57,7 @@ let package = Package(
             name: "LoopixNetwork",
             dependencies: [
                 "LoopixSphinx",
+                "LoopixNoise",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -69,6 +70,7 @@ let package = Package(
             name: "LoopixNode",
             dependencies: [
                 "LoopixSphinx",
+                "LoopixNoise",
                 "LoopixNetwork",
                 "LoopixDirectory",
                 "LoopixRandom",
@@ -95,6 +97,7 @@ let package = Package(
             name: "LoopixProvider",
             dependencies: [
                 "LoopixSphinx",
+                "LoopixNoise",
                 "LoopixNetwork",
                 "LoopixNode",
                 "CSQLite",
@@ -108,6 +111,7 @@ let package = Package(
             name: "LoopixClient",
             dependencies: [
                 "LoopixSphinx",
+                "LoopixNoise",
                 "LoopixNetwork",
                 "LoopixDirectory",
                 "LoopixRandom",
@@ -167,7 +171,7 @@ let package = Package(
         .systemLibrary(name: "CBenchCrypto", path: "Sources/CBenchCrypto"),
         // The benchmark harness's measurements, statistics and queue model (`loopix bench`).
         .target(name: "LoopixBench", dependencies: [
-            "LoopixSphinx", "LoopixNetwork", "LoopixNode", "LoopixRandom", "LoopixSim", "LoopixConfiguration", "LoopixTestnet",
+            "LoopixSphinx", "LoopixNetwork", "LoopixNoise", "LoopixNode", "LoopixRandom", "LoopixSim", "LoopixConfiguration", "LoopixTestnet",
             "ChildProcesses", "LoopixMetrics", "CBenchCrypto", "CLoopixSphinx",
             .product(name: "Atomics", package: "swift-atomics"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -194,11 +198,16 @@ let package = Package(
             ]
         ),
         // Helpers shared by the tests that run real nodes.
-        .target(name: "LoopixTestSupport", dependencies: ["LoopixNetwork", "LoopixMetrics"], path: "Tests/LoopixTestSupport"),
+        .target(name: "LoopixTestSupport", dependencies: [
+            "LoopixNetwork", "LoopixNoise", "LoopixMetrics",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        ], path: "Tests/LoopixTestSupport"),
         .testTarget(name: "LoopixSphinxTests", dependencies: ["LoopixSphinx", "CLoopixSphinx"]),
         .testTarget(name: "LoopixNoiseTests", dependencies: ["LoopixNoise", "CLoopixSphinx", "CLoopixTestHooks"]),
         .testTarget(name: "LoopixNetworkTests", dependencies: [
             "LoopixNetwork",
+            "LoopixNoise",
+            "LoopixTestSupport",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "LoopixNodeTests", dependencies: [
@@ -225,6 +234,7 @@ let package = Package(
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: [
             "loopix", "LoopixTestSupport", "LoopixNetwork", "LoopixSphinx", "ChildProcesses", "LoopixMetrics",
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

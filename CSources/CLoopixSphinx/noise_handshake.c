@@ -47,6 +47,36 @@ int lsx_noise_keypair(uint8_t public_key[LSX_NOISE_PUBLIC_KEY_BYTES], uint8_t se
     return lsx_noise_public_key(public_key, secret_key);
 }
 
+int lsx_noise_secret_key_from_signing_seed(uint8_t secret_key[LSX_NOISE_SECRET_KEY_BYTES],
+                                           const uint8_t seed[LSX_SIGN_SEED_BYTES]) {
+    if (secret_key == NULL || seed == NULL) return LSX_ERR_ARGUMENT;
+    int rc = sodium_ready();
+    if (rc != LSX_OK) return rc;
+    uint8_t ed_public[crypto_sign_ed25519_PUBLICKEYBYTES];
+    uint8_t ed_secret[crypto_sign_ed25519_SECRETKEYBYTES];
+    rc = crypto_sign_ed25519_seed_keypair(ed_public, ed_secret, seed) == 0 &&
+                 crypto_sign_ed25519_sk_to_curve25519(secret_key, ed_secret) == 0
+             ? LSX_OK
+             : LSX_ERR_BACKEND;
+    sodium_memzero(ed_secret, sizeof ed_secret);
+    if (rc != LSX_OK) sodium_memzero(secret_key, LSX_NOISE_SECRET_KEY_BYTES);
+    return rc;
+}
+
+int lsx_noise_public_key_from_signing_key(uint8_t public_key[LSX_NOISE_PUBLIC_KEY_BYTES],
+                                          const uint8_t signing_public_key[LSX_SIGN_PUBLIC_KEY_BYTES]) {
+    if (public_key == NULL || signing_public_key == NULL) return LSX_ERR_ARGUMENT;
+    int rc = sodium_ready();
+    if (rc != LSX_OK) return rc;
+    /* libsodium refuses small-order points, points off the curve and (since 1.0.16) points
+     * outside the prime-order subgroup. */
+    if (crypto_sign_ed25519_pk_to_curve25519(public_key, signing_public_key) != 0) {
+        memset(public_key, 0, LSX_NOISE_PUBLIC_KEY_BYTES);
+        return LSX_ERR_LOW_ORDER;
+    }
+    return LSX_OK;
+}
+
 /* ---- Whose turn, which keys ---- */
 
 static int writes_message(lsx_noise_role role, size_t message_index) {

@@ -130,6 +130,7 @@ struct EpochsAtCapacity {
             key: authorityKey.signingKey, folder: URL(fileURLWithPath: path("authority")), registryPath: registryPath)
 
         let sink = try FrameSink(pool: nil, sendTimes: nil)
+        sink.expectLinks(as: sinkKey.signingKey.linkKey())
         sink.start()
         defer { sink.stop() }
         // The sink is listed as the provider the node forwards to; it announces keys it never uses.
@@ -158,8 +159,10 @@ struct EpochsAtCapacity {
         let configPath = directory.appendingPathComponent("node.json")
         try writeConfiguration(config, to: configPath)
         progress.update("epochs: starting the node in directory mode")
+        // The generator sends as the sink, the provider a mix of layer 1 takes packets from.
         let node = try await BenchNode(arguments: ["mix", "--config", configPath.path], log: directory.appendingPathComponent("node.log"),
-                                       workers: workers, port: nodePort, metricsPort: metricsPort)
+                                       workers: workers, port: nodePort, metricsPort: metricsPort,
+                                       links: (sinkKey.signingKey.linkKey(), nodeKey.signingKey.linkKey().publicKey))
         do {
             let result = try await measure(node: node, sink: sink, pools: pools, schedule: schedule, measured: measured, progress: progress)
             await node.stop()
@@ -185,9 +188,10 @@ struct EpochsAtCapacity {
             // A connection per epoch: the node closes one that stays idle for long (as while waiting).
             guard let fd = connectLoopback(port: node.port) else { throw BenchError("cannot connect to the node") }
             defer { close(fd) }
+            let link = try node.links.map { try BenchLinkSender(fd: fd, localKey: $0.sender, responderKey: $0.node) }
             let metrics0 = await node.metrics(), received0 = sink.count
             let pool = pools[epoch]!
-            let generator = LoadGenerator(pool: pool, sendTimes: SendTimes(count: pool.count), connections: [fd], rate: rate,
+            let generator = LoadGenerator(pool: pool, sendTimes: SendTimes(count: pool.count), connections: [fd], links: [link], rate: rate,
                                           seconds: end - Date().timeIntervalSince1970 - 0.05, seed: epoch) {
                 // Built with room to spare: a pool that ran out would resend its packets as replays.
                 benchLog("epochs: the pool of epoch \(epoch) ran out")

@@ -6,6 +6,7 @@ import Dispatch
 import Foundation
 import LoopixSim
 import LoopixNetwork
+import LoopixNoise
 import LoopixRandom
 import LoopixSphinx
 
@@ -109,6 +110,8 @@ public final class FrameSink: @unchecked Sendable {
     private var retain = true
     private var total = 0
     private var thread: Thread?
+    /// The sink's link key while the node under test runs encrypted links; nil: plain bytes.
+    private var linkKey: NoiseSecretKey?
     private let cpuSeconds = ManagedAtomic<UInt64>(0)  // thread CPU, as Double bits
 
     /// Binds 127.0.0.1:`port` (0: any) now, so the node can be told where it is.
@@ -117,6 +120,9 @@ public final class FrameSink: @unchecked Sendable {
         self.sendTimes = sendTimes
         (listener, self.port) = try listenOnLoopback(port: port)
     }
+
+    /// Connections accepted from now on answer Noise handshakes as `key` (nil: plain bytes).
+    public func expectLinks(as key: NoiseSecretKey?) { lock.withLock { linkKey = key } }
 
     public func start() {
         let t = Thread { [self] in loop() }
@@ -165,7 +171,10 @@ public final class FrameSink: @unchecked Sendable {
                 let fd = accept(listener, nil, nil)
                 if fd >= 0 {
                     fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                    buffers[fd] = ReceiveBuffer(frameLimit: pool?.frameBytes ?? 8192)
+                    let key = lock.withLock { linkKey }
+                    if let buffer = try? ReceiveBuffer(frameLimit: pool?.frameBytes ?? 8192, linkKey: key) {
+                        buffers[fd] = buffer
+                    }
                 }
             }
             var closed: Set<Int32> = []
@@ -175,12 +184,13 @@ public final class FrameSink: @unchecked Sendable {
                 let n = buffer.read(fd)
                 let now = benchNanoseconds()
                 if n <= 0 { closed.insert(fd); continue }
-                buffer.frames { type, body in
+                let intact = buffer.frames(fd) { type, body in
                     guard type == 0x01 else { return }
                     guard let pool, let sendTimes, let index = pool.index(ofForwarded: body) else { unknownBatch += 1; return }
                     receivedBatch.append(now)
                     sentBatch.append(sendTimes.times[index])
                 }
+                if !intact { closed.insert(fd) }
             }
             if !receivedBatch.isEmpty || unknownBatch > 0 {
                 lock.withLock {
@@ -204,13 +214,15 @@ public final class FrameSink: @unchecked Sendable {
     }
 }
 
-/// One connection's bytes, parsed into wire frames as they arrive.
+/// One connection's bytes, parsed into wire frames as they arrive (opened first on an encrypted link).
 private final class ReceiveBuffer {
     private var storage: UnsafeMutableRawBufferPointer
     private var filled = 0
+    private let link: BenchLinkReceiver?
 
-    init(frameLimit: Int) {
+    init(frameLimit: Int, linkKey: NoiseSecretKey?) throws {
         storage = .allocate(byteCount: max(1 << 20, 64 * frameLimit), alignment: 16)
+        link = try linkKey.map { try BenchLinkReceiver(localKey: $0) }
     }
 
     deinit { storage.deallocate() }
@@ -221,19 +233,37 @@ private final class ReceiveBuffer {
         return n
     }
 
-    /// Calls `body` for each complete frame, then keeps the unfinished tail.
-    func frames(_ body: (UInt8, UnsafeRawBufferPointer) -> Void) {
+    /// Calls `body` for each complete frame, then keeps the unfinished tail; false once an
+    /// encrypted link broke (its handshake or a message failed).
+    func frames(_ fd: Int32, _ body: (UInt8, UnsafeRawBufferPointer) -> Void) -> Bool {
         var offset = 0
+        defer {
+            if offset > 0 {
+                if filled > offset { memmove(storage.baseAddress!, storage.baseAddress! + offset, filled - offset) }
+                filled -= offset
+            }
+        }
+        if let link {
+            while filled - offset >= 2 {
+                let length = Int(UInt16(bigEndian: storage.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+                guard filled - offset >= 2 + length else { break }
+                let message = UnsafeMutableRawBufferPointer(rebasing: storage[(offset + 2)..<(offset + 2 + length)])
+                offset += 2 + length
+                let plaintext: UnsafeRawBufferPointer?
+                do { plaintext = try link.take(message, fd: fd) } catch { return false }
+                // Each transport message holds exactly one frame.
+                guard let plaintext, plaintext.count >= 6 else { continue }
+                body(plaintext[5], UnsafeRawBufferPointer(rebasing: plaintext[6...]))
+            }
+            return true
+        }
         while filled - offset >= 6 {
             let length = Int(UInt32(bigEndian: storage.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
             guard filled - offset >= 4 + length else { break }
             body(storage[offset + 5], UnsafeRawBufferPointer(rebasing: storage[(offset + 6)..<(offset + 4 + length)]))
             offset += 4 + length
         }
-        if offset > 0 {
-            if filled > offset { memmove(storage.baseAddress!, storage.baseAddress! + offset, filled - offset) }
-            filled -= offset
-        }
+        return true
     }
 }
 
@@ -254,6 +284,8 @@ public final class LoadGenerator: @unchecked Sendable {
     private let pool: PacketPool
     private let sendTimes: SendTimes
     private let connections: [Int32]
+    /// The sealing end of each connection's link (nil: plain bytes).
+    private let links: [BenchLinkSender?]
     private let rate: Double
     private let seconds: Double
     private let seed: UInt64
@@ -263,11 +295,12 @@ public final class LoadGenerator: @unchecked Sendable {
     private let completion = Completion<Result>()
     private let startIndex: Int
 
-    public init(pool: PacketPool, sendTimes: SendTimes, connections: [Int32], rate: Double, seconds: Double,
-                startIndex: Int = 0, seed: UInt64 = 1, onPoolEnd: (@Sendable () -> Void)? = nil) {
+    init(pool: PacketPool, sendTimes: SendTimes, connections: [Int32], links: [BenchLinkSender?]? = nil, rate: Double,
+         seconds: Double, startIndex: Int = 0, seed: UInt64 = 1, onPoolEnd: (@Sendable () -> Void)? = nil) {
         self.pool = pool
         self.sendTimes = sendTimes
         self.connections = connections
+        self.links = links ?? connections.map { _ in nil }
         self.rate = rate
         self.seconds = seconds
         self.startIndex = startIndex % pool.count
@@ -324,7 +357,8 @@ public final class LoadGenerator: @unchecked Sendable {
             }
             now = benchNanoseconds()
             for i in index..<(index + n) { sendTimes.times[i] = now }
-            let bytes = UnsafeRawBufferPointer(rebasing: pool.frames[(index * pool.frameBytes)..<((index + n) * pool.frameBytes)])
+            var bytes = UnsafeRawBufferPointer(rebasing: pool.frames[(index * pool.frameBytes)..<((index + n) * pool.frameBytes)])
+            if let link = links[connection] { bytes = link.seal(bytes, frameBytes: pool.frameBytes) }
             guard writeAll(connections[connection], bytes) else { break }
             // Each write goes to a connection drawn at random: thinning a Poisson stream at random
             // gives each connection a Poisson stream of its own, as independent senders would make.

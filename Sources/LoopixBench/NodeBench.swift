@@ -25,10 +25,14 @@ public struct NodeBench: Sendable {
     /// The epochs phase: key epochs of this length (0: no phase), and how many are measured.
     public var epochSeconds: Double = 5
     public var epochs: Int = 3
+    /// Rounds of the link-encryption comparison: in each, the saturated capacity with Noise
+    /// links and with plaintext links (0: none).
+    public var linkRounds: Int
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
                 soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?,
-                suites: [PacketSuite] = [.v1, .kemX25519], suiteRounds: Int = 5) {
+                suites: [PacketSuite] = [.v1, .kemX25519], suiteRounds: Int = 5, linkRounds: Int = 2) {
+        self.linkRounds = linkRounds
         self.workerCounts = workerCounts
         self.loadFractions = loadFractions
         self.senderCounts = senderCounts
@@ -61,6 +65,11 @@ public struct NodeBench: Sendable {
         let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
         sink.start()
         defer { sink.stop() }
+        /// A node for `body`, with the sink answering its links as they will come.
+        func withNode<T>(workers: Int, log: String, plaintextLinks: Bool = false, _ body: (BenchNode) async throws -> T) async throws -> T {
+            sink.expectLinks(as: plaintextLinks ? nil : setup.sinkLinkKey)
+            return try await setup.withNode(workers: workers, log: run.url(log), plaintextLinks: plaintextLinks, body)
+        }
 
         // 1. The generator alone, straight into a sink: what it can offer, and at what CPU cost.
         progress.update("generator alone against a sink")
@@ -72,7 +81,7 @@ public struct NodeBench: Sendable {
                                 step: stepSeconds, warmup: warmupSeconds)
         var sweeps: [WorkerSweep] = []
         for w in workerCounts {
-            try await setup.withNode(workers: w, log: run.url("node-w\(w).log")) { node in
+            try await withNode(workers: w, log: "node-w\(w).log") { node in
                 progress.update("workers \(w): capacity probe")
                 let probeRate = min(0.8 * alone.packetsPerSecond, 1.5 * Double(w) * coreBefore)
                 let probe = try await runner.run(node: node, rate: probeRate, label: "probe", loadFraction: .nan, progress: progress)
@@ -87,12 +96,34 @@ public struct NodeBench: Sendable {
             }
         }
 
-        // 2. Latency against the number of connected senders, at half the capacity.
         let mainWorkers = workerCounts.max()!
         let mainCapacity = sweeps.first { $0.workers == mainWorkers }!.capacity
+
+        // 2. What link encryption costs: the saturated capacity with Noise links and with plain
+        // TCP, alternating in one sitting, so that the machine's changes of speed fall on both.
+        var linkCost: LinkCost? = nil
+        if linkRounds > 0 {
+            let probeRate = min(0.8 * alone.packetsPerSecond, 1.5 * Double(mainWorkers) * coreBefore)
+            var cost = LinkCost(workers: mainWorkers)
+            for round in 0..<linkRounds {
+                for plaintext in round % 2 == 0 ? [false, true] : [true, false] {
+                    let kind = plaintext ? "plaintext" : "noise"
+                    progress.update("link encryption, round \(round + 1): \(kind) links")
+                    let step = try await withNode(workers: mainWorkers, log: "node-links-\(kind)-\(round).log", plaintextLinks: plaintext) { node in
+                        try await runner.run(node: node, rate: probeRate, label: plaintext ? "plain" : "noise", loadFraction: .nan, progress: progress)
+                    }
+                    if plaintext { cost.plaintext.append(step) } else { cost.noise.append(step) }
+                }
+            }
+            benchLog(String(format: "node: link encryption, noise ÷ plaintext: throughput %.3f, efficiency %.3f, CPU per packet %.3f",
+                            cost.throughputRatio, cost.efficiencyRatio, cost.cpuPerPacketRatio))
+            linkCost = cost
+        }
+
+        // 3. Latency against the number of connected senders, at half the capacity.
         var senderSteps: [StepResult] = []
         if !senderCounts.isEmpty {
-            try await setup.withNode(workers: mainWorkers, log: run.url("node-senders.log")) { node in
+            try await withNode(workers: mainWorkers, log: "node-senders.log") { node in
                 for n in senderCounts {
                     progress.update("\(n) senders at 0.5 × capacity")
                     senderSteps.append(try await runner.run(node: node, rate: 0.5 * mainCapacity, label: "senders", loadFraction: 0.5,
@@ -101,11 +132,11 @@ public struct NodeBench: Sendable {
             }
         }
 
-        // 3. Memory over a long overload.
+        // 4. Memory over a long overload.
         var soak: StepResult? = nil
         if soakSeconds > 0 {
             progress.update("soak: \(Int(soakSeconds)) s at 1.5 × capacity")
-            soak = try await setup.withNode(workers: mainWorkers, log: run.url("node-soak.log")) { node in
+            soak = try await withNode(workers: mainWorkers, log: "node-soak.log") { node in
                 try await runner.run(node: node, rate: 1.5 * mainCapacity, label: "soak", loadFraction: 1.5,
                                             seconds: soakSeconds + warmupSeconds, retainLatencies: false, progress: progress)
                     .ofCapacity(mainCapacity)
@@ -120,6 +151,7 @@ public struct NodeBench: Sendable {
         // 5. The packet suites side by side.
         var comparison: SuiteComparison? = nil
         if suites.count > 1 && suiteRounds > 0 {
+            sink.expectLinks(as: setup.sinkLinkKey)
             let main = SuiteRig(suite: .v1, setup: setup, pool: pool, sink: sink, runner: runner)
             comparison = try await compareSuites(in: run, main: main, alone: alone, progress: progress)
         }
@@ -128,9 +160,9 @@ public struct NodeBench: Sendable {
         return NodeBenchResults(
             coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
             senders: senderSteps, soak: soak, epochs: epochsPhase, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
-            aqmTargetMs: 1, suiteComparison: comparison,
+            aqmTargetMs: 1, suiteComparison: comparison, linkCost: linkCost,
             targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, epochMachineryShare: epochShare,
-                                          suites: comparison, epochs: epochsPhase))
+                                          suites: comparison, epochs: epochsPhase, linkCost: linkCost))
     }
 
     /// One node per suite, each with 1 worker and its own packets and sink, all running at once;
@@ -152,6 +184,7 @@ public struct NodeBench: Sendable {
             }
             let sendTimes = SendTimes(count: pool.count)
             let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
+            sink.expectLinks(as: setup.sinkLinkKey)
             sink.start()
             rigs.append(SuiteRig(suite: suite, setup: setup, pool: pool, sink: sink, runner: StepRunner(
                 pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500, geometry: geometry),

@@ -1,5 +1,5 @@
 // The text `loopix bench node` prints: the core's rate, the generator alone, each sweep, the
-// senders, the soak, the packet suites side by side, and the targets.
+// link encryption's cost, the senders, the soak, the packet suites side by side, and the targets.
 import Foundation
 
 extension NodeBenchResults {
@@ -22,6 +22,12 @@ extension NodeBenchResults {
             (effic.: relayed per node CPU-second ÷ the single-core rate sampled through the step; outside: \
             the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window)
             """)
+        if let linkCost {
+            say("\nlink encryption, %d workers, saturated (noise and plaintext alternating), noise ÷ plaintext, medians: "
+                + "throughput %.3f, efficiency %.3f, node CPU per packet %.3f", linkCost.workers, linkCost.throughputRatio,
+                linkCost.efficiencyRatio, linkCost.cpuPerPacketRatio)
+            lines += stepLines(zip(linkCost.noise, linkCost.plaintext).flatMap { [$0, $1] })
+        }
         if !senders.isEmpty {
             lines.append("\nconnected senders at 0.5 × capacity:")
             lines += stepLines(senders)

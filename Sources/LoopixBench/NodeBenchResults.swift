@@ -66,6 +66,34 @@ public struct WorkerSweep: Codable, Sendable {
     public var steps: [StepResult]
 }
 
+/// The node saturated with Noise links and with plaintext links, alternating in one sitting.
+public struct LinkCost: Codable, Sendable {
+    public var workers: Int
+    public var noise: [StepResult] = []
+    public var plaintext: [StepResult] = []
+
+    /// Relayed packets per second with Noise links over those with plaintext links (medians).
+    public var throughputRatio: Double {
+        Statistics.median(noise.map(\.throughput)) / Statistics.median(plaintext.map(\.throughput))
+    }
+
+    /// The node's CPU time per relayed packet with Noise links over that with plaintext links
+    /// (medians): the cost itself, less disturbed than throughput by other tenants of the machine.
+    public var cpuPerPacketRatio: Double {
+        func perPacket(_ steps: [StepResult]) -> Double {
+            Statistics.median(steps.map { $0.throughput > 0 ? $0.nodeCores / $0.throughput : .infinity })
+        }
+        return perPacket(noise) / perPacket(plaintext)
+    }
+
+    /// Efficiency (relayed per node CPU-second over the single-core rate sampled through the
+    /// same window) with Noise links over that with plaintext links (medians): the CPU cost
+    /// with the machine's changes of speed divided out.
+    public var efficiencyRatio: Double {
+        Statistics.median(noise.map(\.efficiency)) / Statistics.median(plaintext.map(\.efficiency))
+    }
+}
+
 /// One packet suite's node in the side-by-side comparison: its capacity probes (one per round)
 /// and, as medians over them, where each relayed packet's CPU went.
 public struct SuiteCapacity: Codable, Sendable {
@@ -146,10 +174,17 @@ public struct NodeTarget: Codable, Sendable {
 
 public enum NodeTargets {
     public static func evaluate(sweeps: [WorkerSweep], soak: StepResult?, mainWorkers: Int, epochMachineryShare: Double,
-                                suites: SuiteComparison? = nil, epochs: EpochsPhaseResult? = nil) -> [NodeTarget] {
+                                suites: SuiteComparison? = nil, epochs: EpochsPhaseResult? = nil, linkCost: LinkCost? = nil) -> [NodeTarget] {
         var out: [NodeTarget] = [NodeTarget(
             name: "epoch machinery per packet / process", measured: String(format: "%+.2f %%", epochMachineryShare * 100),
             target: "<= 2 %", met: epochMachineryShare <= 0.02)]
+        if let linkCost {
+            let cost = 1 - linkCost.throughputRatio
+            out.append(NodeTarget(name: "link encryption's cost in saturated throughput (\(linkCost.workers) workers)",
+                                  measured: String(format: "%.1f %% (efficiency × %.3f, CPU/packet × %.3f)", cost * 100,
+                                                   linkCost.efficiencyRatio, linkCost.cpuPerPacketRatio),
+                                  target: "<= 5 %", met: cost <= 0.05))
+        }
         if let suites, let first = suites.suites.first, let last = suites.suites.last {
             out.append(NodeTarget(
                 name: "capacity \(last.suite) / \(first.suite) (\(suites.workers) worker\(suites.workers == 1 ? "" : "s"))",
@@ -242,6 +277,7 @@ public struct NodeBenchResults: Codable, Sendable {
     public var poolPackets: Int
     public var aqmTargetMs: Double
     public var suiteComparison: SuiteComparison?
+    public var linkCost: LinkCost?
     public var targets: [NodeTarget]
 }
 
@@ -263,6 +299,7 @@ extension NodeBenchResults {
         try run.writeCSV("throughput.csv", header: header, rows: r.sweeps.flatMap { $0.steps.map(row) })
         try run.writeCSV("suites.csv", header: header, rows: (r.suiteComparison?.suites ?? []).flatMap { $0.steps.map(row) })
         try run.writeCSV("senders.csv", header: header, rows: r.senders.map(row))
+        if let cost = r.linkCost { try run.writeCSV("links.csv", header: header, rows: (cost.noise + cost.plaintext).map(row)) }
         var rss: [[String]] = []
         for sweep in r.sweeps { for s in sweep.steps { rss += s.rssSeries.map { ["w\(sweep.workers)-\(s.label)", csv($0.seconds, 2), csv($0.megabytes, 2)] } } }
         if let soak = r.soak { rss += soak.rssSeries.map { ["soak", csv($0.seconds, 2), csv($0.megabytes, 2)] } }

@@ -8,6 +8,7 @@ import LoopixConfiguration
 import LoopixMetrics
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixSphinx
 
 /// Keys, a signed two-node topology (the node as a mix, the sink as a provider) on one packet
@@ -18,6 +19,11 @@ public struct NodeBenchSetup: Sendable {
     public let sinkID: NodeID
     public let sinkPort: Int
     public let nodePort: Int
+    /// The sink's link key: the generator sends as the sink (a provider, which a mix of layer 1
+    /// takes packets from), and the sink answers the node's links with it.
+    public let sinkLinkKey: NoiseSecretKey
+    /// The node's link key, which the generator's links expect.
+    public let nodeLinkKey: NoisePublicKey
     private let authority: String
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
@@ -31,6 +37,8 @@ public struct NodeBenchSetup: Sendable {
         let node = KeyFile.generate(), sink = KeyFile.generate()
         try node.write(to: directory.appendingPathComponent("node.key").path)
         nodeKey = node.sphinxKey
+        sinkLinkKey = sink.signingKey.linkKey()
+        nodeLinkKey = node.signingKey.linkKey().publicKey
         nodePort = try freeLoopbackPort()
         sinkPort = try freeLoopbackPort()
         sinkID = .random()
@@ -57,22 +65,27 @@ public struct NodeBenchSetup: Sendable {
         config.logLevel = "warning"
         config.eventLoops = eventLoops
         config.eventLoopSliceUs = eventLoopSliceUs
+        // Every sender of the benchmark holds the sink's key, up to a thousand links at once.
+        config.maxLinksPerPeer = 1000
         return config
     }
 
-    /// Writes the node's configuration for `workers` and starts it; returns once it listens.
-    public func startNode(workers: Int, log: URL) async throws -> BenchNode {
+    /// Writes the node's configuration for `workers` and starts it, with Noise links unless
+    /// `plaintextLinks`; returns once it listens.
+    public func startNode(workers: Int, log: URL, plaintextLinks: Bool = false) async throws -> BenchNode {
         let metricsPort = try freeLoopbackPort()
         let path = directory.appendingPathComponent("node-w\(workers).json")
         try writeConfiguration(configuration(workers: workers, metricsPort: metricsPort), to: path)
-        let node = try await BenchNode(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort)
+        let node = try await BenchNode(config: path.path, log: log, workers: workers, port: nodePort, metricsPort: metricsPort,
+                                       links: plaintextLinks ? nil : (sinkLinkKey, nodeLinkKey))
         try await node.waitReady()
         return node
     }
 
     /// Runs `body` against a node started for it, and stops the node however `body` ends.
-    public func withNode<T>(workers: Int, log: URL, _ body: (BenchNode) async throws -> T) async throws -> T {
-        let node = try await startNode(workers: workers, log: log)
+    public func withNode<T>(workers: Int, log: URL, plaintextLinks: Bool = false,
+                            _ body: (BenchNode) async throws -> T) async throws -> T {
+        let node = try await startNode(workers: workers, log: log, plaintextLinks: plaintextLinks)
         do {
             let result = try await body(node)
             await node.stop()
@@ -90,15 +103,22 @@ public final class BenchNode: Sendable {
     public let workers: Int
     public let port: Int
     public let metricsPort: Int
+    /// The key senders link with and the node's key; nil: the node runs plaintext links.
+    let links: (sender: NoiseSecretKey, node: NoisePublicKey)?
     var pid: Int32 { process.processIdentifier }
 
-    convenience init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
-        try await self.init(arguments: ["bench", "serve-node", "--config", config], log: log, workers: workers, port: port,
-                            metricsPort: metricsPort)
+    /// The benchmark's own node (`loopix bench serve-node`), with Noise links unless `links` is nil.
+    convenience init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int,
+                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        try await self.init(arguments: ["bench", "serve-node", "--config", config] + (links == nil ? ["--plaintext-links"] : []),
+                            log: log, workers: workers, port: port, metricsPort: metricsPort, links: links)
     }
 
-    /// Starts this executable with `arguments` (a node command and its configuration).
-    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int) async throws {
+    /// Starts this executable with `arguments` (a node command and its configuration); `links`:
+    /// the key the generator links with and the node's key (nil: the node runs plaintext links).
+    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
+         links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        self.links = links
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort

@@ -42,7 +42,10 @@ struct StepRunner {
             return fd
         }
         defer { for fd in connections { close(fd) } }
-        let generator = LoadGenerator(pool: pool, sendTimes: sendTimes, connections: connections, rate: rate, seconds: seconds,
+        let links = try connections.map { fd in
+            try node.links.map { try BenchLinkSender(fd: fd, localKey: $0.sender, responderKey: $0.node) }
+        }
+        let generator = LoadGenerator(pool: pool, sendTimes: sendTimes, connections: connections, links: links, rate: rate, seconds: seconds,
                                       startIndex: Self.position.value, seed: UInt64(Self.position.value) &+ 11) { node.startReplayEpoch() }
         let start = benchNanoseconds()
         generator.start()

@@ -125,9 +125,11 @@ public final class ClientCore: @unchecked Sendable {
 
     // MARK: building
 
-    /// A per-hop delay drawn from Exp(µ), in microseconds.
+    /// A per-hop delay drawn from Exp(µ), in microseconds, below the network's `maxHopDelay`
+    /// (nodes drop a packet that asks for more).
     func drawDelay(_ topology: Topology) -> UInt32 {
-        UInt32(min(Double.exponential(rate: topology.parameters.mixDelayRate) * 1e6, Double(UInt32.max)))
+        var generator = SystemRandomNumberGenerator()
+        return topology.parameters.drawHopDelayMicroseconds(using: &generator)
     }
 
     /// RELAY commands from `entry` (a provider) through one mix per layer, ending with a RELAY to `exit`.

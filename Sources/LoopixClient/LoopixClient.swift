@@ -299,7 +299,12 @@ public final class LoopixClient: Sendable {
             // A pull refused or cut while stopping is not a failure of the link.
             if Task.isCancelled || state.withLockedValue({ $0.stopped }) { return }
             state.withLockedValue { $0.statistics.pullFailures += 1 }
-            logger.debug("pull failed: \(error)")
+            if case PullFailure.link(let cause) = error {
+                // Not a passing fault: the provider cannot be authenticated, or does not take this client.
+                logger.error("pull failed: the link to the provider did not authenticate: \(cause)")
+            } else {
+                logger.debug("pull failed: \(error)")
+            }
         }
     }
 

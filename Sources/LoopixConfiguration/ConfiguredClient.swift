@@ -45,9 +45,14 @@ public struct ConfiguredClient: Sendable {
             guard let pullPort = provider.clientPort else {
                 throw ConfigurationError(file: path, field: "provider", problem: "the network gives this provider no clientPort")
             }
+            guard let providerKey = provider.linkKey else {
+                throw ConfigurationError(file: path, field: "provider",
+                                         problem: "the network gives this provider no identity key to authenticate its links")
+            }
             let transport = TCPClientTransport(
                 packets: .init(host: provider.host, port: provider.port), pulls: .init(host: provider.host, port: pullPort),
-                identity: identity, geometry: topology.parameters.geometry, pullSize: topology.parameters.pullSize, group: group)
+                identity: identity, providerKey: providerKey, geometry: topology.parameters.geometry,
+                pullSize: topology.parameters.pullSize, group: group)
             client = LoopixClient(core: try ClientCore(identity: identity, network: network), rates: file.rates(topology.parameters),
                                   transport: transport, eventLoop: group.next(), bufferCapacity: file.sendBuffer ?? 1000)
         } catch {

@@ -46,7 +46,8 @@ public struct ConfiguredMix {
     public let node: MixNode
     public let logger: Logger
 
-    public init(file: NodeConfigurationFile, path: String) throws {
+    /// `plaintextLinksForBenchmark`: only for the benchmark's own node (`loopix bench serve-node`).
+    public init(file: NodeConfigurationFile, path: String, plaintextLinksForBenchmark: Bool = false) throws {
         let topology = try loadTopology(file.topology, authority: file.authority)
         let keys = try KeyFile.load(path: file.key)
         guard let me = topology.nodes.first(where: { $0.publicKey == keys.sphinxKey.publicKey }), me.role == .mix else {
@@ -55,6 +56,7 @@ public struct ConfiguredMix {
         var logger = Logger(label: "loopix.mix")
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
         node = try MixNode(id: me.id, secretKey: keys.sphinxKey, topology: topology,
+                           links: plaintextLinksForBenchmark ? .plaintextForBenchmark : .noise(keys.signingKey.linkKey()),
                            configuration: file.nodeConfiguration(entry: me), logger: logger)
         self.logger = logger
     }
@@ -79,7 +81,8 @@ public struct ConfiguredProvider {
         }
         var logger = Logger(label: "loopix.provider")
         logger[metadataKey: "node"] = "\(me.id.hex.prefix(12))"
-        node = try ProviderNode(id: me.id, secretKey: keys.sphinxKey, topology: topology, node: file.nodeConfiguration(entry: me),
+        node = try ProviderNode(id: me.id, secretKey: keys.sphinxKey, topology: topology, linkKey: keys.signingKey.linkKey(),
+                                node: file.nodeConfiguration(entry: me),
                                 provider: file.providerConfiguration(store: store, pullPort: pullPort, pullSize: topology.parameters.pullSize),
                                 logger: logger)
         for (mailbox, key) in try file.clientRegistrations() { try node.register(mailbox: mailbox, verifyingKey: key) }
@@ -107,6 +110,7 @@ extension NodeConfigurationFile {
     func providerConfiguration(store: String, pullPort: Int, pullSize: Int) -> ProviderConfiguration {
         var provider = ProviderConfiguration(storePath: store)
         if let q = quotaPerMailbox { provider.quotaPerMailbox = q }
+        if let days = mailboxExpiryDays { provider.mailboxExpiry = days * 86_400 }
         if let d = durability { provider.durability = MailboxStore.Durability(rawValue: d)! }
         provider.pullSize = pullSize
         provider.pullHost = pullHost ?? "0.0.0.0"

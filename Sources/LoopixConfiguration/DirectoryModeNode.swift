@@ -55,7 +55,8 @@ public final class DirectoryModeNode: Service, Sendable {
         switch role {
         case .mix:
             makeNode = { setup in
-                try MixNode(id: id, epoch: setup, configuration: configuration, metrics: metrics, logger: logger)
+                try MixNode(id: id, epoch: setup, links: .noise(signingKey.linkKey()), configuration: configuration,
+                            metrics: metrics, logger: logger)
             }
         case .provider:
             guard let store = file.mailboxes else { throw bad("mailboxes", "missing (a provider needs a mailbox file)") }
@@ -66,7 +67,7 @@ public final class DirectoryModeNode: Service, Sendable {
             let clients = try file.clientRegistrations()
             makeNode = { setup in
                 let node = try ProviderNode(
-                    id: id, epoch: setup, node: configuration,
+                    id: id, epoch: setup, linkKey: signingKey.linkKey(), node: configuration,
                     provider: file.providerConfiguration(store: store, pullPort: pullPort, pullSize: setup.topology.parameters.pullSize),
                     metrics: metrics, logger: logger)
                 for (mailbox, key) in clients { try node.register(mailbox: mailbox, verifyingKey: key) }

@@ -53,10 +53,17 @@ public struct NodeConfigurationFile: Codable, Sendable {
     public var sendLoops: Bool?
     /// trace, debug, info (default), notice, warning, error, critical.
     public var logLevel: String?
+    /// Links one peer's key may hold open at once (default 4), unfinished handshakes one address
+    /// may have (default 16), and seconds a handshake may take (default 5).
+    public var maxLinksPerPeer: Int?
+    public var maxPendingHandshakes: Int?
+    public var handshakeTimeout: Double?
     // Providers only.
     /// The SQLite file of the mailboxes (required for a provider).
     public var mailboxes: String?
     public var quotaPerMailbox: Int?
+    /// Days a packet may wait unread in a mailbox before it is deleted (default 7).
+    public var mailboxExpiryDays: Double?
     /// "full" (default: fsync per commit) or "normal".
     public var durability: String?
     /// Where clients pull; the port defaults to the topology's clientPort.
@@ -95,7 +102,7 @@ public struct NodeConfigurationFile: Codable, Sendable {
         "topology", "authority", "directory", "key", "listenHost", "port", "state", "replayLiveDirectory",
         "ratedPacketsPerSecond", "grace", "announceHost", "announcePort", "metricsHost", "metricsPort", "workers", "eventLoops",
         "eventLoopSliceUs", "packetBuffers", "aqmTargetMs", "aqmQueueLimit", "aqmSojournLimitMs", "replayCapacity", "sendLoops", "logLevel", "mailboxes",
-        "quotaPerMailbox", "durability", "pullHost", "pullPort", "clients",
+        "maxLinksPerPeer", "maxPendingHandshakes", "handshakeTimeout", "mailboxExpiryDays", "quotaPerMailbox", "durability", "pullHost", "pullPort", "clients",
     ]
 
     public static func load(_ path: String) throws -> NodeConfigurationFile {
@@ -135,6 +142,10 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let aqmSojournLimitMs, !(aqmSojournLimitMs >= 0) { throw bad("aqmSojournLimitMs", "must be 0 (off) or positive") }
         if let replayCapacity, replayCapacity < 1 { throw bad("replayCapacity", "must be at least 1") }
         if let quotaPerMailbox, quotaPerMailbox < 1 { throw bad("quotaPerMailbox", "must be at least 1") }
+        if let maxLinksPerPeer, maxLinksPerPeer < 1 { throw bad("maxLinksPerPeer", "must be at least 1") }
+        if let maxPendingHandshakes, maxPendingHandshakes < 1 { throw bad("maxPendingHandshakes", "must be at least 1") }
+        if let handshakeTimeout, !(handshakeTimeout > 0) { throw bad("handshakeTimeout", "must be positive") }
+        if let mailboxExpiryDays, !(mailboxExpiryDays > 0) { throw bad("mailboxExpiryDays", "must be positive") }
         if let durability, MailboxStore.Durability(rawValue: durability) == nil { throw bad("durability", "must be \"full\" or \"normal\"") }
         if let logLevel, parseLogLevel(logLevel) == nil { throw bad("logLevel", "unknown level \"\(logLevel)\"") }
         for (i, client) in (clients ?? []).enumerated() {
@@ -201,6 +212,9 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let aqmSojournLimitMs { c.aqm.sojournLimit = aqmSojournLimitMs / 1000 }
         if let replayCapacity { c.replayCapacity = replayCapacity }
         if let sendLoops { c.sendLoops = sendLoops }
+        if let maxLinksPerPeer { c.maxLinksPerPeer = maxLinksPerPeer }
+        if let maxPendingHandshakes { c.maxPendingHandshakesPerAddress = maxPendingHandshakes }
+        if let handshakeTimeout { c.links.handshakeTimeout = handshakeTimeout }
         return c
     }
 }

@@ -1,11 +1,10 @@
-// Framing of the client–provider pull connection: the node framing's layout with its own frame types.
+// Framing of the client–provider pull connection (inside its Noise channel): the node framing's
+// layout with its own frame types.
 import NIOCore
 
 /// The frame types of a pull connection (docs/pull-protocol.md).
 public enum PullFrameType: UInt8, Sendable, CaseIterable {
-    /// Provider → client: 32 random bytes the next request must sign.
-    case challenge = 0x10
-    /// Client → provider: mailbox id and signature.
+    /// Client → provider: the mailbox id (the channel authenticated the client's key).
     case request = 0x11
     /// Provider → client: exactly K slots.
     case response = 0x12
@@ -13,6 +12,8 @@ public enum PullFrameType: UInt8, Sendable, CaseIterable {
     case acknowledgement = 0x13
     /// Provider → client: a refusal code, then the provider closes.
     case refusal = 0x14
+    /// Provider → client: the acknowledged packets are deleted (committed); empty body.
+    case acknowledged = 0x15
 }
 
 /// One frame of a pull connection.
@@ -50,7 +51,7 @@ public struct PullFrameDecoder: ByteToMessageDecoder, Sendable {
 
     /// What a client accepts from a provider answering with `pullSize` packets of `packetBytes`.
     public static func client(pullSize: Int, packetBytes: Int) -> PullFrameDecoder {
-        PullFrameDecoder(limits: [.challenge: PullFormat.challengeBytes, .refusal: 1,
+        PullFrameDecoder(limits: [.acknowledged: 0, .refusal: 1,
                                   .response: PullResponse.bytes(pullSize: pullSize, packetBytes: packetBytes)])
     }
 

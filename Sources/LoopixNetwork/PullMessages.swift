@@ -3,18 +3,9 @@ import LoopixSphinx
 
 /// Sizes of the pull protocol's fields.
 public enum PullFormat {
-    public static let challengeBytes = 32
     public static let handleBytes = 16
-    public static let signatureBytes = SigningKey.signatureByteCount
-    /// Domain separation for what a client signs.
-    public static let signingContext = Array("loopix-pull-v1".utf8)
     /// The largest pull size a provider may configure.
     public static let maxPullSize = 1024
-
-    /// What the client signs: context || challenge || mailbox.
-    public static func signedBytes(challenge: [UInt8], mailbox: SphinxAddress) -> [UInt8] {
-        signingContext + challenge + mailbox.bytes
-    }
 }
 
 /// A malformed pull message.
@@ -22,30 +13,23 @@ public struct PullMessageError: Error, Hashable, Sendable {
     public let reason: String
 }
 
-/// Client → provider: "give me my mailbox", signed over the provider's fresh challenge.
+/// Client → provider: "give me my mailbox". The channel's handshake authenticated the client's
+/// static key; the provider answers only if the mailbox is registered to that key.
 public struct PullRequest: Sendable, Hashable {
     public var mailbox: SphinxAddress
-    public var signature: [UInt8]
 
-    public init(mailbox: SphinxAddress, signature: [UInt8]) {
+    public init(mailbox: SphinxAddress) {
         self.mailbox = mailbox
-        self.signature = signature
     }
 
-    /// Signs a request for `mailbox` over `challenge`.
-    public init(mailbox: SphinxAddress, challenge: [UInt8], key: SigningKey) {
-        self.init(mailbox: mailbox, signature: key.sign(PullFormat.signedBytes(challenge: challenge, mailbox: mailbox)))
-    }
+    public static let bytes = SphinxAddress.byteCount
 
-    public static let bytes = SphinxAddress.byteCount + PullFormat.signatureBytes
-
-    public var encoded: [UInt8] { mailbox.bytes + signature }
+    public var encoded: [UInt8] { mailbox.bytes }
 
     public init(decoding body: some Collection<UInt8>) throws(PullMessageError) {
         let b = Array(body)
         guard b.count == Self.bytes else { throw PullMessageError(reason: "pull request of \(b.count) bytes") }
-        mailbox = try! SphinxAddress(bytes: b[0..<SphinxAddress.byteCount])
-        signature = Array(b[SphinxAddress.byteCount...])
+        mailbox = try! SphinxAddress(bytes: b)
     }
 }
 
@@ -121,6 +105,8 @@ public enum PullRefusal: UInt8, Sendable, Hashable, CaseIterable {
     case unauthenticated = 2
     case unavailable = 3
     case protocolViolation = 4
+    /// The client pulls more often than the provider's rate limit allows.
+    case rateLimited = 5
 
     /// The cause label under which the provider counts it.
     public var cause: String {
@@ -129,6 +115,7 @@ public enum PullRefusal: UInt8, Sendable, Hashable, CaseIterable {
         case .unauthenticated: "pull_unauthenticated"
         case .unavailable: "pull_unavailable"
         case .protocolViolation: "pull_protocol_violation"
+        case .rateLimited: "pull_rate_limited"
         }
     }
 }

@@ -26,6 +26,19 @@ extension Topology {
         return path
     }
 
+    /// The nodes whose packets reach node `id` on the routes clients and mixes build: for a mix
+    /// of layer 1 the providers, for one of layer i > 1 the mixes of layer i - 1, for a provider
+    /// the mixes of the last layer (its clients are not in the topology). Loops cross the same
+    /// edges: a mix's own loop comes back from the layer before it (layer 1's from a provider),
+    /// and a loop reaches the provider from the last layer.
+    public func senders(to id: NodeID) -> [NodeDescriptor] {
+        guard let me = node(id) else { return [] }
+        switch me.role {
+        case .provider: return mixes(inLayer: parameters.layers)
+        case .mix: return me.layer == 1 ? providers : mixes(inLayer: me.layer - 1)
+        }
+    }
+
     /// A uniformly chosen mix of one layer.
     public func mix(
         inLayer layer: Int,

@@ -1,5 +1,6 @@
 // The network as every node and client sees it: who the nodes are, where they listen, and the
 // parameters they share. Plain Codable JSON; signing the document is a later layer on top.
+import Foundation
 import LoopixSphinx
 
 /// What a node does in the network.
@@ -92,6 +93,34 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
     public var pullSize: Int
     /// Seconds between a client's pulls.
     public var pullInterval: Double
+    /// The longest delay a packet may ask of one hop, in seconds; nil: the default,
+    /// `defaultHopDelayMultiple` mean delays (see `hopDelayLimit`). Nodes drop a packet that asks
+    /// for more (`delay_too_long`), and every sender draws below it.
+    public var maxHopDelay: Double?
+
+    /// The default `maxHopDelay` in mean delays: an Exp(µ) draw exceeds 20/µ with probability
+    /// e^-20 ≈ 2.1·10^-9, so a legitimate packet practically never meets the limit, while a
+    /// crafted one can hold a buffer for 20 mean delays instead of 71 minutes.
+    public static let defaultHopDelayMultiple = 20.0
+
+    /// The per-hop delay limit in force, in seconds.
+    public var hopDelayLimit: Double { maxHopDelay ?? Self.defaultHopDelayMultiple / mixDelayRate }
+
+    /// The limit in microseconds, as delays travel in routing commands.
+    public var hopDelayLimitMicroseconds: UInt32 {
+        UInt32(min(hopDelayLimit * 1e6, Double(UInt32.max)))
+    }
+
+    /// A per-hop delay drawn from Exp(µ), in microseconds, redrawn while above the limit (a
+    /// truncated exponential: at the default limit one draw in 500 million is redrawn).
+    public func drawHopDelayMicroseconds(using generator: inout some RandomNumberGenerator) -> UInt32 {
+        let limit = hopDelayLimit
+        while true {
+            let u = Double.random(in: Double.leastNonzeroMagnitude..<1, using: &generator)
+            let delay = -log(u) / mixDelayRate
+            if delay <= limit { return UInt32(min(delay * 1e6, Double(UInt32.max))) }
+        }
+    }
 
     public init(
         geometry: Geometry = .standard,
@@ -103,7 +132,8 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
         clientLoopRate: Double = 1,
         clientDropRate: Double = 1,
         pullSize: Int = 8,
-        pullInterval: Double = 1
+        pullInterval: Double = 1,
+        maxHopDelay: Double? = nil
     ) {
         self.geometry = geometry
         self.layers = layers
@@ -115,11 +145,14 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
         self.clientDropRate = clientDropRate
         self.pullSize = pullSize
         self.pullInterval = pullInterval
+        self.maxHopDelay = maxHopDelay
     }
 
     private enum CodingKeys: String, CodingKey {
         case geometry, layers, mixDelayRate, mixLoopRate, loopReturnThreshold
         case clientPayloadRate, clientLoopRate, clientDropRate, pullSize, pullInterval
+        // Written only when set, so that documents signed before it existed keep their bytes.
+        case maxHopDelay
     }
 
     /// Reads a document; fields added after the first version take their defaults when absent.
@@ -136,7 +169,8 @@ public struct NetworkParameters: Sendable, Hashable, Codable {
             clientLoopRate: try c.decodeIfPresent(Double.self, forKey: .clientLoopRate) ?? d.clientLoopRate,
             clientDropRate: try c.decodeIfPresent(Double.self, forKey: .clientDropRate) ?? d.clientDropRate,
             pullSize: try c.decodeIfPresent(Int.self, forKey: .pullSize) ?? d.pullSize,
-            pullInterval: try c.decodeIfPresent(Double.self, forKey: .pullInterval) ?? d.pullInterval)
+            pullInterval: try c.decodeIfPresent(Double.self, forKey: .pullInterval) ?? d.pullInterval,
+            maxHopDelay: try c.decodeIfPresent(Double.self, forKey: .maxHopDelay))
     }
 }
 
@@ -205,6 +239,17 @@ public struct Topology: Sendable, Hashable, Codable {
         }
         for node in nodes where node.role == .provider {
             if let p = node.clientPort, !(0...65535).contains(p) { throw .badNode(node.id, "client port \(p) out of range") }
+        }
+        if let limit = parameters.maxHopDelay, !(limit > 0 && limit * 1e6 <= Double(UInt32.max)) {
+            throw .badParameters("maxHopDelay must be positive and at most \(UInt32.max / 1_000_000) s")
+        }
+        // Links authenticate with the X25519 form of each identity; two identities with one form
+        // (P and -P) would make a link's peer ambiguous.
+        var linkKeys = Set<[UInt8]>()
+        for node in nodes {
+            guard let identity = node.signingKey else { continue }
+            guard let key = identity.linkKey else { throw .badNode(node.id, "its identity key is no point of the curve's prime-order group") }
+            guard linkKeys.insert(key.bytes).inserted else { throw .badNode(node.id, "another node has the same link key") }
         }
     }
 }

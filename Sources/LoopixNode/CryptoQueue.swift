@@ -8,6 +8,8 @@ struct QueuedPacket: ~Copyable, Sendable {
     var buffer: PacketBuffer
     /// Monotonic nanoseconds when it was read from the wire.
     var arrival: UInt64
+    /// The sending peer's slot in `PeerShares` (0: none).
+    var peer: UInt32 = 0
 }
 
 /// A bounded FIFO of admitted packets, and how many workers are draining it. Its length is
@@ -33,11 +35,15 @@ final class CryptoQueue: Sendable {
     /// Moves packets from the front of `batch` while they fit under the hard limit; what does not
     /// fit stays in `batch`. Returns how many workers the caller should start (the queue counts
     /// them as active from now on).
-    func append(from batch: inout RigidDeque<QueuedPacket>, maxWorkers: Int) -> Int {
+    func append(from batch: inout RigidDeque<QueuedPacket>, maxWorkers: Int, counted: (Int) -> Void = { _ in }) -> Int {
         state.withLock { state in
+            var moved = 0
             while !state.entries.isFull, let packet = batch.popFirst() {
                 state.entries.append(packet)
+                moved += 1
             }
+            // Counted before a worker can take them (and count them out).
+            counted(moved)
             lengthValue.store(state.entries.count, ordering: .relaxed)
             let start = max(0, min(maxWorkers - state.activeWorkers, state.entries.count))
             state.activeWorkers += start

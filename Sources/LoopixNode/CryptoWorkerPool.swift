@@ -21,8 +21,8 @@ final class CryptoWorkerPool: Sendable {
 
     /// Moves a batch from an event loop into the queue, as much as fits, and wakes idle workers;
     /// what did not fit stays in `batch`.
-    func submit(_ batch: inout RigidDeque<QueuedPacket>) {
-        let start = queue.append(from: &batch, maxWorkers: workers)
+    func submit(_ batch: inout RigidDeque<QueuedPacket>, counted: (Int) -> Void = { _ in }) {
+        let start = queue.append(from: &batch, maxWorkers: workers, counted: counted)
         for _ in 0..<start {
             dispatch.async { self.drain() }
         }

@@ -18,6 +18,8 @@ public enum DropCause: String, Sendable, CaseIterable {
     case aqm = "aqm"
     case queueFull = "queue_full"
     case noBuffer = "no_buffer"
+    /// The sending peer already holds its share of the crypto queue while other peers wait.
+    case fairShare = "fair_share"
     // Crypto: the Sphinx core refused the packet.
     case replay = "replay"
     case badMAC = "bad_mac"
@@ -26,6 +28,8 @@ public enum DropCause: String, Sendable, CaseIterable {
     case cryptoFailure = "crypto_failure"
     // Routing and output.
     case unknownNextHop = "unknown_next_hop"
+    /// The packet asks a hop for a delay above the network's `maxHopDelay`.
+    case delayTooLong = "delay_too_long"
     case noDeliverySink = "no_delivery_sink"
     case unknownFinal = "unknown_final"
     case outboundQueueFull = "outbound_queue_full"

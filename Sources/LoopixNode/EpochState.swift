@@ -2,6 +2,7 @@
 // worker always sees a key, its replay filter and the next hops that belong together.
 import Atomics
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 
 /// One epoch as the workers see it: the node's key (with its replay filter), the previous
@@ -16,14 +17,22 @@ final class EpochState: AtomicReference, Sendable {
     /// grace period ends.
     let previous: PacketProcessor?
     let links: [NodeID: LinkHandle]
+    /// The link keys of the nodes allowed to send to this node: this epoch's senders, and the
+    /// previous epoch's during its grace period.
+    let allowedSenders: Set<NoisePublicKey>
+    /// The longest delay a packet may ask of this node, in microseconds (the larger of the two
+    /// epochs' limits during a grace period).
+    let hopDelayLimit: UInt32
 
     init(epoch: UInt64, topology: Topology, current: PacketProcessor, previous: PacketProcessor?,
-         links: [NodeID: LinkHandle]) {
+         links: [NodeID: LinkHandle], allowedSenders: Set<NoisePublicKey> = [], hopDelayLimit: UInt32? = nil) {
         self.epoch = epoch
         self.topology = topology
         self.current = current
         self.previous = previous
         self.links = links
+        self.allowedSenders = allowedSenders
+        self.hopDelayLimit = hopDelayLimit ?? topology.parameters.hopDelayLimitMicroseconds
     }
 }
 

@@ -1,10 +1,13 @@
-// The event-loop end of the pipeline: takes decoded frames, applies admission (AQM and limits)
-// before any crypto, copies admitted packets into slab buffers, and hands them to the workers
-// once per read burst, after which it lets the loop's delay scheduler take in what the workers
-// left in its inbox. Also cuts peers that break the framing or send too slowly.
+// The event-loop end of the pipeline: takes decoded frames, applies admission (AQM, limits and
+// the peers' fair shares) before any crypto, copies admitted packets into slab buffers, and
+// hands them to the workers once per read burst, after which it lets the loop's delay scheduler
+// take in what the workers left in its inbox. Also cuts peers that break the framing or send
+// too slowly, and counts what the link layer below it refused.
 import Atomics
 import DequeModule
 import LoopixNetwork
+import LoopixNoise
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// What every inbound connection of a node shares.
@@ -17,9 +20,17 @@ final class InboundContext: Sendable {
     let frameTimeout: UInt64
     let maxConnections: Int
     let openConnections = ManagedAtomic<Int>(0)
+    let shares: PeerShares
+    /// Links are plain TCP (the benchmark's own node): each connection is a peer of its own.
+    let plaintext: Bool
+    /// The open inbound links and their peers' keys, so that a peer the directory no longer
+    /// lists can be cut.
+    let peers = NIOLockedValueBox<[ObjectIdentifier: (channel: any Channel, peer: NoisePublicKey)]>([:])
 
     init(pool: CryptoWorkerPool, admission: AdmissionState, slab: PacketSlab, schedulers: [DelayScheduler],
-         metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int) {
+         metrics: NodeMetrics, frameTimeout: Double, maxConnections: Int, shares: PeerShares, plaintext: Bool = false) {
+        self.shares = shares
+        self.plaintext = plaintext
         self.pool = pool
         self.admission = admission
         self.slab = slab
@@ -49,6 +60,10 @@ final class InboundPacketHandler: ChannelInboundHandler {
     /// Set once this side decided to close: errors after that (an unfinished frame flushed out
     /// by the close) belong to the cause already counted.
     private var closing = false
+    /// The sending peer, once its link is established (at once on plaintext links).
+    private var peer: PeerIdentity?
+    /// Its slot in the shares.
+    private var slot: UInt32 = 0
 
     init(shared: InboundContext) {
         self.shared = shared
@@ -66,6 +81,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
             return
         }
         scheduler = shared.schedulers.first { $0.eventLoop === context.eventLoop }
+        if shared.plaintext { join(.connection(ObjectIdentifier(context.channel))) }
         // A peer must complete a frame every frameTimeout; checked four times per timeout on the
         // loop's clock, so a silent peer is cut between 1 and 1.25 timeouts after its last frame.
         let period = TimeAmount.nanoseconds(Int64(max(shared.frameTimeout / UInt64(Self.checksPerTimeout), 1_000_000)))
@@ -75,6 +91,21 @@ final class InboundPacketHandler: ChannelInboundHandler {
             handler.checkDeadline(context: context)
         }
         context.fireChannelActive()
+    }
+
+    private func join(_ identity: PeerIdentity) {
+        peer = identity
+        slot = shared.shares.join(identity)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? NoiseLinkEstablished {
+            join(.key(established.peer))
+            shared.metrics.linksEstablished.increment()
+            let channel = context.channel
+            shared.peers.withLockedValue { $0[ObjectIdentifier(channel)] = (channel, established.peer) }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -93,7 +124,7 @@ final class InboundPacketHandler: ChannelInboundHandler {
         }
         let destination = buffer.bytes
         frame.body.withUnsafeReadableBytes { destination.copyMemory(from: $0) }
-        batch.append(QueuedPacket(buffer: buffer, arrival: now))
+        batch.append(QueuedPacket(buffer: buffer, arrival: now, peer: slot))
         if batch.count >= Self.batchLimit { handOff() }
     }
 
@@ -104,16 +135,19 @@ final class InboundPacketHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    /// Refuses an arrival before any crypto: the limit, then the AQM's probability. The packets
-    /// this connection read but has not handed over yet count as queued: they are ahead of
-    /// this one, and a long read burst would otherwise overshoot the limit by a whole batch.
+    /// Refuses an arrival before any crypto: the limit and the peer's share, then the AQM's
+    /// probability (`FairAdmission`). The packets this connection read but has not handed over
+    /// yet count as queued: they are ahead of this one, and a long read burst would otherwise
+    /// overshoot the limit by a whole batch.
     @inline(__always)
     private func admissionRefusal() -> DropCause? {
         let length = shared.pool.queue.length + batch.count
-        if length >= shared.admission.admitLimit { return .queueFull }
-        // As in PIE, never drop early while the queue is nearly empty.
-        if length >= 2 && decider.shouldDrop(probability: shared.admission.dropProbability) { return .aqm }
-        return nil
+        let queuedHere = shared.shares.queued(slot)
+        let active = shared.shares.activePeers + (queuedHere == 0 ? 1 : 0)
+        let probability = shared.admission.dropProbability
+        // As in PIE, never drop early while the queue is nearly empty (inside `judge`).
+        return FairAdmission.judge(length: length, mine: queuedHere + batch.count, active: active,
+                                   limit: shared.admission.admitLimit) { decider.shouldDrop(probability: probability) }
     }
 
     private func handOff() {
@@ -122,7 +156,8 @@ final class InboundPacketHandler: ChannelInboundHandler {
             received = 0
         }
         guard !batch.isEmpty else { return }
-        shared.pool.submit(&batch)
+        let (shares, slot) = (shared.shares, slot)
+        shared.pool.submit(&batch, counted: { shares.added(slot, count: $0) })
         if !batch.isEmpty {
             shared.metrics.drop(.queueFull, count: batch.count)
             batch.removeAll()
@@ -142,6 +177,9 @@ final class InboundPacketHandler: ChannelInboundHandler {
         if let error = error as? WireProtocolError, !closing {
             shared.metrics.drop(DropCause(error))
         }
+        if let error = error as? NoiseLinkError, !closing {
+            shared.metrics.refusedLink(error.cause)
+        }
         // Any error ends the connection: a peer that breaks the framing is not trusted again.
         handOff()
         closing = true
@@ -152,6 +190,12 @@ final class InboundPacketHandler: ChannelInboundHandler {
         handOff()
         deadlineCheck?.cancel()
         deadlineCheck = nil
+        if let peer {
+            shared.shares.leave(peer)
+            self.peer = nil
+            let channel = context.channel
+            shared.peers.withLockedValue { _ = $0.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
         if counted {
             counted = false
             let open = shared.openConnections.wrappingDecrementThenLoad(ordering: .relaxed)

@@ -80,13 +80,13 @@ final class LoopSender: @unchecked Sendable {
             let firstHop = epoch.links[path[0].id]
         else { return }
         let id = SphinxAddress.random()
-        let mu = topology.parameters.mixDelayRate
         var route: [RouteHop] = []
         for (position, node) in path.enumerated() {
             let command: RoutingCommand =
                 position == path.count - 1
                 ? .final(messageID: id)
-                : .relay(next: path[position + 1].id, delayMicroseconds: UInt32(min(Double.exponential(rate: mu) * 1e6, 4e9)))
+                : .relay(next: path[position + 1].id,
+                         delayMicroseconds: topology.parameters.drawHopDelayMicroseconds(using: &generator))
             route.append(RouteHop(publicKey: node.publicKey, command: command))
         }
         let geometry = topology.parameters.geometry

@@ -2,7 +2,9 @@
 // under swift-service-lifecycle (graceful shutdown on SIGTERM/SIGINT).
 import CLoopixThreads
 import Logging
+import Dispatch
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 import NIOConcurrencyHelpers
 import NIOCore
@@ -42,6 +44,9 @@ public final class MixNode: Service, Sendable {
     private let controller: QueueController
     private let loopSender: LoopSender?
     private let inbound: InboundContext
+    private let security: LinkSecurity
+    private let authorizer: NodeLinkAuthorizer
+    private let linkLimits: LinkLimits
     private let running = NIOLockedValueBox(Running())
 
     private struct Running {
@@ -57,6 +62,7 @@ public final class MixNode: Service, Sendable {
         id: NodeID,
         secretKey: SecretKey,
         topology: Topology,
+        links security: LinkSecurity,
         configuration: NodeConfiguration = NodeConfiguration(),
         deliverySink: (any DeliverySink)? = nil,
         finalSink: (any FinalSink)? = nil,
@@ -68,16 +74,20 @@ public final class MixNode: Service, Sendable {
         let filter = try ReplayFilter(capacity: configuration.replayCapacity,
                                       falsePositiveRate: configuration.replayFalsePositiveRate)
         try self.init(id: id, epoch: NodeEpochSetup(epoch: 0, topology: topology, key: secretKey, replayFilter: filter),
-                      configuration: configuration, deliverySink: deliverySink, finalSink: finalSink,
+                      links: security, configuration: configuration, deliverySink: deliverySink, finalSink: finalSink,
                       hopObserver: hopObserver, eventLoopGroup: eventLoopGroup, metrics: metrics, logger: logger)
     }
 
     /// Builds node `id` for its first key epoch; later epochs arrive through `install(_:)`.
-    /// Nothing runs until `start()` or `run()`.
+    /// `links`: how its links are protected (Noise with its identity's link key, in production).
+    /// `clients`: who else may send to it beyond the nodes of its previous layer (a provider's
+    /// registered clients). Nothing runs until `start()` or `run()`.
     public init(
         id: NodeID,
         epoch first: NodeEpochSetup,
+        links security: LinkSecurity,
         configuration: NodeConfiguration = NodeConfiguration(),
+        clients: (any LinkClients)? = nil,
         deliverySink: (any DeliverySink)? = nil,
         finalSink: (any FinalSink)? = nil,
         hopObserver: (@Sendable (HopRecord) -> Void)? = nil,
@@ -85,9 +95,10 @@ public final class MixNode: Service, Sendable {
         metrics: NodeMetrics = NodeMetrics(),
         logger: Logger = Logger(label: "loopix.node")
     ) throws {
-        let descriptor = try Self.check(first, id: id)
+        let descriptor = try Self.check(first, id: id, security: security)
         let topology = first.topology
         self.id = id
+        self.security = security
         self.role = descriptor.role
         self.configuration = configuration
         self.metrics = metrics
@@ -105,13 +116,15 @@ public final class MixNode: Service, Sendable {
         self.slab = slab
         let settings = OutboundSettings(
             queueLimit: configuration.outboundQueueLimit, initialBackoff: configuration.reconnectInitialBackoff,
-            maxBackoff: configuration.reconnectMaxBackoff, keepAliveInterval: configuration.keepAliveInterval)
+            maxBackoff: configuration.reconnectMaxBackoff, keepAliveInterval: configuration.keepAliveInterval,
+            security: security, links: configuration.links)
         let links = OutboundLinks(loops: loops, metrics: metrics, settings: settings)
         self.links = links
         let epochs = EpochStates(EpochState(
             epoch: first.epoch, topology: topology,
             current: try PacketProcessor(geometry: geometry, secretKey: first.key, replayFilter: first.replayFilter),
-            previous: nil, links: links.links(to: topology.nodes.filter { $0.id != id })))
+            previous: nil, links: links.links(to: topology.nodes.filter { $0.id != id }),
+            allowedSenders: Self.linkKeys(of: topology.senders(to: id))))
         self.epochs = epochs
         metrics.epoch.record(Int64(first.epoch))
         let schedulers = loops.map {
@@ -127,9 +140,10 @@ public final class MixNode: Service, Sendable {
             : nil
         let queue = CryptoQueue(hardLimit: configuration.aqm.queueLimit)
         let admission = AdmissionState(initialLimit: configuration.aqm.queueLimit)
+        let shares = PeerShares(capacity: configuration.maxInboundConnections)
         let worker = PacketWorker(epochs: epochs, queue: queue, admission: admission, metrics: metrics,
                                   schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
-                                  hasDeliverySink: deliverySink != nil)
+                                  hasDeliverySink: deliverySink != nil, shares: shares)
         let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers))
         self.pool = pool
         controller = QueueController(configuration: configuration.aqm, queue: queue, admission: admission, slab: slab,
@@ -139,19 +153,38 @@ public final class MixNode: Service, Sendable {
                        metrics: metrics, logger: logger, eventLoop: loops[0],
                        alarmMultiplier: configuration.loopAlarmRateMultiplier)
         }
+        let plaintext: Bool
+        if case .plaintextForBenchmark = security { plaintext = true } else { plaintext = false }
         inbound = InboundContext(pool: pool, admission: admission, slab: slab, schedulers: schedulers, metrics: metrics,
-                                 frameTimeout: configuration.frameTimeout, maxConnections: configuration.maxInboundConnections)
+                                 frameTimeout: configuration.frameTimeout, maxConnections: configuration.maxInboundConnections,
+                                 shares: shares, plaintext: plaintext)
+        authorizer = NodeLinkAuthorizer(epochs: epochs, clients: clients)
+        linkLimits = LinkLimits(maxPendingPerAddress: configuration.maxPendingHandshakesPerAddress,
+                                maxLinksPerPeer: configuration.maxLinksPerPeer)
     }
 
-    /// This node's entry in `setup`'s topology, once the topology is valid and the entry's key is
-    /// the setup's.
-    private static func check(_ setup: NodeEpochSetup, id: NodeID) throws -> NodeDescriptor {
+    /// This node's entry in `setup`'s topology, once the topology is valid, the entry's key is
+    /// the setup's, and (on Noise links) the entry's identity is the one the links use.
+    private static func check(_ setup: NodeEpochSetup, id: NodeID, security: LinkSecurity) throws -> NodeDescriptor {
         try setup.topology.validate()
         guard let descriptor = setup.topology.node(id) else { throw TopologyError.unknownNode(id) }
         guard descriptor.publicKey == setup.key.publicKey else {
             throw TopologyError.badNode(id, "the secret key does not match the topology's public key for epoch \(setup.epoch)")
         }
+        if case .noise(let key) = security {
+            guard descriptor.linkKey == key.publicKey else {
+                throw TopologyError.badNode(id, "the link key is not the X25519 form of the identity the topology lists for this node")
+            }
+            if let stranger = setup.topology.nodes.first(where: { $0.linkKey == nil }) {
+                throw TopologyError.badNode(stranger.id, "no identity key: links to and from it cannot be authenticated")
+            }
+        }
         return descriptor
+    }
+
+    /// The link keys of `nodes` (nodes without an identity have none).
+    static func linkKeys(of nodes: [NodeDescriptor]) -> Set<NoisePublicKey> {
+        Set(nodes.compactMap(\.linkKey))
     }
 
     /// The key epoch the node processes packets in now.
@@ -165,7 +198,7 @@ public final class MixNode: Service, Sendable {
     /// key tried when the new key's MAC check fails) until `retirePrevious()`; a document of the
     /// current epoch updates the peers and, if its key changed, the key.
     public func install(_ setup: NodeEpochSetup) throws {
-        let descriptor = try Self.check(setup, id: id)
+        let descriptor = try Self.check(setup, id: id, security: security)
         guard descriptor.role == role else { throw TopologyError.badNode(id, "a node cannot change its role") }
         let old = epochs.current
         let geometry = setup.topology.parameters.geometry
@@ -179,8 +212,16 @@ public final class MixNode: Service, Sendable {
             : try PacketProcessor(geometry: geometry, secretKey: setup.key, replayFilter: setup.replayFilter)
         let previous = sameEpoch ? old.previous : (setup.epoch == old.epoch + 1 ? old.current : nil)
         let peers = setup.topology.nodes + (previous == nil ? [] : old.topology.nodes)
+        var senders = Self.linkKeys(of: setup.topology.senders(to: id))
+        var limit = setup.topology.parameters.hopDelayLimitMicroseconds
+        if previous != nil {
+            senders.formUnion(sameEpoch ? old.allowedSenders : Self.linkKeys(of: old.topology.senders(to: id)))
+            limit = max(limit, old.hopDelayLimit)
+        }
         epochs.replace(with: EpochState(epoch: setup.epoch, topology: setup.topology, current: current, previous: previous,
-                                        links: links.links(to: peers.filter { $0.id != id })))
+                                        links: links.links(to: peers.filter { $0.id != id }), allowedSenders: senders,
+                                        hopDelayLimit: limit))
+        cutRevokedLinks()
         metrics.epoch.record(Int64(setup.epoch))
         if !sameEpoch {
             metrics.epochSwitches.increment()
@@ -194,14 +235,45 @@ public final class MixNode: Service, Sendable {
         let old = epochs.current
         guard let previous = old.previous else { return }
         epochs.replace(with: EpochState(epoch: old.epoch, topology: old.topology, current: old.current, previous: nil,
-                                        links: links.links(to: old.topology.nodes.filter { $0.id != id })))
+                                        links: links.links(to: old.topology.nodes.filter { $0.id != id }),
+                                        allowedSenders: Self.linkKeys(of: old.topology.senders(to: id))))
+        cutRevokedLinks()
         logger.info("previous key retired", metadata: ["epoch": "\(old.epoch)", "key": "\(previous.publicKey)"])
+    }
+
+    /// Closes inbound links of nodes the current epoch (with its grace period) no longer lets
+    /// send here; a provider's clients are judged when they connect.
+    private func cutRevokedLinks() {
+        let allowed = epochs.current.allowedSenders
+        let clients = authorizer.clients != nil
+        let nodes = Self.linkKeys(of: epochs.current.topology.nodes)
+        let revoked = inbound.peers.withLockedValue { peers in
+            peers.values.filter { !allowed.contains($0.peer) && (!clients || nodes.contains($0.peer)) }.map(\.channel)
+        }
+        for channel in revoked {
+            metrics.refusedLink("revoked")
+            channel.close(promise: nil)
+        }
+    }
+
+    /// The handlers of an inbound connection, head first: the Noise responder (or plain frame
+    /// decoding on a benchmark's plaintext links), then the node's own.
+    private func inboundHandlers(packetBytes: Int) throws -> [any ChannelHandler] {
+        let own = InboundPacketHandler(shared: inbound)
+        switch security {
+        case .plaintextForBenchmark:
+            return [ByteToMessageHandler(WireFrameDecoder(packetBytes: packetBytes)), own]
+        case .noise(let key):
+            let frameBytes = WireFormat.lengthPrefixBytes + WireFormat.maxFrameLength(packetBytes: packetBytes)
+            return [try NoiseLinkHandler(role: .responder(authorizer: authorizer, limits: linkLimits), localKey: key,
+                                         purpose: .packets, settings: configuration.links, maxInboundPlaintext: frameBytes),
+                    WireFrameUnpacker(packetBytes: packetBytes), own]
+        }
     }
 
     /// Binds the listening socket (and the metrics endpoint) and starts the timers.
     public func start() async throws {
         let packetBytes = slab.packetBytes
-        let inbound = self.inbound
         let running = self.running
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -214,8 +286,7 @@ public final class MixNode: Service, Sendable {
                     _ = running.withLockedValue { $0.children.removeValue(forKey: ObjectIdentifier(channel)) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder(packetBytes: packetBytes)))
-                    try channel.pipeline.syncOperations.addHandler(InboundPacketHandler(shared: inbound))
+                    try channel.pipeline.syncOperations.addHandlers(try self.inboundHandlers(packetBytes: packetBytes))
                 }
             }
             .bind(host: configuration.listenHost, port: configuration.listenPort).get()
@@ -310,5 +381,37 @@ extension MixNode {
     /// Starts a new replay epoch (with a new key epoch): forgets every recorded tag.
     public func rotateReplayFilter(toEpoch epoch: UInt64) {
         epochs.current.current.replayFilter?.rotate(toEpoch: epoch)
+    }
+}
+
+/// Who else may hold a link to a node beyond the nodes the directory lists as its senders.
+public protocol LinkClients: Sendable {
+    /// Whether `key` is the link key of a client known without the disk (an event loop asks
+    /// first, so that a busy thread pool does not hold known clients' handshakes).
+    func isKnownClient(_ key: NoisePublicKey) -> Bool
+    /// Whether `key` is the link key of a registered client (may read the disk: called off the
+    /// event loops, for keys `isKnownClient` does not know).
+    func isRegisteredClient(_ key: NoisePublicKey) -> Bool
+}
+
+/// A node's inbound links: the nodes of the current epoch (and the previous one during its
+/// grace period) that its routes let send here, then the clients a provider registered.
+final class NodeLinkAuthorizer: LinkAuthorizer {
+    private let epochs: EpochStates
+    let clients: (any LinkClients)?
+    private let lookups = DispatchQueue(label: "loopix.link-clients", attributes: .concurrent)
+
+    init(epochs: EpochStates, clients: (any LinkClients)?) {
+        self.epochs = epochs
+        self.clients = clients
+    }
+
+    func authorize(_ peer: NoisePublicKey, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        if epochs.current.allowedSenders.contains(peer) { return eventLoop.makeSucceededFuture(true) }
+        guard let clients else { return eventLoop.makeSucceededFuture(false) }
+        if clients.isKnownClient(peer) { return eventLoop.makeSucceededFuture(true) }
+        let promise = eventLoop.makePromise(of: Bool.self)
+        lookups.async { promise.succeed(clients.isRegisteredClient(peer)) }
+        return promise.futureResult
     }
 }

@@ -1,5 +1,18 @@
 // Everything an operator can tune on a node, with defaults for a small server.
+import LoopixNetwork
+import LoopixNoise
 import NIOCore
+
+/// How a node's links are protected.
+public enum LinkSecurity: Sendable {
+    /// Every link over Noise XK, authenticated with this static key: the X25519 form of the
+    /// node's identity (`SigningKey.linkKey()`), which the directory lists.
+    case noise(NoiseSecretKey)
+    /// Plain TCP, unauthenticated: only for the node benchmark's own node process
+    /// (`loopix bench serve-node --plaintext-links`), to measure what link encryption costs.
+    /// `loopix mix` and `loopix provider` never run so.
+    case plaintextForBenchmark
+}
 
 /// The run-time settings of one node (the network-wide parameters come from the topology).
 public struct NodeConfiguration: Sendable {
@@ -37,6 +50,12 @@ public struct NodeConfiguration: Sendable {
     public var keepAliveInterval: Double = 3
     /// Inbound connections beyond this are closed at once.
     public var maxInboundConnections: Int = 1024
+    /// Link handshakes, rekeying and age (docs/noise.md).
+    public var links = LinkSettings()
+    /// Unfinished handshakes one source address may have open on the packet port.
+    public var maxPendingHandshakesPerAddress: Int = 16
+    /// Links one static key (a peer node or a client) may hold open on the packet port.
+    public var maxLinksPerPeer: Int = 4
 
     /// Replay filter: tags it must hold per key epoch (expected packets per epoch), false-positive rate.
     public var replayCapacity: UInt64 = 10_000_000

@@ -2,6 +2,7 @@
 // nodes can share a process (tests, the testnet) and each exports only its own numbers.
 import CoreMetrics
 import Metrics
+import LoopixNetwork
 import Prometheus
 
 /// The metric handles of one node; thread-safe.
@@ -29,6 +30,11 @@ public final class NodeMetrics: Sendable {
     let loopReturnRatio: CoreMetrics.Gauge
     let loopAlarm: CoreMetrics.Gauge
     let connectionsOpen: CoreMetrics.Gauge
+    /// Inbound links refused or cut by the link layer, by cause.
+    private let linksRefused: [String: CoreMetrics.Counter]
+    /// Outbound links whose handshake failed, by cause.
+    private let linkFailures: [String: CoreMetrics.Counter]
+    let linksEstablished: CoreMetrics.Counter
 
     let sojourn: Metrics.Timer
     let schedulerLateness: Metrics.Timer
@@ -65,6 +71,14 @@ public final class NodeMetrics: Sendable {
         loopReturnRatio = CoreMetrics.Gauge(label: "loopix_loop_return_ratio", factory: factory)
         loopAlarm = CoreMetrics.Gauge(label: "loopix_loop_alarm", factory: factory)
         connectionsOpen = CoreMetrics.Gauge(label: "loopix_inbound_connections", factory: factory)
+        linksRefused = Dictionary(uniqueKeysWithValues: (NoiseLinkError.responderCauses + ["revoked"]).map {
+            ($0, CoreMetrics.Counter(label: "loopix_links_refused_total", dimensions: [("cause", $0)], factory: factory))
+        })
+        linkFailures = Dictionary(uniqueKeysWithValues: NoiseLinkError.initiatorCauses.map {
+            ($0, CoreMetrics.Counter(label: "loopix_outbound_link_failures_total", dimensions: [("cause", $0)], factory: factory))
+        })
+        linksEstablished = CoreMetrics.Counter(label: "loopix_links_established_total", factory: factory)
+        for counter in Array(linksRefused.values) + Array(linkFailures.values) { counter.increment(by: 0) }
         sojourn = Metrics.Timer(label: "loopix_crypto_sojourn_seconds", factory: factory)
         schedulerLateness = Metrics.Timer(label: "loopix_scheduler_lateness_seconds", factory: factory)
         hopOverhead = Metrics.Timer(label: "loopix_hop_overhead_seconds", factory: factory)
@@ -75,6 +89,16 @@ public final class NodeMetrics: Sendable {
     @inline(__always)
     func drop(_ cause: DropCause, count: Int = 1) {
         dropped[cause.index].increment(by: count)
+    }
+
+    /// Counts an inbound link the link layer refused or cut.
+    func refusedLink(_ cause: String) {
+        linksRefused[cause]?.increment()
+    }
+
+    /// Counts an outbound link whose handshake failed.
+    func failedLink(_ cause: String) {
+        linkFailures[cause]?.increment()
     }
 
     /// The Prometheus text exposition of this node's metrics.

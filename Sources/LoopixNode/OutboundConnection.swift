@@ -1,25 +1,27 @@
-// The link to one next hop: connects on demand, reconnects with backoff, holds a bounded queue
-// while the peer is unreachable or slow, and keeps an idle link alive.
+// The link to one next hop: connects on demand over Noise XK (the peer's key from the
+// directory), seals every frame in place, reconnects with backoff, holds a bounded queue while
+// the peer is unreachable or slow, keeps an idle link alive and replaces an old one.
 import DequeModule
 import LoopixNetwork
+import LoopixNoise
 import NIOCore
 import NIOPosix
 
-/// Opens the transport of an outbound link, with the link's handler installed in the pipeline.
+/// Opens the transport of an outbound link, with the link's handlers installed in the pipeline.
 protocol LinkConnector: Sendable {
     func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
-                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel>
+                 installing handlers: @escaping @Sendable () throws -> [any ChannelHandler]) -> EventLoopFuture<any Channel>
 }
 
 /// Plain TCP to the address the topology lists for the peer.
 struct TCPLinkConnector: LinkConnector {
     func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
-                 installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+                 installing handlers: @escaping @Sendable () throws -> [any ChannelHandler]) -> EventLoopFuture<any Channel> {
         ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(5))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler()) }
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandlers(try handlers()) }
             }
             .connect(host: peer.host, port: peer.port)
     }
@@ -31,6 +33,8 @@ struct OutboundSettings: Sendable {
     var initialBackoff: Double
     var maxBackoff: Double
     var keepAliveInterval: Double
+    var security: LinkSecurity = .plaintextForBenchmark
+    var links = LinkSettings()
 }
 
 /// A TCP link to one peer, confined to one event loop.
@@ -41,7 +45,9 @@ final class OutboundConnection: @unchecked Sendable {
     private enum State {
         case idle
         case connecting
-        case connected(any Channel, since: UInt64)
+        /// Connected; the Noise handshake is under way.
+        case handshaking(any Channel)
+        case connected(any Channel, since: UInt64, sealer: NoiseLinkSealer?)
         case backingOff
         case closed
     }
@@ -78,8 +84,10 @@ final class OutboundConnection: @unchecked Sendable {
     /// Takes the packet over: writes it now, queues it, or drops it (counted).
     func send(_ packet: consuming PacketBuffer) {
         eventLoop.assertInEventLoop()
-        if case .connected(let channel, _) = state, pending.isEmpty, channel.isWritable {
-            write(packet, to: channel)
+        if case .connected(let channel, let since, let sealer) = state, pending.isEmpty, channel.isWritable,
+            !replaceIfOld(channel, since: since)
+        {
+            write(packet, to: channel, sealer: sealer)
             return
         }
         if case .closed = state {
@@ -96,39 +104,91 @@ final class OutboundConnection: @unchecked Sendable {
 
     /// Flushes what was written since the last flush.
     func flush() {
-        guard unflushed > 0, case .connected(let channel, _) = state else { return }
+        guard unflushed > 0, case .connected(let channel, _, _) = state else { return }
         channel.flush()
         metrics.relayed.increment(by: unflushed)
         unflushed = 0
     }
 
-    /// Copies the packet into a frame for the channel; its buffer goes back to the slab here.
-    private func write(_ packet: consuming PacketBuffer, to channel: any Channel) {
+    /// Copies the packet into a frame for the channel and seals it where it lies (one buffer per
+    /// frame, made here, so that sealing copies nothing); its slab buffer goes back here.
+    private func write(_ packet: consuming PacketBuffer, to channel: any Channel, sealer: NoiseLinkSealer?) {
         let bytes = UnsafeRawBufferPointer(packet.bytes)
-        var buffer = channel.allocator.buffer(capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count)
+        var buffer = ByteBuffer.reservingLinkHeadroom(
+            allocator: channel.allocator, plaintextBytes: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count)
         buffer.writeWireFrameHeader(type: .packet, bodyBytes: bytes.count)
         buffer.writeBytes(bytes)
+        guard seal(&buffer, with: sealer, on: channel) else { return }
         channel.write(buffer, promise: nil)
         unflushed += 1
         wroteSinceKeepAlive = true
     }
 
+    /// Seals a frame for the link (plaintext links: only drops the headroom); false if the link
+    /// cannot seal any more (it is then closed, and reconnects).
+    private func seal(_ buffer: inout ByteBuffer, with sealer: NoiseLinkSealer?, on channel: any Channel) -> Bool {
+        guard let sealer else { return true }
+        do {
+            try sealer.seal(&buffer)
+            return true
+        } catch {
+            metrics.drop(.outboundQueueFull)
+            channel.close(mode: .all, promise: nil)
+            return false
+        }
+    }
+
+    /// The handlers of a new link: the Noise initiator, which hands sealing over to this link
+    /// once the handshake is done, then the link's own.
+    private func handlers() throws -> [any ChannelHandler] {
+        let own = OutboundLinkHandler(connection: self)
+        guard case .noise(let key) = settings.security else { return [own] }
+        guard let responderKey = peer.linkKey else { throw NoiseLinkError.responderKeyMismatch }
+        return [try NoiseLinkHandler(role: .initiator(responderKey: responderKey), localKey: key, purpose: .packets,
+                                     settings: settings.links, maxInboundPlaintext: 0, handsOverSending: true), own]
+    }
+
     private func connect() {
         state = .connecting
-        connector.connect(to: peer, on: eventLoop) { OutboundLinkHandler(connection: self) }.whenComplete { result in
+        connector.connect(to: peer, on: eventLoop, installing: { try self.handlers() }).whenComplete { result in
             switch result {
             case .success(let channel):
                 if case .closed = self.state {
                     channel.close(mode: .all, promise: nil)
                     return
                 }
-                self.state = .connected(channel, since: self.eventLoop.now.uptimeNanoseconds)
-                self.startKeepAlive(on: channel)
-                self.drainPending()
+                guard case .connecting = self.state else { return }
+                if case .noise = self.settings.security {
+                    // Connected only once the handshake is done (`linkEstablished`).
+                    self.state = channel.isActive ? .handshaking(channel) : .idle
+                    if !channel.isActive { self.retryLater() }
+                } else {
+                    self.established(channel, sealer: nil)
+                }
             case .failure:
                 self.retryLater()
             }
         }
+    }
+
+    private func established(_ channel: any Channel, sealer: NoiseLinkSealer?) {
+        state = .connected(channel, since: eventLoop.now.uptimeNanoseconds, sealer: sealer)
+        startKeepAlive(on: channel)
+        drainPending()
+    }
+
+    /// Replaces a link older than `maxLinkAge` with a fresh handshake: what was written on it
+    /// leaves first, then it closes, and the packets wait for the new one. True if it did.
+    private func replaceIfOld(_ channel: any Channel, since: UInt64) -> Bool {
+        guard Double(eventLoop.now.uptimeNanoseconds &- since) > settings.links.maxLinkAge * 1e9 else { return false }
+        flush()
+        keepAlive?.cancel()
+        keepAlive = nil
+        let done = eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0), promise: done)
+        done.futureResult.whenComplete { _ in channel.close(mode: .all, promise: nil) }
+        state = .idle
+        return true
     }
 
     /// Waits out the backoff (with jitter), doubling it for next time, then reconnects if needed.
@@ -145,9 +205,12 @@ final class OutboundConnection: @unchecked Sendable {
     }
 
     private func drainPending() {
-        guard case .connected(let channel, _) = state else { return }
+        guard case .connected(let channel, _, let sealer) = state else {
+            if case .idle = state, !pending.isEmpty { connect() }
+            return
+        }
         while channel.isWritable, let packet = pending.popFirst() {
-            write(packet, to: channel)
+            write(packet, to: channel, sealer: sealer)
         }
         flush()
     }
@@ -155,10 +218,12 @@ final class OutboundConnection: @unchecked Sendable {
     private func startKeepAlive(on channel: any Channel) {
         let interval = TimeAmount.nanoseconds(Int64(settings.keepAliveInterval * 1e9))
         keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
-            guard case .connected(let current, _) = self.state, current === channel else { return }
+            guard case .connected(let current, _, let sealer) = self.state, current === channel else { return }
             if !self.wroteSinceKeepAlive {
-                var buffer = channel.allocator.buffer(capacity: 6)
+                var buffer = ByteBuffer.reservingLinkHeadroom(
+                    allocator: channel.allocator, plaintextBytes: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes)
                 buffer.writeWireFrameHeader(type: .keepAlive, bodyBytes: 0)
+                guard self.seal(&buffer, with: sealer, on: channel) else { return }
                 channel.writeAndFlush(buffer, promise: nil)
             }
             self.wroteSinceKeepAlive = false
@@ -171,14 +236,32 @@ final class OutboundConnection: @unchecked Sendable {
         drainPending()
     }
 
-    func linkClosed() {
-        keepAlive?.cancel()
-        keepAlive = nil
-        guard case .connected(_, let since) = state else { return }
-        unflushed = 0
-        // A link that lived a while starts over from the shortest wait.
-        if eventLoop.now.uptimeNanoseconds &- since > 10_000_000_000 { backoff = settings.initialBackoff }
-        retryLater()
+    /// The handshake is done: the link carries packets from now on, sealed with `sealer`.
+    func linkEstablished(_ channel: any Channel, sealer: NoiseLinkSealer?) {
+        guard case .handshaking(let current) = state, current === channel else { return }
+        established(channel, sealer: sealer)
+    }
+
+    /// The link's handshake failed (counted; the close that follows starts the backoff).
+    func linkFailed(_ error: NoiseLinkError) {
+        metrics.failedLink(error.cause)
+    }
+
+    func linkClosed(_ channel: any Channel) {
+        switch state {
+        case .connected(let current, let since, _) where current === channel:
+            keepAlive?.cancel()
+            keepAlive = nil
+            unflushed = 0
+            // A link that lived a while starts over from the shortest wait.
+            if eventLoop.now.uptimeNanoseconds &- since > 10_000_000_000 { backoff = settings.initialBackoff }
+            retryLater()
+        case .handshaking(let current) where current === channel:
+            retryLater()
+        default:
+            // A replaced link closing, or one that never got anywhere.
+            break
+        }
     }
 
     /// Closes the link and drops what is still queued (counted); on the loop.
@@ -188,7 +271,8 @@ final class OutboundConnection: @unchecked Sendable {
         state = .closed
         keepAlive?.cancel()
         keepAlive = nil
-        if case .connected(let channel, _) = previous {
+        if case .handshaking(let channel) = previous { channel.close(mode: .all, promise: nil) }
+        if case .connected(let channel, _, _) = previous {
             if unflushed > 0 {
                 channel.flush()
                 metrics.relayed.increment(by: unflushed)
@@ -201,7 +285,8 @@ final class OutboundConnection: @unchecked Sendable {
     }
 }
 
-/// Watches one outbound link for writability and closure; discards anything the peer sends.
+/// Watches one outbound link for its handshake, writability and closure; discards anything the
+/// peer sends.
 final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = ByteBuffer
     let connection: OutboundConnection
@@ -210,17 +295,25 @@ final class OutboundLinkHandler: ChannelInboundHandler, Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let established = event as? NoiseLinkEstablished {
+            connection.linkEstablished(context.channel, sealer: established.sealer)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         connection.writabilityChanged()
         context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        connection.linkClosed()
+        connection.linkClosed(context.channel)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? NoiseLinkError { connection.linkFailed(error) }
         context.close(promise: nil)
     }
 }

@@ -30,9 +30,12 @@ final class PacketWorker: Sendable {
     let loopMonitor: LoopMonitor?
     let finalSink: (any FinalSink)?
     let hasDeliverySink: Bool
+    let shares: PeerShares?
 
     init(epochs: EpochStates, queue: CryptoQueue, admission: AdmissionState, metrics: NodeMetrics,
-         schedulers: [DelayScheduler], loopMonitor: LoopMonitor?, finalSink: (any FinalSink)?, hasDeliverySink: Bool) {
+         schedulers: [DelayScheduler], loopMonitor: LoopMonitor?, finalSink: (any FinalSink)?, hasDeliverySink: Bool,
+         shares: PeerShares? = nil) {
+        self.shares = shares
         self.epochs = epochs
         self.queue = queue
         self.admission = admission
@@ -50,6 +53,7 @@ final class PacketWorker: Sendable {
     /// wakes its loop as `WakePolicy` says). Counts are published every `countInterval` packets.
     func process(_ packet: consuming QueuedPacket, _ scratch: WorkerScratch) {
         let start = monotonicNanoseconds()
+        shares?.taken(packet.peer)
         let sojourn = start &- packet.arrival
         metrics.sojourn.recordNanoseconds(Int64(sojourn))
         handle(packet, scratch)
@@ -82,6 +86,10 @@ final class PacketWorker: Sendable {
         let ready = monotonicNanoseconds()
         switch processed.command {
         case .relay(let next, let delay):
+            guard delay <= epoch.hopDelayLimit else {
+                scratch.drops[DropCause.delayTooLong.index] += 1
+                return
+            }
             guard let link = epoch.links[next] else {
                 scratch.drops[DropCause.unknownNextHop.index] += 1
                 return
@@ -90,6 +98,10 @@ final class PacketWorker: Sendable {
                 due: arrival &+ UInt64(delay) &* 1000, arrival: arrival, ready: ready, buffer: buffer,
                 delayMicroseconds: delay, destination: .relay(link)), backlog: queue.length)
         case .deliver(let mailbox, let delay):
+            guard delay <= epoch.hopDelayLimit else {
+                scratch.drops[DropCause.delayTooLong.index] += 1
+                return
+            }
             guard hasDeliverySink else {
                 scratch.drops[DropCause.noDeliverySink.index] += 1
                 return

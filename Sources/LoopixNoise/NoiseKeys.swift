@@ -12,6 +12,16 @@ public struct NoisePublicKey: Sendable, Hashable, CustomStringConvertible {
         self.bytes = Array(bytes)
     }
 
+    /// The X25519 form of an Ed25519 public key (an identity from the directory, a client's
+    /// registered key); `.lowOrderPoint` for a key that is no point of the prime-order group.
+    public init(ed25519PublicKey: some Collection<UInt8>) throws(NoiseError) {
+        let ed = Array(ed25519PublicKey)
+        guard ed.count == 32 else { throw .wrongLength }
+        var pk = [UInt8](repeating: 0, count: Self.byteCount)
+        try check(lsx_noise_public_key_from_signing_key(&pk, ed))
+        bytes = pk
+    }
+
     /// Lower-case hexadecimal.
     public var description: String {
         let digits = Array("0123456789abcdef")
@@ -40,6 +50,21 @@ public final class NoiseSecretKey: Sendable {
     /// A key from its 32 secret bytes (a key file, say).
     public convenience init(bytes: some Collection<UInt8>) throws(NoiseError) {
         guard let secret = SecretBytes(copying: bytes, count: Self.byteCount) else { throw .wrongLength }
+        var pk = [UInt8](repeating: 0, count: NoisePublicKey.byteCount)
+        try check(lsx_noise_public_key(&pk, secret.u8))
+        self.init(secret: secret, publicKey: try NoisePublicKey(bytes: pk))
+    }
+
+    /// The X25519 form of an Ed25519 identity whose seed (32 bytes) is `ed25519Seed`: the link
+    /// key of a node or client, so that the key the directory lists (or a provider registers) is
+    /// also the one its links authenticate. docs/noise.md says what sharing the key pair means.
+    public convenience init(ed25519Seed: some Collection<UInt8>) throws(NoiseError) {
+        guard let seed = SecretBytes(copying: ed25519Seed, count: 32) else { throw .wrongLength }
+        let secret = SecretBytes(count: Self.byteCount)
+        let rc = secret.withUnsafeMutableBytes { s in
+            lsx_noise_secret_key_from_signing_seed(s.baseAddress!.assumingMemoryBound(to: UInt8.self), seed.u8)
+        }
+        try check(rc)
         var pk = [UInt8](repeating: 0, count: NoisePublicKey.byteCount)
         try check(lsx_noise_public_key(&pk, secret.u8))
         self.init(secret: secret, publicKey: try NoisePublicKey(bytes: pk))

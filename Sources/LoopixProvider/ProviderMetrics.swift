@@ -16,6 +16,7 @@ public final class ProviderMetrics: Sendable {
     /// From a packet's hand-over to the writer until its batch committed: the time a delivered
     /// packet cannot yet be pulled (the end-to-end model counts it).
     let commitDelay: Metrics.Timer
+    let expired: CoreMetrics.Counter
 
     /// Why the store turned a packet away.
     enum StoreRefusal: String, CaseIterable {
@@ -39,7 +40,8 @@ public final class ProviderMetrics: Sendable {
         })
         backlog = CoreMetrics.Gauge(label: "loopix_mailbox_store_backlog", factory: factory)
         pulls = CoreMetrics.Counter(label: "loopix_pulls_total", factory: factory)
-        let causes = PullRefusal.allCases.map(\.cause) + ["pull_framing", "pull_timeout"]
+        let causes = PullRefusal.allCases.map(\.cause) + ["pull_framing", "pull_timeout", "pull_connection_limit"]
+            + NoiseLinkError.responderCauses.map { "pull_link_" + $0 }
         pullRefused = Dictionary(uniqueKeysWithValues: causes.map {
             ($0, CoreMetrics.Counter(label: "loopix_pull_refused_total", dimensions: [("cause", $0)], factory: factory))
         })
@@ -47,6 +49,8 @@ public final class ProviderMetrics: Sendable {
         pulledDummies = CoreMetrics.Counter(label: "loopix_pull_packets_total", dimensions: [("kind", "dummy")], factory: factory)
         acknowledged = CoreMetrics.Counter(label: "loopix_mailbox_acknowledged_total", factory: factory)
         commitDelay = Metrics.Timer(label: "loopix_mailbox_commit_delay_seconds", factory: factory)
+        expired = CoreMetrics.Counter(label: "loopix_mailbox_expired_total", factory: factory)
+        expired.increment(by: 0)
         for c in refused.values { c.increment(by: 0) }
         for c in pullRefused.values { c.increment(by: 0) }
     }

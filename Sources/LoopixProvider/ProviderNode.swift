@@ -1,7 +1,9 @@
 // A provider: a node of the network whose DELIVER packets go to mailboxes, plus the pull port.
 import Logging
+import Dispatch
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixSphinx
 import NIOConcurrencyHelpers
 import NIOCore
@@ -21,6 +23,11 @@ public struct ProviderConfiguration: Sendable {
     public var pullPort: Int = 0
     /// A pulling client must send its next frame within this many seconds.
     public var pullIdleTimeout: Double = 30
+    /// The pull port's connection and rate limits.
+    public var pullLimits = PullLimits()
+    /// Seconds a packet may wait unread in a mailbox (default seven days); expired packets are
+    /// deleted every tenth of this (at most every ten minutes), so a flooded mailbox recovers.
+    public var mailboxExpiry: Double = MailboxStore.defaultExpiry
 
     public init(storePath: String) { self.storePath = storePath }
 }
@@ -36,20 +43,24 @@ public final class ProviderNode: Service, Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let ownsGroup: Bool
     private let pullChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let purge = NIOLockedValueBox<RepeatedTask?>(nil)
 
-    /// A provider of a network that never changes: one key, one replay filter.
-    public convenience init(id: NodeID, secretKey: SecretKey, topology: Topology, node nodeConfiguration: NodeConfiguration,
+    /// A provider of a network that never changes: one key, one replay filter. `linkKey`: the
+    /// X25519 form of its identity (`SigningKey.linkKey()`); a provider's links always run over Noise.
+    public convenience init(id: NodeID, secretKey: SecretKey, topology: Topology, linkKey: NoiseSecretKey,
+                            node nodeConfiguration: NodeConfiguration,
                             provider configuration: ProviderConfiguration, eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
                             logger: Logger = Logger(label: "loopix.provider")) throws {
         let filter = try ReplayFilter(capacity: nodeConfiguration.replayCapacity,
                                       falsePositiveRate: nodeConfiguration.replayFalsePositiveRate)
         try self.init(id: id, epoch: NodeEpochSetup(epoch: 0, topology: topology, key: secretKey, replayFilter: filter),
-                      node: nodeConfiguration, provider: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+                      linkKey: linkKey, node: nodeConfiguration, provider: configuration, eventLoopGroup: eventLoopGroup,
+                      logger: logger)
     }
 
     /// A provider on its first key epoch; later ones arrive through `install(_:)`. `metrics` may
     /// be a registry already in use (a node in directory mode counts its directory follower there).
-    public init(id: NodeID, epoch first: NodeEpochSetup, node nodeConfiguration: NodeConfiguration,
+    public init(id: NodeID, epoch first: NodeEpochSetup, linkKey: NoiseSecretKey, node nodeConfiguration: NodeConfiguration,
                 provider configuration: ProviderConfiguration, eventLoopGroup: MultiThreadedEventLoopGroup? = nil,
                 metrics nodeMetrics: NodeMetrics = NodeMetrics(), logger: Logger = Logger(label: "loopix.provider")) throws {
         let topology = first.topology
@@ -61,13 +72,16 @@ public final class ProviderNode: Service, Sendable {
         metrics = ProviderMetrics(registry: nodeMetrics.registry)
         store = try MailboxStore(configuration: .init(path: configuration.storePath,
                                                       quotaPerMailbox: configuration.quotaPerMailbox,
-                                                      durability: configuration.durability),
+                                                      durability: configuration.durability,
+                                                      expiry: configuration.mailboxExpiry),
                                  geometry: topology.parameters.geometry)
         writer = MailboxWriter(store: store, metrics: metrics)
-        pullServer = PullServer(service: PullService(store: store, pullSize: configuration.pullSize), metrics: metrics,
-                                idleTimeout: configuration.pullIdleTimeout, logger: logger)
-        node = try MixNode(id: id, epoch: first, configuration: nodeConfiguration,
-                           deliverySink: writer, eventLoopGroup: group, metrics: nodeMetrics, logger: logger)
+        pullServer = PullServer(service: PullService(store: store, pullSize: configuration.pullSize), key: linkKey,
+                                metrics: metrics, idleTimeout: configuration.pullIdleTimeout,
+                                limits: configuration.pullLimits, logger: logger)
+        node = try MixNode(id: id, epoch: first, links: .noise(linkKey), configuration: nodeConfiguration,
+                           clients: StoredClients(store: store), deliverySink: writer, eventLoopGroup: group,
+                           metrics: nodeMetrics, logger: logger)
     }
 
     /// Registers (or re-keys) a client of this provider.
@@ -79,6 +93,20 @@ public final class ProviderNode: Service, Sendable {
         try await node.start()
         let channel = try await pullServer.bind(host: configuration.pullHost, port: configuration.pullPort, group: group)
         pullChannel.withLockedValue { $0 = channel }
+        startPurging()
+    }
+
+    /// Deletes expired mailbox packets now and then, off the event loops.
+    private func startPurging() {
+        let period = min(configuration.mailboxExpiry / 10, 600)
+        let (store, metrics) = (self.store, self.metrics)
+        let queue = DispatchQueue(label: "loopix.mailbox-expiry", qos: .utility)
+        let task = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(Int64(period * 1e9))) { _ in
+            queue.async {
+                if let expired = try? store.purgeExpired(), expired > 0 { metrics.expired.increment(by: expired) }
+            }
+        }
+        purge.withLockedValue { $0 = task }
     }
 
     /// The node's packet port and the client pull port, once started.
@@ -92,6 +120,7 @@ public final class ProviderNode: Service, Sendable {
             return c
         }
         try? await channel?.close()
+        purge.withLockedValue { $0?.cancel() }
         await node.shutdown()
         writer.drain()
         if ownsGroup { try? await group.shutdownGracefully() }
@@ -108,4 +137,11 @@ extension ProviderNode: EpochNode {
     public var epoch: UInt64 { node.epoch }
     public func install(_ setup: NodeEpochSetup) throws { try node.install(setup) }
     public func retirePrevious() { node.retirePrevious() }
+}
+
+/// The clients a provider's packet port lets in: those registered in its mailbox store.
+struct StoredClients: LinkClients {
+    let store: MailboxStore
+    func isKnownClient(_ key: NoisePublicKey) -> Bool { store.isKnownClient(linkKey: key) }
+    func isRegisteredClient(_ key: NoisePublicKey) -> Bool { (try? store.isRegistered(linkKey: key)) ?? false }
 }

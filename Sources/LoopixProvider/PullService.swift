@@ -1,11 +1,14 @@
-// The provider's side of a pull: challenge, authentication, a constant-size answer, acknowledgement.
+// The provider's side of a pull: a request on a channel that authenticated the client, a
+// constant-size answer, and deletion only on acknowledgement.
 import Foundation
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 
-/// Answers authenticated pulls from one provider's mailbox store. One `PullSession` per client
-/// connection holds the challenge and the handles of the last answer. Calls touch the disk:
-/// run them off the event loops.
+/// Answers pulls from one provider's mailbox store. The Noise channel of a pull connection has
+/// authenticated the client's static key; a mailbox is answered only to the key registered for
+/// it. One `PullSession` per connection holds the handles of the last answer. Calls touch the
+/// disk: run them off the event loops.
 public final class PullService: Sendable {
     public let store: MailboxStore
     /// K: every answer holds exactly this many packets.
@@ -19,33 +22,30 @@ public final class PullService: Sendable {
 
     /// What one connection remembers between messages.
     public struct PullSession: Sendable {
-        /// The challenge the next request must sign; nil while an answer awaits its acknowledgement.
-        public fileprivate(set) var challenge: [UInt8]?
+        /// The client's static key, as the channel's handshake authenticated it.
+        public let client: NoisePublicKey
+        /// The mailbox of the answer that awaits its acknowledgement; nil while none does.
         fileprivate var mailbox: SphinxAddress?
         fileprivate var outstanding: [[UInt8]: Int64] = [:]
 
-        /// A session with a fresh challenge, to send to the client first.
-        public init() { challenge = PullService.randomBytes(PullFormat.challengeBytes) }
+        public init(client: NoisePublicKey) { self.client = client }
 
         /// Real packets in the last answer that await acknowledgement.
         public var outstandingCount: Int { outstanding.count }
+        /// Whether an answer awaits its acknowledgement.
+        public var awaitsAcknowledgement: Bool { mailbox != nil }
     }
 
     static func randomBytes(_ n: Int) -> [UInt8] { SphinxAddress.random().bytes.prefix(n).map { $0 } }
 
-    /// Answers a pull: checks the signature over the session's challenge with the key registered for
-    /// the mailbox, then returns exactly K slots (oldest stored packets first, then dummies).
-    /// An unknown mailbox and a bad signature are both `.unauthenticated`, so nobody learns which ids exist.
+    /// Answers a pull: the mailbox must be registered to the session's client key; then exactly K
+    /// slots (oldest stored packets first, then dummies). An unknown mailbox and one of another
+    /// client are both `.unauthenticated`, so nobody learns which ids exist.
     public func answer(_ request: PullRequest, session: inout PullSession) throws(PullRefusal) -> PullResponse {
-        guard let challenge = session.challenge else { throw .protocolViolation }
-        session.challenge = nil  // one answer per challenge, whatever happens next
-        let key: VerifyingKey?
-        do { key = try store.verifyingKey(for: request.mailbox) } catch { throw .unavailable }
-        guard let key else { throw .unauthenticated }
-        do {
-            try key.verify(signature: request.signature,
-                           for: PullFormat.signedBytes(challenge: challenge, mailbox: request.mailbox))
-        } catch { throw .unauthenticated }
+        guard session.mailbox == nil else { throw .protocolViolation }
+        let owner: NoisePublicKey?
+        do { owner = try store.linkKey(for: request.mailbox) } catch { throw .unavailable }
+        guard let owner, owner == session.client else { throw .unauthenticated }
 
         let stored: [StoredPacket]
         do { stored = try store.oldest(mailbox: request.mailbox, limit: pullSize) } catch { throw .unavailable }
@@ -66,14 +66,14 @@ public final class PullService: Sendable {
     }
 
     /// Applies an acknowledgement of the last answer: deletes the stored packets it names (dummies'
-    /// handles name nothing) and gives the session a fresh challenge. Returns how many were deleted.
+    /// handles name nothing); the session may pull again. Returns how many were deleted.
     public func acknowledge(_ ack: PullAcknowledgement, session: inout PullSession) throws(PullRefusal) -> Int {
-        guard session.challenge == nil, let mailbox = session.mailbox else { throw .protocolViolation }
+        guard let mailbox = session.mailbox else { throw .protocolViolation }
         let sequences = ack.handles.compactMap { session.outstanding[$0] }
         let removed: Int
         do { removed = try store.remove(mailbox: mailbox, sequences: sequences) } catch { throw .unavailable }
         session.outstanding = [:]
-        session.challenge = Self.randomBytes(PullFormat.challengeBytes)
+        session.mailbox = nil
         return removed
     }
 }

@@ -34,6 +34,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Event loops of the node (default: its own default, one per four cores).") var eventLoops: Int?
     @Option(help: "The node's eventLoopSliceUs (default: its own default; 0: the kernel's).") var eventLoopSliceUs: Int?
     @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 5
+    @Option(help: "Rounds of saturated throughput with Noise links and with plaintext links, alternating (0: none).")
+    var linkRounds = 2
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
@@ -53,6 +55,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         guard epochSeconds == 0 || (2...600).contains(epochSeconds), (1...20).contains(epochs) else {
             throw ValidationError("--epoch-seconds must be 0 or 2...600, --epochs 1...20")
         }
+        guard (0...20).contains(linkRounds) else { throw ValidationError("--link-rounds must be 0...20") }
     }
 
     func run() async throws {
@@ -60,7 +63,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
         var bench = NodeBench(
             workerCounts: try numberList(workers, "--workers"), loadFractions: try numberList(loads, "--loads"),
             senderCounts: try numberList(senders, "--senders"), stepSeconds: step, warmupSeconds: warmup, soakSeconds: soak,
-            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, suiteRounds: suiteRounds)
+            poolPackets: pool, eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs, suiteRounds: suiteRounds,
+            linkRounds: linkRounds)
         bench.epochSeconds = epochSeconds
         bench.epochs = epochs
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
@@ -77,9 +81,11 @@ struct BenchNodeCommand: AsyncParsableCommand {
             shouldDisplay: false)
 
         @Option(help: "The node's configuration file (JSON), as for `loopix mix`.") var config: String
+        @Flag(help: "Plain TCP links, to measure what link encryption costs (this benchmark's node only).")
+        var plaintextLinks = false
 
         func run() async throws {
-            let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config)
+            let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config, plaintextLinksForBenchmark: plaintextLinks)
             let epochs = ReplayEpochs(node: mix.node)
             try await mix.node.runUntilTerminated(logger: mix.logger)
             epochs.cancel()

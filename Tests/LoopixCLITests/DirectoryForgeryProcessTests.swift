@@ -40,7 +40,8 @@ struct DirectoryForgeryProcessTests {
                 if now - lastSent >= 2 {
                     lastSent = now
                     let document = try await net.document(epoch: net.schedule.epoch(at: now))
-                    try sendRaw(try dropPacket(document, mix: mix.identity, provider: provider.identity), to: mix.port)
+                    try await sendOverLink(try dropPacket(document, mix: mix.identity, provider: provider.identity), to: mix,
+                                           as: net.path("provider.key"))
                 }
                 return false
             }

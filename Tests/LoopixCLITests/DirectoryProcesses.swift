@@ -1,11 +1,12 @@
 // A directory authority and nodes in directory mode as separate `loopix` processes, set up with
 // the commands an operator uses (keygen, authority register), and what tests do to them: read
-// the directory's documents, build a packet from one and send it over a raw TCP connection.
+// the directory's documents, build a packet from one and send it over a Noise link as a provider.
 import Foundation
 import LoopixMetrics
 import LoopixNetwork
 import LoopixSphinx
 import LoopixTestSupport
+import NIOCore
 import NIOPosix
 
 /// An authority process and the nodes that follow it, in one temporary folder.
@@ -140,14 +141,24 @@ func dropPacket(_ document: DirectoryDocument, mix: String, provider: String) th
     ], message: [])
 }
 
-/// Sends `packet` in one wire frame over a new TCP connection to `port`, then closes it.
-func sendRaw(_ packet: [UInt8], to port: Int) throws {
-    guard let fd = connectLoopback(port: port, timeout: 5) else { throw TestFailure("cannot connect to port \(port)") }
-    defer { close(fd) }
-    let length = UInt32(WireFormat.frameHeaderBytes + packet.count)
-    let frame = withUnsafeBytes(of: length.bigEndian) { Array($0) } + [WireFormat.version, WireFrameType.packet.rawValue] + packet
-    let written = frame.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-    guard written == frame.count else { throw TestFailure("short write to port \(port)") }
+/// Sends `packet` in one wire frame over a new Noise link to `node`'s packet port as the holder
+/// of the key in `keyFile` (a provider's: a mix of the first layer accepts links only from the
+/// nodes its document lists as sending to it), then closes the link.
+func sendOverLink(_ packet: [UInt8], to node: DirectoryProcesses.Node, as keyFile: String) async throws {
+    let sender = try KeyFile.load(path: keyFile).signingKey
+    guard let responderKey = try VerifyingKey(hex: node.identity).linkKey else {
+        throw TestFailure("node \(node.identity) has no link key")
+    }
+    let link = try await openLink(to: node.port, responderKey: responderKey, localKey: sender.linkKey(),
+                                  group: MultiThreadedEventLoopGroup.singleton)
+    var frame = ByteBuffer()
+    frame.writeWireFrameHeader(type: .packet, bodyBytes: packet.count)
+    frame.writeBytes(packet)
+    do { try await link.writeAndFlush(frame) } catch {
+        try? await link.close()
+        throw error
+    }
+    try await link.close()
 }
 
 /// A failed step of a test, with what it saw.

@@ -37,10 +37,10 @@ struct DirectoryReplayProcessTests {
         func badMACs() async -> Double { await net.metric("mix", "loopix_packets_dropped_total{cause=\"bad_mac\"}") }
 
         // Processed once, refused the second time.
-        try sendRaw(packet, to: mix.port)
+        try await sendOverLink(packet, to: mix, as: net.path("provider.key"))
         #expect(await eventually(within: 10) { await net.metric("mix", "loopix_packets_out_total{kind=\"relay\"}") == 1 },
                 "the first copy was not relayed; mix log:\n\(net.log("mix").suffix(2000))")
-        try sendRaw(packet, to: mix.port)
+        try await sendOverLink(packet, to: mix, as: net.path("provider.key"))
         #expect(await eventually(within: 10) { await replays() == 1 }, "the second copy was not refused as a replay")
 
         // A graceful restart (SIGTERM), then a crash (SIGKILL): the same state folder and key.
@@ -49,7 +49,7 @@ struct DirectoryReplayProcessTests {
             await net.running["mix"]!.waitForExit()
             try await net.startNode("mix", role: "mix")
             try await net.waitForPort(mix.port, within: 20)
-            try sendRaw(packet, to: mix.port)
+            try await sendOverLink(packet, to: mix, as: net.path("provider.key"))
             #expect(await eventually(within: 10) { await replays() == 1 },
                     "after a \(label) restart the packet was not refused as a replay; mix log:\n\(net.log("mix").suffix(2000))")
             #expect(await net.metric("mix", "loopix_packets_out_total{kind=\"relay\"}") == 0, "relayed again after \(label)")
@@ -59,12 +59,12 @@ struct DirectoryReplayProcessTests {
         // The next epoch, inside the grace period: the previous key and its filter still serve.
         try await sleep(until: schedule.end(of: epoch) + 1)
         #expect(await net.metric("mix", "loopix_epoch") == Double(epoch + 1))
-        try sendRaw(packet, to: mix.port)
+        try await sendOverLink(packet, to: mix, as: net.path("provider.key"))
         #expect(await eventually(within: 3) { await replays() == 2 }, "in the grace period the packet was not refused as a replay")
 
         // After the grace period the key is gone: the packet does not even decrypt.
         try await sleep(until: schedule.end(of: epoch) + net.grace + 1.5)
-        try sendRaw(packet, to: mix.port)
+        try await sendOverLink(packet, to: mix, as: net.path("provider.key"))
         #expect(await eventually(within: 10) { await badMACs() == 1 }, "after the grace period the packet was not refused as bad_mac")
         #expect(await replays() == 2)
         #expect(await net.metric("mix", "loopix_packets_out_total{kind=\"relay\"}") == 0)

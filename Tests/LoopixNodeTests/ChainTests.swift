@@ -17,23 +17,24 @@ struct ChainTests {
         let sink = try Member(role: .provider, layer: 0)
         var parameters = NetworkParameters()
         parameters.mixLoopRate = 0
+        parameters.maxHopDelay = 1  // the test asks for up to 30 ms at each hop
         let topology = Topology(parameters: parameters, nodes: mixes.map(\.descriptor) + [sink.descriptor])
         let geometry = parameters.geometry
 
         let logs = mixes.map { _ in HopLog() }
         let nodes = try zip(mixes, logs).map { member, log in
-            try MixNode(id: member.id, secretKey: member.secret, topology: topology,
+            try MixNode(id: member.id, secretKey: member.secret, topology: topology, links: member.links,
                         configuration: testConfiguration(port: member.port), hopObserver: log.observer,
                         eventLoopGroup: group)
         }
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: geometry.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: geometry.packetBytes, group: group)
         for node in nodes { try await node.start() }
 
         // Delays from 0 to 30 ms, different at each hop, as a sender drawing from Exp(µ) would.
         let count = 40
         var sent: [SphinxAddress: [UInt32]] = [:]
-        let client = try await connect(to: mixes[0].port, group: group)
+        let client = try await connect(to: mixes[0], as: sink, group: group)
         for index in 0..<count {
             let delays = (0..<3).map { _ in UInt32.random(in: 0...30_000) }
             let id = SphinxAddress.random()

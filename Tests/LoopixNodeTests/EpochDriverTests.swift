@@ -69,7 +69,8 @@ struct EpochDriverTests {
                 replayFilters: try EpochReplayFilters(folder: folder.appendingPathComponent("replay-\(role.rawValue)"),
                                                       ratedPacketsPerSecond: 100),
                 makeNode: { setup in
-                    try MixNode(id: NodeID.forIdentity(identity.verifyingKey), epoch: setup, configuration: configuration,
+                    try MixNode(id: NodeID.forIdentity(identity.verifyingKey), epoch: setup, links: .noise(identity.linkKey()),
+                                configuration: configuration,
                                 finalSink: final, eventLoopGroup: group, metrics: metrics)
                 })
             return (driver, metrics, port, follower)
@@ -100,7 +101,9 @@ struct EpochDriverTests {
                 RouteHop(publicKey: provider.publicKey, command: .final(messageID: id)),
             ], message: [])
         }
-        let channel = try await connect(to: mixPort, group: group)
+        // The mix of layer 1 takes packets from providers: the test sends as the provider.
+        let channel = try await openLink(to: mixPort, responderKey: mixIdentity.verifyingKey.linkKey!,
+                                         localKey: providerIdentity.linkKey(), group: group)
         func send(_ bytes: [UInt8]) async throws { try await channel.writeAndFlush(packetFrame(bytes)) }
 
         // Continuously, for three epochs: a packet every 100 ms built with the current epoch's keys.

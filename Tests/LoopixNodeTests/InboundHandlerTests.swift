@@ -4,6 +4,7 @@
 @testable import LoopixNode
 import DequeModule
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 import NIOCore
 import NIOEmbedded
@@ -33,7 +34,15 @@ struct InboundHandlerTests {
                                       schedulers: [], loopMonitor: nil, finalSink: nil, hasDeliverySink: false)
             let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: 0)
             context = InboundContext(pool: pool, admission: admission, slab: slab, schedulers: [], metrics: metrics,
-                                     frameTimeout: frameTimeout, maxConnections: maxConnections)
+                                     frameTimeout: frameTimeout, maxConnections: maxConnections,
+                                     shares: PeerShares(capacity: maxConnections))
+        }
+
+        /// A connected channel whose link was established by `peer` (as the Noise layer announces it).
+        func channel(of peer: NoisePublicKey) throws -> EmbeddedChannel {
+            let channel = try channel()
+            channel.pipeline.fireUserInboundEventTriggered(NoiseLinkEstablished(peer: peer))
+            return channel
         }
 
         /// A connected channel with the node's inbound pipeline.
@@ -178,5 +187,57 @@ struct InboundHandlerTests {
         #expect(!silent.isActive)
         #expect(talking.isActive)
         #expect(fixture.drops(.frameTimeout) == 1)
+    }
+
+    @Test("a peer that floods holds its share of the queue, and another peer's packets still get in")
+    func fairShare() throws {
+        let fixture = try Fixture(buffers: 64, queueLimit: 64)
+        fixture.admission.admitLimit = 8
+        let flooder = try fixture.channel(of: try NoiseSecretKey.generate().publicKey)
+        let modest = try fixture.channel(of: try NoiseSecretKey.generate().publicKey)
+        for _ in 0..<20 { try flooder.writeInbound(fixture.packet()) }
+        #expect(fixture.queue.length == 8, "alone, a peer may fill the admission limit")
+        #expect(fixture.drops(.queueFull) == 12)
+        for _ in 0..<3 { try modest.writeInbound(fixture.packet()) }
+        #expect(fixture.queue.length == 11, "a peer under its share (8 / 2 peers) gets in past the limit")
+        for _ in 0..<5 { try flooder.writeInbound(fixture.packet()) }
+        #expect(fixture.queue.length == 11, "a peer over its share is refused")
+        #expect(fixture.drops(.queueFull) == 17)
+        #expect(flooder.isActive && modest.isActive)
+    }
+
+    @Test("the AQM's early drops fall on the peer that holds its share, not on one sending a little")
+    func earlyDropsOnHeavyPeers() throws {
+        let fixture = try Fixture(buffers: 64, queueLimit: 64)
+        fixture.admission.admitLimit = 16
+        let heavy = try fixture.channel(of: try NoiseSecretKey.generate().publicKey)
+        let light = try fixture.channel(of: try NoiseSecretKey.generate().publicKey)
+        for _ in 0..<6 { try heavy.writeInbound(fixture.packet()) }
+        fixture.admission.dropProbability = 1
+        try light.writeInbound(fixture.packet())
+        try light.writeInbound(fixture.packet())
+        #expect(fixture.queue.length == 8, "a light peer's packets pass the AQM")
+        try heavy.writeInbound(fixture.packet())
+        #expect(fixture.queue.length == 8, "the peer holding half its share or more takes the early drop")
+        #expect(fixture.drops(.aqm) == 1)
+    }
+}
+
+@Suite("Fair admission rule")
+struct FairAdmissionTests {
+    @Test("one peer: the plain limit and the early drops; several: shares of the limit, at most twice the limit in all")
+    func judge() {
+        let never = { false }, always = { true }
+        #expect(FairAdmission.judge(length: 8, mine: 8, active: 1, limit: 8, earlyDrop: never) == .queueFull)
+        #expect(FairAdmission.judge(length: 5, mine: 5, active: 1, limit: 8, earlyDrop: always) == .aqm)
+        #expect(FairAdmission.judge(length: 1, mine: 1, active: 1, limit: 8, earlyDrop: always) == nil)
+        #expect(FairAdmission.judge(length: 8, mine: 0, active: 2, limit: 8, earlyDrop: always) == nil)
+        #expect(FairAdmission.judge(length: 6, mine: 4, active: 2, limit: 8, earlyDrop: never) == .fairShare)
+        #expect(FairAdmission.judge(length: 9, mine: 5, active: 2, limit: 8, earlyDrop: never) == .queueFull)
+        #expect(FairAdmission.judge(length: 16, mine: 0, active: 4, limit: 8, earlyDrop: never) == .queueFull)
+        #expect(FairAdmission.judge(length: 6, mine: 2, active: 2, limit: 8, earlyDrop: always) == .aqm)
+        #expect(FairAdmission.judge(length: 6, mine: 1, active: 2, limit: 8, earlyDrop: always) == nil)
+        // Many peers: a share of one packet, and every peer with a packet queued takes early drops.
+        #expect(FairAdmission.judge(length: 4, mine: 0, active: 20, limit: 8, earlyDrop: always) == .aqm)
     }
 }

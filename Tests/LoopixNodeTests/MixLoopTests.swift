@@ -33,7 +33,7 @@ struct MixLoopTests {
             return configuration
         }
         let nodes = try (mixes + [provider]).map {
-            try MixNode(id: $0.id, secretKey: $0.secret, topology: topology, configuration: configuration($0),
+            try MixNode(id: $0.id, secretKey: $0.secret, topology: topology, links: $0.links, configuration: configuration($0),
                         eventLoopGroup: group)
         }
         for node in nodes { try await node.start() }

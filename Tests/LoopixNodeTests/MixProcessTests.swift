@@ -31,7 +31,7 @@ struct MixProcessTests {
         let configFile = directory.appendingPathComponent("mix.json")
         let authority = SigningKey()
         try SignedTopology.sign(topology, with: authority).write(to: topologyFile.path)
-        try KeyFile(sphinxKey: mix.secret, signingKey: SigningKey()).write(to: keyFile.path)
+        try KeyFile(sphinxKey: mix.secret, signingKey: mix.identity).write(to: keyFile.path)
         let metricsPort = try freeLoopbackPort()
         let config: [String: Any] = [
             "topology": "topology.json", "key": "mix.key", "authority": authority.verifyingKey.hex,
@@ -41,7 +41,7 @@ struct MixProcessTests {
         try JSONSerialization.data(withJSONObject: config).write(to: configFile)
 
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: parameters.geometry.packetBytes, group: group)
         let process = Process()
         process.executableURL = Self.binary!
         process.arguments = ["mix", "--config", configFile.path]
@@ -53,7 +53,7 @@ struct MixProcessTests {
 
         var client: (any Channel)? = nil
         for _ in 0..<200 where client == nil {
-            client = try? await connect(to: mix.port, group: group)
+            client = try? await connect(to: mix, as: sink, group: group)
             if client == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         let stderr = (try? String(contentsOf: errorLog, encoding: .utf8)) ?? ""

@@ -2,6 +2,7 @@
 // slow, what is counted when packets cannot go, reconnecting, and keep-alives on idle links only.
 @testable import LoopixNode
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 import NIOCore
 import NIOEmbedded
@@ -19,11 +20,11 @@ struct OutboundLinkHandlerTests {
         var attempts = 0
 
         func connect(to peer: NodeDescriptor, on eventLoop: any EventLoop,
-                     installing handler: @escaping @Sendable () -> any ChannelHandler) -> EventLoopFuture<any Channel> {
+                     installing handlers: @escaping @Sendable () throws -> [any ChannelHandler]) -> EventLoopFuture<any Channel> {
             attempts += 1
             if refuse { return loop.makeFailedFuture(ChannelError.connectTimeout(.seconds(5))) }
             let channel = EmbeddedChannel(loop: loop)
-            try! channel.pipeline.syncOperations.addHandler(handler())
+            try! channel.pipeline.syncOperations.addHandlers(try! handlers())
             try! channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
             channels.append(channel)
             return loop.makeSucceededFuture(channel)
@@ -37,10 +38,15 @@ struct OutboundLinkHandlerTests {
         let link: OutboundConnection
         let settings: OutboundSettings
 
-        init(queueLimit: Int = 4, keepAlive: Double = 3) {
-            settings = OutboundSettings(queueLimit: queueLimit, initialBackoff: 0.1, maxBackoff: 1, keepAliveInterval: keepAlive)
+        /// The peer's identity (its link key is the X25519 form).
+        let peerIdentity = SigningKey()
+
+        init(queueLimit: Int = 4, keepAlive: Double = 3, security: LinkSecurity = .plaintextForBenchmark,
+             links: LinkSettings = LinkSettings()) {
+            settings = OutboundSettings(queueLimit: queueLimit, initialBackoff: 0.1, maxBackoff: 1, keepAliveInterval: keepAlive,
+                                        security: security, links: links)
             let peer = NodeDescriptor(id: .random(), role: .mix, layer: 2, host: "127.0.0.1", port: 1,
-                                      publicKey: SecretKey.generate().publicKey)
+                                      publicKey: SecretKey.generate().publicKey, signingKey: peerIdentity.verifyingKey)
             link = OutboundConnection(peer: peer, eventLoop: connector.loop, schedulerIndex: 0, metrics: metrics,
                                       settings: settings, connector: connector)
         }
@@ -73,6 +79,23 @@ struct OutboundLinkHandlerTests {
                 }
             }
             return out
+        }
+
+        /// Plays the responder of `channel`'s handshake with `key`; returns its transport.
+        static func respond(on channel: EmbeddedChannel, key: NoiseSecretKey) throws -> NoiseTransport {
+            let responder = try NoiseHandshake.responder(localStaticKey: key, prologue: Array(LinkPurpose.packets.rawValue.utf8))
+            _ = try responder.readMessage(try #require(try nextMessage(channel)))
+            let second = try responder.writeMessage()
+            try channel.writeInbound(ByteBuffer(bytes: [UInt8(second.count >> 8), UInt8(second.count & 0xff)] + second))
+            _ = try responder.readMessage(try #require(try nextMessage(channel)))
+            return try responder.split()
+        }
+
+        /// The next length-prefixed message `channel` wrote.
+        static func nextMessage(_ channel: EmbeddedChannel) throws -> [UInt8]? {
+            guard var bytes = try channel.readOutbound(as: ByteBuffer.self) else { return nil }
+            guard let length = bytes.readInteger(as: UInt16.self) else { return nil }
+            return bytes.readBytes(length: Int(length))
         }
     }
 
@@ -160,5 +183,47 @@ struct OutboundLinkHandlerTests {
         fixture.send(3)
         #expect(fixture.count(.shutdown) == 3)
         #expect(fixture.slab.inUse == 0)
+    }
+
+    @Test("over Noise: the handshake first, packets wait for it, then each frame is one sealed message the peer opens")
+    func noiseLink() throws {
+        var links = LinkSettings()
+        links.rekeyInterval = 2  // both ends rekey every second message: the peer must follow
+        let fixture = Fixture(queueLimit: 8, security: .noise(SigningKey().linkKey()), links: links)
+        fixture.send(1)
+        let channel = try #require(fixture.connector.channels.first)
+        #expect(fixture.relayed == 0, "nothing leaves before the handshake")
+        let transport = try Fixture.respond(on: channel, key: fixture.peerIdentity.linkKey())
+        for mark in 2...5 { fixture.send(UInt8(mark)) }
+        fixture.link.flush()
+        var marks: [UInt8] = []
+        var opened = 0
+        while var message = try Fixture.nextMessage(channel) {
+            try transport.receiving.decrypt(&message)
+            opened += 1
+            if opened % 2 == 0 { try transport.receiving.rekey() }
+            var plain = ByteBuffer(bytes: message)
+            let frame = try #require(try WireFrameDecoder(packetBytes: 32).decodeFrame(from: &plain))
+            #expect(plain.readableBytes == 0, "one frame per message")
+            marks.append(frame.body.getInteger(at: frame.body.readerIndex, as: UInt8.self)!)
+        }
+        #expect(marks == [1, 2, 3, 4, 5])
+        #expect(fixture.slab.inUse == 0)
+    }
+
+    @Test("a responder that does not hold the listed key fails the handshake, which is counted, and the link tries again")
+    func wrongResponderKey() throws {
+        let fixture = Fixture(queueLimit: 8, security: .noise(SigningKey().linkKey()))
+        fixture.send(1)
+        let channel = try #require(fixture.connector.channels.first)
+        // Someone else answers with a second message of the right length that nothing can open.
+        _ = try Fixture.nextMessage(channel)
+        try channel.writeInbound(ByteBuffer(bytes: [0, 48] + [UInt8](repeating: 9, count: 48)))
+        let failures = MetricSamples(text: fixture.metrics.render())["loopix_outbound_link_failures_total{cause=\"responder_key_mismatch\"}"]
+        #expect(failures == 1)
+        #expect(!channel.isActive)
+        fixture.connector.loop.advanceTime(by: .milliseconds(100))
+        #expect(fixture.connector.attempts == 2, "the link reconnects after its backoff")
+        #expect(fixture.relayed == 0)
     }
 }

@@ -19,11 +19,11 @@ struct OutboundLinkTests {
         configuration.outboundQueueLimit = 5
         configuration.reconnectInitialBackoff = 0.02
         configuration.reconnectMaxBackoff = 0.1
-        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, configuration: configuration,
+        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, links: mix.links, configuration: configuration,
                                eventLoopGroup: group)
         try await node.start()
 
-        let client = try await connect(to: mix.port, group: group)
+        let client = try await connect(to: mix, as: sink, group: group)
         for _ in 0..<8 {
             let packet = try Sphinx.createPacket(geometry: parameters.geometry, route: [
                 RouteHop(publicKey: mix.secret.publicKey, command: .relay(next: sink.id, delayMicroseconds: 0)),
@@ -35,7 +35,7 @@ struct OutboundLinkTests {
         try await Task.sleep(for: .milliseconds(200))  // a few failed attempts
 
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: parameters.geometry.packetBytes, group: group)
         #expect(await frames.wait(for: 5, timeout: 3), "queued packets not delivered after reconnect: \(frames.count)")
 
         try await client.close()

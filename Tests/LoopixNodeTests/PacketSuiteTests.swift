@@ -18,10 +18,10 @@ struct PacketSuiteTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let pair = try MixAndSink(geometry: Self.kem)
         let (mix, sink) = (pair.mix, pair.sink)
-        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: pair.topology,
+        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: pair.topology, links: mix.links,
                                configuration: testConfiguration(port: mix.port), eventLoopGroup: group)
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: Self.kem.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: Self.kem.packetBytes, group: group)
         try await node.start()
         func packet(_ geometry: Geometry) throws -> [UInt8] {
             try Sphinx.createPacket(geometry: geometry, route: [
@@ -31,7 +31,7 @@ struct PacketSuiteTests {
         }
 
         // The network's own suite goes through, and the sink opens it as a KEM packet.
-        let client = try await connect(to: mix.port, group: group)
+        let client = try await connect(to: mix, as: sink, group: group)
         try await client.writeAndFlush(packetFrame(try packet(Self.kem)))
         #expect(await frames.wait(for: 1, timeout: 10))
         let opener = try PacketProcessor(geometry: Self.kem, secretKey: sink.secret, replayFilter: nil)
@@ -42,7 +42,7 @@ struct PacketSuiteTests {
         // A version 1 packet of the same H and P is another size: the frame is refused, the connection closed.
         let v1 = try Geometry(hops: 2, payload: 2048)
         #expect(v1.packetBytes != Self.kem.packetBytes)
-        let wrongSize = try await connect(to: mix.port, group: group)
+        let wrongSize = try await connect(to: mix, as: sink, group: group)
         try await wrongSize.writeAndFlush(packetFrame(try packet(v1)))
         #expect(await closes(wrongSize, within: 2))
         #expect(await eventually { drops("bad_frame_length", at: node) == 1 })
@@ -64,7 +64,7 @@ struct PacketSuiteTests {
     @Test("a running node refuses a document of another suite and keeps its own")
     func suiteCannotChange() async throws {
         let pair = try MixAndSink(geometry: Self.kem)
-        let node = try MixNode(id: pair.mix.id, secretKey: pair.mix.secret, topology: pair.topology,
+        let node = try MixNode(id: pair.mix.id, secretKey: pair.mix.secret, topology: pair.topology, links: pair.mix.links,
                                configuration: testConfiguration(port: pair.mix.port))
         var other = pair.topology
         other.parameters.geometry = try Geometry(hops: 2, payload: 2048)

@@ -17,10 +17,10 @@ struct ShutdownTests {
         let (mix, sink, topology, parameters) = (pair.mix, pair.sink, pair.topology, pair.parameters)
         var configuration = testConfiguration(port: mix.port)
         configuration.drainTimeout = 0.3
-        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, configuration: configuration,
+        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, links: mix.links, configuration: configuration,
                                eventLoopGroup: group)
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: parameters.geometry.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: parameters.geometry.packetBytes, group: group)
         try await node.start()
 
         // Packets are built before connecting, so that a slow machine cannot stall the connection.
@@ -30,7 +30,7 @@ struct ShutdownTests {
                 RouteHop(publicKey: sink.secret.publicKey, command: .final(messageID: .random())),
             ], message: [])
         }
-        let client = try await connect(to: mix.port, group: group)
+        let client = try await connect(to: mix, as: sink, group: group)
         for packet in packets { try await client.writeAndFlush(packetFrame(packet)) }
         #expect(await eventually { MetricSamples(text: node.metrics.render())["loopix_packets_in_total"] == 4 })
         #expect(await eventually { MetricSamples(text: node.metrics.render())["loopix_crypto_queue_length"] == 0 })
@@ -40,7 +40,7 @@ struct ShutdownTests {
         #expect(drops("shutdown", at: node) == 2, "the two long delays are counted")
         let clientClosed = await closes(client, within: 1)
         #expect(clientClosed)
-        await #expect(throws: (any Error).self) { _ = try await connect(to: mix.port, group: group) }
+        await #expect(throws: (any Error).self) { _ = try await connect(to: mix, as: sink, group: group) }
 
         await frames.stop()
         try await group.shutdownGracefully()

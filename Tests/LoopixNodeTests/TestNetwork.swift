@@ -3,6 +3,7 @@
 import Foundation
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixSphinx
 import NIOConcurrencyHelpers
 import NIOCore
@@ -12,14 +13,21 @@ import LoopixTestSupport
 /// A node of a test topology: its keys and its entry.
 struct Member {
     var secret: SecretKey
+    /// Its identity, whose X25519 form its links authenticate with.
+    var identity: SigningKey
     var descriptor: NodeDescriptor
     var id: NodeID { descriptor.id }
     var port: Int { descriptor.port }
+    var linkKey: NoiseSecretKey { identity.linkKey() }
+    var linkPublicKey: NoisePublicKey { descriptor.linkKey! }
+    /// Noise links with its identity.
+    var links: LinkSecurity { .noise(linkKey) }
 
     init(role: NodeRole, layer: Int) throws {
         secret = SecretKey.generate()
+        identity = SigningKey()
         descriptor = NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
-                                    port: try freeLoopbackPort(), publicKey: secret.publicKey)
+                                    port: try freeLoopbackPort(), publicKey: secret.publicKey, signingKey: identity.verifyingKey)
     }
 }
 
@@ -36,6 +44,8 @@ struct MixAndSink {
         var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
+        // Tests ask for delays of seconds (a packet held past a shutdown, say).
+        parameters.maxHopDelay = 60
         topology = Topology(parameters: parameters, nodes: [mix.descriptor, sink.descriptor])
     }
 }
@@ -63,30 +73,34 @@ func packetFrame(_ packet: [UInt8]) -> ByteBuffer {
     return buffer
 }
 
-/// A raw TCP connection to a node, for writing whatever bytes a test wants.
-func connect(to port: Int, group: any EventLoopGroup) async throws -> any Channel {
-    try await ClientBootstrap(group: group)
-        .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        .connect(host: "127.0.0.1", port: port).get()
+/// A Noise link to `member`'s packet port as the holder of `sender`'s identity, for writing
+/// frames (one per write) a test makes.
+func connect(to member: Member, as sender: Member, group: any EventLoopGroup) async throws -> any Channel {
+    try await openLink(to: member.port, responderKey: member.linkPublicKey, localKey: sender.linkKey, group: group)
 }
 
-/// A provider stand-in at the end of a route: accepts connections and records each packet frame
-/// with its arrival time.
+/// A provider stand-in at the end of a route: accepts Noise links as `member` (from anyone) and
+/// records each packet frame with its arrival time.
 final class FrameSink: Sendable {
     let received = NIOLockedValueBox<[(arrival: UInt64, packet: [UInt8])]>([])
     private let channel: NIOLockedValueBox<(any Channel)?> = NIOLockedValueBox(nil)
 
-    func start(port: Int, packetBytes: Int, group: any EventLoopGroup) async throws {
+    func start(as member: Member, packetBytes: Int, group: any EventLoopGroup) async throws {
         let received = self.received
+        let key = member.linkKey
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(WireFrameDecoder(packetBytes: packetBytes)))
-                    try channel.pipeline.syncOperations.addHandler(Recorder(received: received))
+                    try channel.pipeline.syncOperations.addHandlers([
+                        try NoiseLinkHandler(role: .responder(authorizer: AcceptEveryone(), limits: nil), localKey: key,
+                                             purpose: .packets, settings: LinkSettings(),
+                                             maxInboundPlaintext: WireFormat.lengthPrefixBytes + WireFormat.maxFrameLength(packetBytes: packetBytes)),
+                        WireFrameUnpacker(packetBytes: packetBytes), Recorder(received: received),
+                    ])
                 }
             }
-            .bind(host: "127.0.0.1", port: port).get()
+            .bind(host: "127.0.0.1", port: member.port).get()
         channel.withLockedValue { $0 = server }
     }
 

@@ -47,12 +47,12 @@ struct ThroughputMeasurement {
         configuration.aqm.queueLimit = 8192
         configuration.aqm.sojournLimit = 0
         configuration.aqm.targetDelay = 1  // measure capacity, not the AQM
-        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, configuration: configuration,
+        let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, links: mix.links, configuration: configuration,
                                eventLoopGroup: group)
         let frames = FrameSink()
-        try await frames.start(port: sink.port, packetBytes: geometry.packetBytes, group: group)
+        try await frames.start(as: sink, packetBytes: geometry.packetBytes, group: group)
         try await node.start()
-        let client = try await connect(to: mix.port, group: group)
+        let client = try await connect(to: mix, as: sink, group: group)
         let cpuBefore = cpuSeconds()
         let start = ContinuousClock.now
         for chunk in stride(from: 0, to: count, by: 256) {

@@ -3,6 +3,7 @@ import Foundation
 import LoopixClient
 import LoopixNetwork
 import LoopixNode
+import LoopixNoise
 import LoopixProvider
 import LoopixSphinx
 import LoopixTestSupport
@@ -16,6 +17,8 @@ final class LoopbackNetwork: @unchecked Sendable {
     let topology: Topology
     let mixes: [MixNode]
     let providers: [ProviderNode]
+    /// Each node's identity, by node id.
+    let identities: [NodeID: SigningKey]
     let pullSize: Int
     let directory = makeTemporaryDirectory()
 
@@ -23,11 +26,15 @@ final class LoopbackNetwork: @unchecked Sendable {
         self.pullSize = pullSize
         var nodes: [NodeDescriptor] = []
         var keys: [SecretKey] = []
+        var identities: [NodeID: SigningKey] = [:]
         func add(_ role: NodeRole, _ layer: Int) throws {
             let key = SecretKey.generate()
+            let identity = SigningKey()
             keys.append(key)
-            nodes.append(NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
-                                        port: try freeLoopbackPort(), publicKey: key.publicKey))
+            let node = NodeDescriptor(id: .random(), role: role, layer: layer, host: "127.0.0.1",
+                                      port: try freeLoopbackPort(), publicKey: key.publicKey, signingKey: identity.verifyingKey)
+            identities[node.id] = identity
+            nodes.append(node)
         }
         try add(.provider, 0)
         try add(.provider, 0)
@@ -62,14 +69,22 @@ final class LoopbackNetwork: @unchecked Sendable {
                 p.pullSize = pullSize
                 p.durability = .normal
                 providers.append(try ProviderNode(id: node.id, secretKey: keys[i], topology: topology,
+                                                  linkKey: identities[node.id]!.linkKey(),
                                                   node: configuration(node.port), provider: p, eventLoopGroup: group))
             } else {
                 mixes.append(try MixNode(id: node.id, secretKey: keys[i], topology: topology,
+                                         links: .noise(identities[node.id]!.linkKey()),
                                          configuration: configuration(node.port), eventLoopGroup: group))
             }
         }
         self.mixes = mixes
         self.providers = providers
+        self.identities = identities
+    }
+
+    /// The link key of provider `index` (the X25519 form of its identity).
+    func providerKey(_ index: Int) -> NoisePublicKey {
+        identities[providers[index].node.id]!.verifyingKey.linkKey!
     }
 
     /// Non-zero drop and mailbox counters of every node, for failure messages.
@@ -77,7 +92,8 @@ final class LoopbackNetwork: @unchecked Sendable {
         let nodes = mixes.map { ("mix", $0.metrics.render()) } + providers.map { ("provider", $0.node.metrics.render()) }
         return nodes.map { role, text in
             role + ": " + text.split(separator: "\n")
-                .filter { ($0.hasPrefix("loopix_packets_dropped_total") || $0.hasPrefix("loopix_mailbox_") || $0.hasPrefix("loopix_packets_in"))
+                .filter { ($0.hasPrefix("loopix_packets_dropped_total") || $0.hasPrefix("loopix_mailbox_") || $0.hasPrefix("loopix_packets_in")
+                           || $0.hasPrefix("loopix_links_") || $0.hasPrefix("loopix_outbound_link_failures") || $0.hasPrefix("loopix_inbound_connections"))
                     && !$0.hasSuffix(" 0") }
                 .joined(separator: ", ")
         }.joined(separator: " | ")
@@ -103,7 +119,8 @@ final class LoopbackNetwork: @unchecked Sendable {
         let transport = TCPClientTransport(
             packets: .init(host: "127.0.0.1", port: provider.packetPort!),
             pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
-            identity: identity, geometry: topology.parameters.geometry, pullSize: pullSize, group: group)
+            identity: identity, providerKey: providerKey(index), geometry: topology.parameters.geometry, pullSize: pullSize,
+            group: group)
         let core = try ClientCore(identity: identity, network: network ?? StaticNetwork(topology), replayState: replayState)
         return LoopixClient(core: core, rates: rates, transport: transport, eventLoop: group.next())
     }
@@ -239,7 +256,8 @@ struct CoverTrafficEndToEndTests {
         let times = TimeLog()
         let transport = TCPClientTransport(
             packets: .init(host: "127.0.0.1", port: provider.packetPort!), pulls: .init(host: "127.0.0.1", port: provider.pullPort!),
-            identity: identity, geometry: net.topology.parameters.geometry, pullSize: net.pullSize, group: net.group)
+            identity: identity, providerKey: net.providerKey(0), geometry: net.topology.parameters.geometry, pullSize: net.pullSize,
+            group: net.group)
         let client = LoopixClient(core: try ClientCore(identity: identity, topology: net.topology), rates: rates,
                                   transport: transport, eventLoop: net.group.next(),
                                   sendObserver: { _, t in times.append(t) })
@@ -306,9 +324,9 @@ struct ClientReplayStateEndToEndTests {
         #expect(b.statistics.messagesReceived == 6)
         #expect(try store.count(mailbox: mailbox) == 0)
         var bodies: [String] = []
-        for await m in b.messages {
+        // Bounded: a lost message fails the expectation below instead of hanging the run.
+        while bodies.count < 6, let m = await next(of: b.messages, within: 5) {
             bodies.append(String(decoding: m.body, as: UTF8.self))
-            if bodies.count == 6 { break }
         }
         #expect(Set(bodies) == Set(messages))
         #expect(b.statistics.duplicatesReceived == 0)

@@ -1,6 +1,7 @@
 // The mailbox store on a real SQLite file: durability, order, quotas, isolation, reopening.
 import Foundation
-import LoopixProvider
+import LoopixNetwork
+@testable import LoopixProvider
 import LoopixSphinx
 import Testing
 
@@ -79,5 +80,53 @@ struct MailboxStoreTests {
         #expect(throws: SQLiteError.self) {
             try MailboxStore(configuration: .init(path: path), geometry: try Geometry(hops: 2, payload: 64))
         }
+    }
+
+    @Test("a mailbox flooded to its quota takes mail again once its packets expire, unread")
+    func expiry() throws {
+        let store = try MailboxStore(configuration: .init(path: temporaryPath("e.sqlite"), quotaPerMailbox: 3, expiry: 60),
+                                     geometry: geometry)
+        let victim = SphinxAddress.random()
+        try store.register(mailbox: victim, verifyingKey: SigningKey().verifyingKey)
+        let t0 = 1_000_000.0
+        for i in 0..<5 { _ = try store.store(mailbox: victim, packet: packet(UInt8(i)), now: t0) }
+        #expect(try store.store(mailbox: victim, packet: packet(9), now: t0 + 30) == .mailboxFull)
+        #expect(try store.purgeExpired(now: t0 + 59) == 0, "nothing expires early")
+        #expect(try store.store(mailbox: victim, packet: packet(9), now: t0 + 59) == .mailboxFull)
+        #expect(try store.purgeExpired(now: t0 + 61) == 3)
+        #expect(try store.count(mailbox: victim) == 0)
+        #expect(try store.store(mailbox: victim, packet: packet(10), now: t0 + 62) == .stored)
+        #expect(try store.oldest(mailbox: victim, limit: 5).map { $0.packet[100] } == [10])
+    }
+
+    @Test("a file of the earlier layout opens: its packets get a time (now), its clients their link keys")
+    func migration() throws {
+        let path = temporaryPath("old.sqlite")
+        let key = SigningKey()
+        let mailbox = SphinxAddress.random()
+        let kept = packet(5)
+        do {
+            // The layout before packets had a time and mailboxes a link key.
+            let db = try SQLiteDatabase(path: path)
+            try db.execute("""
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE mailboxes (id BLOB PRIMARY KEY, verifying_key BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+                CREATE TABLE packets (seq INTEGER PRIMARY KEY AUTOINCREMENT, mailbox BLOB NOT NULL REFERENCES mailboxes(id), packet BLOB NOT NULL);
+                CREATE INDEX packets_by_mailbox ON packets(mailbox, seq);
+                INSERT INTO meta VALUES ('geometry', '\(geometry.hops)/\(geometry.payload)');
+                """)
+            try db.prepare("INSERT INTO mailboxes (id, verifying_key, stored) VALUES (?, ?, 1)").bind([mailbox.bytes, key.verifyingKey.bytes]).run()
+            try db.prepare("INSERT INTO packets (mailbox, packet) VALUES (?, ?)").bind([mailbox.bytes, kept]).run()
+        }
+        let store = try MailboxStore(configuration: .init(path: path, expiry: 3600), geometry: geometry)
+        #expect(try store.oldest(mailbox: mailbox, limit: 5).map(\.packet) == [kept])
+        #expect(try store.linkKey(for: mailbox) == key.linkKey().publicKey)
+        #expect(try store.isRegistered(linkKey: key.linkKey().publicKey))
+        let now = Date().timeIntervalSince1970
+        #expect(try store.purgeExpired(now: now) == 0, "an old packet counts from the migration")
+        #expect(try store.purgeExpired(now: now + 3700) == 1)
+        #expect(try store.count(mailbox: mailbox) == 0)
+        // Opening it again does not migrate twice.
+        _ = try MailboxStore(configuration: .init(path: path), geometry: geometry)
     }
 }

@@ -1,7 +1,9 @@
-// The pull server's connection handler on a testing channel, without sockets: the challenge,
-// an authenticated pull and its acknowledgement, and every refusal counted under its cause.
+// The pull server's connection handler on a testing channel, without sockets (the Noise layer's
+// announcement is fired by the test): a pull and its acknowledgement, and every refusal counted
+// under its cause.
 @testable import LoopixProvider
 import LoopixNetwork
+import LoopixNoise
 import LoopixSphinx
 import LoopixTestSupport
 import NIOCore
@@ -14,9 +16,9 @@ struct PullHandlerTests {
     static let pullSize = 3
     let geometry = Geometry.standard
 
-    /// A pull server over a real mailbox file with one registered client, and a channel with
-    /// the server's pipeline. The handler hands disk work to a Dispatch queue, so the channel is
-    /// NIO's thread-safe testing channel.
+    /// A pull server over a real mailbox file with one registered client, and a channel with the
+    /// server's pipeline after its Noise layer. The handler hands disk work to a Dispatch queue,
+    /// so the channel is NIO's thread-safe testing channel.
     struct Fixture {
         let registry = PrometheusCollectorRegistry()
         let server: PullServer
@@ -24,11 +26,12 @@ struct PullHandlerTests {
         let key = SigningKey()
         let channel = NIOAsyncTestingChannel()
 
-        init(idleTimeout: Double = 30) async throws {
+        init(idleTimeout: Double = 30, limits: PullLimits = PullLimits(), establishedBy peer: NoisePublicKey? = nil) async throws {
             let store = try MailboxStore(configuration: .init(path: temporaryPath("pull.sqlite")), geometry: .standard)
             try store.register(mailbox: mailbox, verifyingKey: key.verifyingKey)
             server = PullServer(service: PullService(store: store, pullSize: PullHandlerTests.pullSize),
-                                metrics: ProviderMetrics(registry: registry), idleTimeout: idleTimeout)
+                                key: try NoiseSecretKey.generate(), metrics: ProviderMetrics(registry: registry),
+                                idleTimeout: idleTimeout, limits: limits)
             let server = self.server
             try await channel.pipeline.addHandlers([
                 ByteToMessageHandler(PullFrameDecoder.provider(pullSize: PullHandlerTests.pullSize)),
@@ -36,6 +39,10 @@ struct PullHandlerTests {
                 PullConnectionHandler(server: server),
             ])
             try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+            let client = peer ?? key.linkKey().publicKey
+            try await channel.eventLoop.submit { [channel] in
+                channel.pipeline.fireUserInboundEventTriggered(NoiseLinkEstablished(peer: client))
+            }.get()
         }
 
         func refused(_ cause: String) -> Int {
@@ -65,16 +72,13 @@ struct PullHandlerTests {
         }
     }
 
-    @Test("a signed pull gets exactly K slots, and its acknowledgement deletes what it names and brings a new challenge")
+    @Test("a pull gets exactly K slots, and its acknowledgement deletes what it names and is confirmed")
     func pullAndAcknowledge() async throws {
         let fixture = try await Fixture()
         let stored = (0..<2).map { _ in Sphinx.createDummy(geometry: geometry) }
         for packet in stored { _ = try fixture.server.service.store.store(mailbox: fixture.mailbox, packet: packet) }
 
-        let challenge = try await fixture.nextFrame()
-        #expect(challenge.type == .challenge)
-        let request = PullRequest(mailbox: fixture.mailbox, challenge: Array(challenge.body.readableBytesView), key: fixture.key)
-        try await fixture.send(.request, request.encoded)
+        try await fixture.send(.request, PullRequest(mailbox: fixture.mailbox).encoded)
         let answer = try await fixture.nextFrame()
         #expect(answer.type == .response)
         let response = try PullResponse(decoding: Array(answer.body.readableBytesView), pullSize: Self.pullSize,
@@ -84,20 +88,17 @@ struct PullHandlerTests {
 
         try await fixture.send(.acknowledgement, PullAcknowledgement(handles: response.slots.map(\.handle)).encoded)
         let next = try await fixture.nextFrame()
-        #expect(next.type == .challenge)
-        #expect(next.body != challenge.body, "every pull signs a fresh challenge")
+        #expect(next.type == .acknowledged)
         #expect(try fixture.server.service.store.count(mailbox: fixture.mailbox) == 0)
         #expect(fixture.counter("loopix_pulls_total") == 1)
         #expect(fixture.counter("loopix_mailbox_acknowledged_total") == 2)
         #expect(fixture.counter("loopix_pull_packets_total{kind=\"dummy\"}") == 1)
     }
 
-    @Test("a request signed by another key is refused as unauthenticated and the connection closed")
+    @Test("a client whose link key is not the mailbox's is refused as unauthenticated and the connection closed")
     func wrongKey() async throws {
-        let fixture = try await Fixture()
-        let challenge = try await fixture.nextFrame()
-        let forged = PullRequest(mailbox: fixture.mailbox, challenge: Array(challenge.body.readableBytesView), key: SigningKey())
-        try await fixture.send(.request, forged.encoded)
+        let fixture = try await Fixture(establishedBy: try NoiseSecretKey.generate().publicKey)
+        try await fixture.send(.request, PullRequest(mailbox: fixture.mailbox).encoded)
         let refusal = try await fixture.nextFrame()
         #expect(refusal.type == .refusal)
         #expect(Array(refusal.body.readableBytesView) == [PullRefusal.unauthenticated.rawValue])
@@ -105,21 +106,9 @@ struct PullHandlerTests {
         #expect(await fixture.closed())
     }
 
-    @Test("a request that does not sign the current challenge is refused")
-    func staleChallenge() async throws {
-        let fixture = try await Fixture()
-        _ = try await fixture.nextFrame()
-        let replayed = PullRequest(mailbox: fixture.mailbox, challenge: [UInt8](repeating: 1, count: PullFormat.challengeBytes),
-                                   key: fixture.key)
-        try await fixture.send(.request, replayed.encoded)
-        #expect(try await fixture.nextFrame().type == .refusal)
-        #expect(fixture.refused("pull_unauthenticated") == 1)
-    }
-
     @Test("a request of the wrong length is refused as malformed")
     func malformed() async throws {
         let fixture = try await Fixture()
-        _ = try await fixture.nextFrame()
         try await fixture.send(.request, [UInt8](repeating: 0, count: PullRequest.bytes - 1))
         #expect(try await fixture.nextFrame().type == .refusal)
         #expect(fixture.refused("pull_malformed") == 1)
@@ -129,16 +118,59 @@ struct PullHandlerTests {
     @Test("an acknowledgement before any answer is a protocol violation")
     func acknowledgementFirst() async throws {
         let fixture = try await Fixture()
-        _ = try await fixture.nextFrame()
         try await fixture.send(.acknowledgement, PullAcknowledgement(handles: []).encoded)
         #expect(try await fixture.nextFrame().type == .refusal)
         #expect(fixture.refused("pull_protocol_violation") == 1)
     }
 
+    @Test("pulls beyond the client's rate are refused and counted")
+    func rateLimit() async throws {
+        var limits = PullLimits()
+        limits.pullsPerSecond = 0.001
+        limits.pullBurst = 2
+        let fixture = try await Fixture(limits: limits)
+        for _ in 0..<2 {
+            try await fixture.send(.request, PullRequest(mailbox: fixture.mailbox).encoded)
+            let answer = try await fixture.nextFrame()
+            #expect(answer.type == .response)
+            try await fixture.send(.acknowledgement, PullAcknowledgement(handles: []).encoded)
+            #expect(try await fixture.nextFrame().type == .acknowledged)
+        }
+        try await fixture.send(.request, PullRequest(mailbox: fixture.mailbox).encoded)
+        let refusal = try await fixture.nextFrame()
+        #expect(Array(refusal.body.readableBytesView) == [PullRefusal.rateLimited.rawValue])
+        #expect(fixture.refused("pull_rate_limited") == 1)
+        #expect(await fixture.closed())
+    }
+
+    @Test("connections beyond the pull port's limit are closed at once and counted; a closed one frees its place")
+    func connectionLimit() async throws {
+        var limits = PullLimits()
+        limits.maxConnections = 1
+        let fixture = try await Fixture(limits: limits)
+        func another() async throws -> NIOAsyncTestingChannel {
+            let channel = NIOAsyncTestingChannel()
+            try await channel.pipeline.addHandler(PullConnectionHandler(server: fixture.server))
+            try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1))
+            return channel
+        }
+        func isActive(_ channel: NIOAsyncTestingChannel) async -> Bool {
+            (try? await channel.eventLoop.submit { channel.isActive }.get()) ?? false
+        }
+        let refused = try await another()
+        #expect(await eventually { await !isActive(refused) }, "a connection beyond the limit stayed open")
+        #expect(fixture.refused("pull_connection_limit") == 1)
+
+        _ = try? await fixture.channel.close()
+        let next = try await another()
+        #expect(await isActive(next), "the place of a closed connection was not freed")
+        #expect(fixture.refused("pull_connection_limit") == 1)
+        _ = try? await next.close()
+    }
+
     @Test("bytes that break the framing are counted as pull_framing and close the connection")
     func framing() async throws {
         let fixture = try await Fixture()
-        _ = try await fixture.nextFrame()
         var garbage = ByteBuffer()
         garbage.writeInteger(UInt32.max)
         try? await fixture.channel.writeInbound(garbage)
@@ -149,7 +181,6 @@ struct PullHandlerTests {
     @Test("a client that goes quiet past the idle timeout is cut off and counted")
     func idleTimeout() async throws {
         let fixture = try await Fixture(idleTimeout: 1)
-        _ = try await fixture.nextFrame()
         await fixture.channel.testingEventLoop.advanceTime(by: .milliseconds(900))
         #expect(try await fixture.channel.eventLoop.submit { fixture.channel.isActive }.get())
         await fixture.channel.testingEventLoop.advanceTime(by: .milliseconds(200))

@@ -1,6 +1,10 @@
 // Shared helpers for tests that run real nodes: temporary folders, deadlines (and free ports, from
 // LoopixNetwork; the Prometheus sample reader, from LoopixMetrics).
 import Foundation
+import LoopixNetwork
+import LoopixNoise
+import NIOCore
+import NIOPosix
 @_exported import func LoopixNetwork.freeLoopbackPort
 @_exported import struct LoopixMetrics.MetricSamples
 
@@ -53,4 +57,47 @@ public func next<Element: Sendable>(of stream: AsyncStream<Element>, within seco
         group.cancelAll()
         return first
     }
+}
+
+/// Lets every peer in: for test stand-ins (a sink in a provider's place) that check nothing.
+public struct AcceptEveryone: LinkAuthorizer {
+    public init() {}
+    public func authorize(_ peer: NoisePublicKey, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
+        eventLoop.makeSucceededFuture(true)
+    }
+}
+
+/// A Noise link to a node's packet port as the holder of `localKey`, once its handshake is done
+/// (it throws the link's error when the node refuses). Each buffer written is sealed as one
+/// message, so a test writes one frame (`length | version | type | body`) per write.
+public func openLink(to port: Int, responderKey: NoisePublicKey, localKey: NoiseSecretKey, group: any EventLoopGroup,
+                     purpose: LinkPurpose = .packets, settings: LinkSettings = LinkSettings()) async throws -> any Channel {
+    let loop = group.next()
+    let established = loop.makePromise(of: NoisePublicKey.self)
+    let channel = try await ClientBootstrap(group: loop)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandlers([
+                    try NoiseLinkHandler(role: .initiator(responderKey: responderKey), localKey: localKey, purpose: purpose,
+                                         settings: settings, maxInboundPlaintext: NoiseLinkFormat.maxPlaintextBytes),
+                    LinkEstablishmentWatcher(promise: established),
+                ])
+            }
+        }
+        .connect(host: "127.0.0.1", port: port).get()
+    do {
+        _ = try await established.futureResult.get()
+    } catch {
+        try? await channel.close()
+        throw error
+    }
+    return channel
+}
+
+/// A raw TCP connection, for writing whatever bytes a test wants before or instead of a handshake.
+public func connectRaw(to port: Int, group: any EventLoopGroup) async throws -> any Channel {
+    try await ClientBootstrap(group: group)
+        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        .connect(host: "127.0.0.1", port: port).get()
 }

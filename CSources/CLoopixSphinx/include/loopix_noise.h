@@ -81,6 +81,23 @@ LSX_EXPORT LSX_MUST_USE int lsx_noise_keypair(uint8_t public_key[LSX_NOISE_PUBLI
 LSX_EXPORT LSX_MUST_USE int lsx_noise_public_key(uint8_t public_key[LSX_NOISE_PUBLIC_KEY_BYTES],
                                                  const uint8_t secret_key[LSX_NOISE_SECRET_KEY_BYTES]);
 
+/* The static key of a node or client whose long-term identity is an Ed25519
+ * key (loopix_sphinx.h's signing keys): the X25519 form of that key, so that
+ * the key the directory lists, or a provider registers, is also the key a
+ * link authenticates. The secret is the clamped scalar Ed25519 signs with
+ * (SHA-512 of the seed, first half), and the public key is the Montgomery
+ * u-coordinate of the Edwards point; see docs/noise.md for what using one
+ * key pair for signatures and Diffie-Hellman means. */
+LSX_EXPORT LSX_MUST_USE int lsx_noise_secret_key_from_signing_seed(uint8_t secret_key[LSX_NOISE_SECRET_KEY_BYTES],
+                                                                   const uint8_t seed[LSX_SIGN_SEED_BYTES]);
+/* The X25519 public key of an Ed25519 public key. LSX_ERR_LOW_ORDER for a
+ * key of small order, a point not on the curve or outside its prime-order
+ * subgroup (no honest key is either). Two Ed25519 keys, P and -P, share one
+ * X25519 key; only the holder of the secret scalar (up to its sign) can use
+ * it. */
+LSX_EXPORT LSX_MUST_USE int lsx_noise_public_key_from_signing_key(uint8_t public_key[LSX_NOISE_PUBLIC_KEY_BYTES],
+                                                                  const uint8_t signing_public_key[LSX_SIGN_PUBLIC_KEY_BYTES]);
+
 /* ---- Handshakes -------------------------------------------------------- */
 
 typedef struct lsx_noise_handshake lsx_noise_handshake;
