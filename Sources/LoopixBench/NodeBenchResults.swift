@@ -74,14 +74,14 @@ public struct LinkCost: Codable, Sendable {
 
     /// Relayed packets per second with Noise links over those with plaintext links (medians).
     public var throughputRatio: Double {
-        Statistics.median(noise.map(\.throughput)) / Statistics.median(plaintext.map(\.throughput))
+        Stats.median(noise.map(\.throughput)) / Stats.median(plaintext.map(\.throughput))
     }
 
     /// The node's CPU time per relayed packet with Noise links over that with plaintext links
     /// (medians): the cost itself, less disturbed than throughput by other tenants of the machine.
     public var cpuPerPacketRatio: Double {
         func perPacket(_ steps: [StepResult]) -> Double {
-            Statistics.median(steps.map { $0.throughput > 0 ? $0.nodeCores / $0.throughput : .infinity })
+            Stats.median(steps.map { $0.throughput > 0 ? $0.nodeCores / $0.throughput : .infinity })
         }
         return perPacket(noise) / perPacket(plaintext)
     }
@@ -90,7 +90,7 @@ public struct LinkCost: Codable, Sendable {
     /// same window) with Noise links over that with plaintext links (medians): the CPU cost
     /// with the machine's changes of speed divided out.
     public var efficiencyRatio: Double {
-        Statistics.median(noise.map(\.efficiency)) / Statistics.median(plaintext.map(\.efficiency))
+        Stats.median(noise.map(\.efficiency)) / Stats.median(plaintext.map(\.efficiency))
     }
 }
 
