@@ -35,18 +35,7 @@ final class GRDBMailboxStore: Sendable {
         queue = try DatabaseQueue(path: configuration.path, configuration: config)
         let geometryText = "\(geometry.hops)/\(geometry.payload)"
         try queue.writeWithoutTransaction { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS mailboxes (
-                    id BLOB PRIMARY KEY, verifying_key BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0
-                ) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS packets (
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                    mailbox BLOB NOT NULL REFERENCES mailboxes(id),
-                    packet BLOB NOT NULL
-                );
-                CREATE INDEX IF NOT EXISTS packets_by_mailbox ON packets(mailbox, seq);
-                """)
+            try db.execute(sql: MailboxStore.schema)
             if let recorded = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'geometry'"),
                recorded != geometryText {
                 throw GeometryMismatch(recorded: recorded, wanted: geometryText)

@@ -26,6 +26,20 @@ public enum StoreOutcome: String, Sendable, Hashable {
 /// once it is older than the expiry), so a crash between a pull and its acknowledgement loses
 /// nothing. Thread-safe; calls block on disk I/O, so keep them off event loops.
 public final class MailboxStore: @unchecked Sendable {
+    /// The store's tables (the GRDB comparison in Benchmarks/ creates the same ones).
+    public static let schema = """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS mailboxes (
+            id BLOB PRIMARY KEY, verifying_key BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS packets (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            mailbox BLOB NOT NULL REFERENCES mailboxes(id),
+            packet BLOB NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS packets_by_mailbox ON packets(mailbox, seq);
+        """
+
     /// How hard a commit waits for the disk.
     public enum Durability: String, Sendable, Codable {
         /// fsync on every commit: a committed packet survives a power loss.
@@ -92,18 +106,7 @@ public final class MailboxStore: @unchecked Sendable {
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=\(configuration.durability == .full ? "FULL" : "NORMAL")")
         try db.execute("PRAGMA foreign_keys=ON")
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS mailboxes (
-                id BLOB PRIMARY KEY, verifying_key BLOB NOT NULL, stored INTEGER NOT NULL DEFAULT 0
-            ) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS packets (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                mailbox BLOB NOT NULL REFERENCES mailboxes(id),
-                packet BLOB NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS packets_by_mailbox ON packets(mailbox, seq);
-            """)
+        try db.execute(Self.schema)
         let geometryText = "\(geometry.hops)/\(geometry.payload)"
         var recorded: String? = nil
         try db.prepare("SELECT value FROM meta WHERE key = 'geometry'").forEachRow { recorded = $0.text(0) }

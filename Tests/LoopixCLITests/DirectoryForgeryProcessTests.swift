@@ -21,12 +21,7 @@ struct DirectoryForgeryProcessTests {
     }
 
     private func run(_ net: DirectoryProcesses, _ proxy: ForgingDirectoryProxy) async throws {
-        let mix = try await net.addNode("mix", role: "mix")
-        let provider = try await net.addNode("provider", role: "provider")
-        try await net.startNode("mix", role: "mix")
-        try await net.startNode("provider", role: "provider")
-        try await net.waitForPort(mix.port, within: 60)
-        try await net.waitForPort(provider.port, within: 60)
+        let (mix, provider) = try await net.startMixAndProvider()
 
         // A packet through the mix to the provider, built from the authority's current document:
         // it reaches the provider only if the mix holds a document that lists the provider where

@@ -105,6 +105,18 @@ final class DirectoryProcesses: @unchecked Sendable {
 
     func log(_ name: String) -> String { running[name]?.output ?? "" }
 
+    /// The two-node network the directory process tests run: a mix ("mix") forwarding to a
+    /// provider ("provider"), both registered, started and listening.
+    func startMixAndProvider() async throws -> (mix: Node, provider: Node) {
+        let mix = try await addNode("mix", role: "mix")
+        let provider = try await addNode("provider", role: "provider")
+        try await startNode("mix", role: "mix")
+        try await startNode("provider", role: "provider")
+        try await waitForPort(mix.port, within: 60)
+        try await waitForPort(provider.port, within: 60)
+        return (mix, provider)
+    }
+
     func waitForPort(_ port: Int, within seconds: Double = 30) async throws {
         guard await eventually(within: seconds, { acceptsConnections(port: port) }) else {
             throw TestFailure("port \(port) never opened; logs:\n\(running.keys.sorted().map { "\($0): \(log($0).suffix(1500))" }.joined(separator: "\n"))")

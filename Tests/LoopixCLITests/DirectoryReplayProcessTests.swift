@@ -17,12 +17,7 @@ struct DirectoryReplayProcessTests {
     }
 
     private func run(_ net: DirectoryProcesses) async throws {
-        let mix = try await net.addNode("mix", role: "mix")
-        let provider = try await net.addNode("provider", role: "provider")
-        try await net.startNode("mix", role: "mix")
-        try await net.startNode("provider", role: "provider")
-        try await net.waitForPort(mix.port, within: 60)
-        try await net.waitForPort(provider.port, within: 60)
+        let (mix, provider) = try await net.startMixAndProvider()
 
         // An epoch with at least 20 s left: the restarts below must happen inside it.
         let schedule = net.schedule
