@@ -28,16 +28,9 @@ public struct ClientScalingBench: Sendable {
     /// One node process for every count, in increasing order; each step opens its own connections.
     public func run(in run: BenchRun, progress: BenchProgress) async throws -> ClientScalingResults {
         let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: nil, eventLoopSliceUs: nil)
-        let poolSize = poolPackets
-        let pool = try PacketPool(count: poolSize, geometry: .standard, nodeKey: setup.nodeKey, next: setup.sinkID) { done in
-            progress.update("building packets \(done)/\(poolSize)")
-        }
-        let sendTimes = SendTimes(count: pool.count)
-        let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
-        sink.start()
+        let rig = try setup.rig(poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds, progress: progress)
+        let (sink, runner) = (rig.sink, rig.runner)
         defer { sink.stop() }
-        let runner = StepRunner(pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500),
-                                step: stepSeconds, warmup: warmupSeconds)
         var steps: [ClientScalingStep] = []
         try await setup.withNode(workers: workers, log: run.url("node.log")) { node in
             for n in clientCounts.sorted() {

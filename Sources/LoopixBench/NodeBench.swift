@@ -57,13 +57,8 @@ public struct NodeBench: Sendable {
         benchLog(String(format: "node: the epoch machinery adds %+.2f %% to a packet", epochShare * 100))
 
         let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
-        let poolSize = poolPackets
-        let pool = try PacketPool(count: poolSize, geometry: .standard, nodeKey: setup.nodeKey, next: setup.sinkID) { done in
-            progress.update("building packets \(done)/\(poolSize)")
-        }
-        let sendTimes = SendTimes(count: pool.count)
-        let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
-        sink.start()
+        let rig = try setup.rig(poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds, progress: progress)
+        let (pool, sink, runner) = (rig.pool, rig.sink, rig.runner)
         defer { sink.stop() }
         /// A node for `body`, with the sink answering its links as they will come.
         func withNode<T>(workers: Int, log: String, plaintextLinks: Bool = false, _ body: (BenchNode) async throws -> T) async throws -> T {
@@ -77,8 +72,6 @@ public struct NodeBench: Sendable {
         benchLog(String(format: "node: generator alone: %.0f packets/s (generator %.2f µs CPU/packet, sink %.2f µs CPU/packet)",
                         alone.packetsPerSecond, alone.generatorMicrosecondsPerPacket, alone.sinkMicrosecondsPerPacket))
 
-        let runner = StepRunner(pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500),
-                                step: stepSeconds, warmup: warmupSeconds)
         var sweeps: [WorkerSweep] = []
         for w in workerCounts {
             try await withNode(workers: w, log: "node-w\(w).log") { node in
@@ -178,17 +171,9 @@ public struct NodeBench: Sendable {
             let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: suite)
             let setup = try NodeBenchSetup(directory: run.url("work-\(suite.name)"), eventLoops: eventLoops,
                                            eventLoopSliceUs: eventLoopSliceUs, geometry: geometry)
-            let poolSize = poolPackets
-            let pool = try PacketPool(count: poolSize, geometry: geometry, nodeKey: setup.nodeKey, next: setup.sinkID) { done in
-                progress.update("building \(suite.name) packets \(done)/\(poolSize)")
-            }
-            let sendTimes = SendTimes(count: pool.count)
-            let sink = try FrameSink(port: setup.sinkPort, pool: pool, sendTimes: sendTimes)
-            sink.expectLinks(as: setup.sinkLinkKey)
-            sink.start()
-            rigs.append(SuiteRig(suite: suite, setup: setup, pool: pool, sink: sink, runner: StepRunner(
-                pool: pool, sink: sink, sendTimes: sendTimes, probe: try ProcessRateProbe(packets: 500, geometry: geometry),
-                step: stepSeconds, warmup: warmupSeconds)))
+            let rig = try setup.rig(geometry: geometry, poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds,
+                                    progress: progress, label: suite.name)
+            rigs.append(SuiteRig(suite: suite, setup: setup, pool: rig.pool, sink: rig.sink, runner: rig.runner))
         }
         // Each probe offers 1.5 × the suite's single-core rate in CPU time, the most one worker
         // can unwrap whatever the host gives it: a rate measured in wall time on a loaded host
@@ -242,6 +227,23 @@ public struct NodeBench: Sendable {
 }
 
 /// One suite's node, packets, sink and step runner for the side-by-side comparison.
+extension NodeBenchSetup {
+    /// What every node benchmark drives a node with: packets of `geometry` built for this node,
+    /// a started sink answering the node's links, and a step runner over them.
+    func rig(geometry: Geometry = .standard, poolPackets: Int, step: Double, warmup: Double, progress: BenchProgress,
+             label: String = "") throws -> (pool: PacketPool, sink: FrameSink, runner: StepRunner) {
+        let pool = try PacketPool(count: poolPackets, geometry: geometry, nodeKey: nodeKey, next: sinkID) { done in
+            progress.update("building \(label.isEmpty ? "" : label + " ")packets \(done)/\(poolPackets)")
+        }
+        let sendTimes = SendTimes(count: pool.count)
+        let sink = try FrameSink(port: sinkPort, pool: pool, sendTimes: sendTimes)
+        sink.expectLinks(as: sinkLinkKey)
+        sink.start()
+        return (pool, sink, StepRunner(pool: pool, sink: sink, sendTimes: sendTimes,
+                                       probe: try ProcessRateProbe(packets: 500, geometry: geometry), step: step, warmup: warmup))
+    }
+}
+
 private struct SuiteRig {
     let suite: PacketSuite
     let setup: NodeBenchSetup

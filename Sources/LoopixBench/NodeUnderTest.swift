@@ -65,8 +65,10 @@ public struct NodeBenchSetup: Sendable {
         config.logLevel = "warning"
         config.eventLoops = eventLoops
         config.eventLoopSliceUs = eventLoopSliceUs
-        // Every sender of the benchmark holds the sink's key, up to a thousand links at once.
+        // Every sender of the benchmark holds the sink's key and connects from 127.0.0.1, up to a
+        // thousand links at once, all handshaking together when a step starts.
         config.maxLinksPerPeer = 1000
+        config.maxPendingHandshakes = 1000
         return config
     }
 
