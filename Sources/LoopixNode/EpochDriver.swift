@@ -227,13 +227,35 @@ public final class EpochDriver: Service, Sendable {
                 if moving { $0.retireAt = document.schedule.start(of: epoch) + grace(document) }
             }
         } else {
-            let node = try makeNode(setup)
+            // A node that starts just after a boundary serves the epoch before it through its
+            // grace too, as a node that had been running would: senders lag behind the boundary,
+            // and their packets carry that epoch's key (without it they were refused as bad_mac).
+            let node: any EpochNode
+            if epoch > 0, let earlier = startingSetup(for: epoch - 1, now: now) {
+                node = try makeNode(earlier)
+                try node.install(setup)
+                state.withLockedValue { $0.retireAt = document.schedule.start(of: epoch) + grace(document) }
+            } else {
+                node = try makeNode(setup)
+            }
             state.withLockedValue {
                 $0.node = node
                 $0.installedSerial = document.serial
             }
             logger.notice("listed by the directory; starting", metadata: ["epoch": "\(epoch)", "serial": "\(document.serial)"])
         }
+    }
+
+    /// The setup of `epoch` for a node starting after its end, if that epoch's grace still runs,
+    /// its document lists this node with the key this node still holds on disk, and its filter opens.
+    private func startingSetup(for epoch: UInt64, now: Double) -> NodeEpochSetup? {
+        guard let document = follower.document(for: epoch, now: now), now < document.schedule.end(of: epoch) + grace(document),
+            let listed = document.nodes.first(where: { $0.identity == announcement.identity.verifyingKey }),
+            keys.epochsOnDisk.contains(epoch), !state.withLockedValue({ $0.refused.contains(epoch) }),
+            let key = try? keys.key(for: epoch), key.publicKey == listed.sphinxKey.key,
+            let filter = try? replayFilters.filter(for: epoch, lifetime: document.schedule.length + grace(document))
+        else { return nil }
+        return NodeEpochSetup(epoch: epoch, topology: document.topology, key: key, replayFilter: filter)
     }
 
     /// Opens the next epoch's replay filter ahead of its boundary (making its file takes disk
