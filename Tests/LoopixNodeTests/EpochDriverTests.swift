@@ -139,7 +139,7 @@ struct EpochDriverTests {
         }
         let providerMetrics = try #require(providerDriver.node as? MixNode).metrics
         #expect(await eventually(within: 5) { sink.count == sent },
-                "\(sink.count) of \(sent) arrived; mix drops: \(dropped(mixMetrics)); provider drops: \(dropped(providerMetrics))")
+                "\(sink.count) of \(sent) arrived; mix drops: \(mixMetrics.dropSummary); provider drops: \(providerMetrics.dropSummary)")
         #expect(MetricSamples(text: mixMetrics.render())["loopix_epoch_switches_total"] >= 2)
         #expect(MetricSamples(text: mixMetrics.render())["loopix_packets_previous_key_total"] >= 1,
                 "no packet used the previous key during its grace period")
@@ -147,22 +147,22 @@ struct EpochDriverTests {
         // The first packet, resent long after its epoch and grace: undecryptable, not a replay.
         let (first, firstEpoch) = try #require(captured)
         #expect(schedule.currentEpoch() > firstEpoch + 1)
-        let before = drops(.badMAC, mixMetrics)
+        let before = mixMetrics.drops(.badMAC)
         try await send(first)
-        #expect(await eventually { drops(.badMAC, mixMetrics) == before + 1 })
+        #expect(await eventually { mixMetrics.drops(.badMAC) == before + 1 })
 
         // A packet of this epoch, sent twice now and once more after the boundary (in grace).
         let epoch = schedule.currentEpoch()
         _ = await view.fetch(epoch: epoch)
         let fresh = try packet(try #require(view.document(for: epoch)), id: .random())
-        let replays = drops(.replay, mixMetrics)
+        let replays = mixMetrics.drops(.replay)
         try await send(fresh)
         try await send(fresh)
-        #expect(await eventually { drops(.replay, mixMetrics) == replays + 1 })
+        #expect(await eventually { mixMetrics.drops(.replay) == replays + 1 })
         let wait = schedule.end(of: epoch) + 0.3 - Date().timeIntervalSince1970
         if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }
         try await send(fresh)
-        #expect(await eventually { drops(.replay, mixMetrics) == replays + 2 }, "a replay in the grace period got through")
+        #expect(await eventually { mixMetrics.drops(.replay) == replays + 2 }, "a replay in the grace period got through")
 
         try await channel.close()
         // Cancelling a driver ends its node's run (a graceful stop) and its directory follower.
@@ -171,13 +171,5 @@ struct EpochDriverTests {
         authorityRun.cancel()
         _ = await authorityRun.result
         try await group.shutdownGracefully()
-    }
-
-    func dropped(_ metrics: NodeMetrics) -> String {
-        DropCause.allCases.map { "\($0.rawValue)=\(Int(drops($0, metrics)))" }.filter { !$0.hasSuffix("=0") }.joined(separator: " ")
-    }
-
-    func drops(_ cause: DropCause, _ metrics: NodeMetrics) -> Double {
-        MetricSamples(text: metrics.render())["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"]
     }
 }

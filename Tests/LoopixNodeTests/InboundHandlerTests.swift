@@ -54,9 +54,7 @@ struct InboundHandlerTests {
             return channel
         }
 
-        func drops(_ cause: DropCause) -> Int {
-            Int(MetricSamples(text: metrics.render())["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
-        }
+        func drops(_ cause: DropCause) -> Int { metrics.drops(cause) }
 
         /// A frame holding a packet-sized body (its bytes do not matter before the crypto).
         func packet() -> ByteBuffer {

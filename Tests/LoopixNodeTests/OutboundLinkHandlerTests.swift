@@ -61,9 +61,7 @@ struct OutboundLinkHandlerTests {
             link.send(buffer)
         }
 
-        func count(_ cause: DropCause) -> Int {
-            Int(MetricSamples(text: metrics.render())["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
-        }
+        func count(_ cause: DropCause) -> Int { metrics.drops(cause) }
 
         var relayed: Int {
             Int(MetricSamples(text: metrics.render())["loopix_packets_out_total{kind=\"relay\"}"])

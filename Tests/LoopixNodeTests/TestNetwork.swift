@@ -135,7 +135,25 @@ final class FrameSink: Sendable {
 
 /// Drop count of one cause at a node.
 func drops(_ cause: String, at node: MixNode) -> Int {
-    Int(MetricSamples(text: node.metrics.render())["loopix_packets_dropped_total{cause=\"\(cause)\"}"])
+    node.metrics.drops(cause)
+}
+
+extension NodeMetrics {
+    /// How many packets this node dropped for `cause`.
+    func drops(_ cause: DropCause) -> Int { drops(cause.rawValue) }
+
+    func drops(_ cause: String) -> Int {
+        Int(MetricSamples(text: render())["loopix_packets_dropped_total{cause=\"\(cause)\"}"])
+    }
+
+    /// Every cause this node dropped packets for, with its count ("bad_mac=6 replay=1").
+    var dropSummary: String {
+        let samples = MetricSamples(text: render())
+        return DropCause.allCases.compactMap { cause in
+            let count = Int(samples["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
+            return count == 0 ? nil : "\(cause.rawValue)=\(count)"
+        }.joined(separator: " ")
+    }
 }
 
 /// Collects hop records from a node's observer.
