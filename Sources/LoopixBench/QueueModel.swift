@@ -99,6 +99,11 @@ public struct QueueModel: Sendable {
     /// Seconds of one packet on one worker (the measured lsx_process time is a good choice).
     public var serviceTime = 100e-6
     public var binSeconds = 0.010
+    /// Workers taken off their core now and then, as on a host they share (nil: never): pauses
+    /// start at `perSecond` per worker (a Poisson process) and last Exp(1 / `meanSeconds`); a
+    /// pause that starts while a worker processes a packet holds that packet and the queue
+    /// behind it. Pauses that fall in idle time are not charged.
+    public var pauses: (perSecond: Double, meanSeconds: Double)?
     /// The original Loopix controller's parameters.
     public var loopixTarget = 0.5
     public var loopixGains = (kp: 3.0, ki: 0.0, kd: 15.0)
@@ -146,6 +151,8 @@ private struct RunState {
     var queue: [Double] = []  // arrival times; head at `head`
     var head = 0
     var busyUntil: [Double]
+    /// When each worker is next taken off its core (with `model.pauses`).
+    var nextPause: [Double]
     var controller: PIEController
     var decider: DropDecider
     var random: SplitMix64
@@ -166,7 +173,9 @@ private struct RunState {
         busyUntil = [Double](repeating: 0, count: maxWorkers)
         controller = PIEController(configuration: model.configuration)
         decider = DropDecider(seed: seed)
-        random = SplitMix64(seed: seed ^ 0x5EED)
+        var random = SplitMix64(seed: seed ^ 0x5EED)
+        nextPause = (0..<maxWorkers).map { _ in model.pauses.map { random.exponential(rate: $0.perSecond) } ?? .infinity }
+        self.random = random
         nextUpdate = model.configuration.updateInterval
         var t = 0.0
         phaseEnds = scenario.phases.map { t += $0.seconds; return t }
@@ -252,6 +261,13 @@ private struct RunState {
         head += 1
         let p = phase(at: time)
         busyUntil[worker] = time + model.serviceTime * p.serviceScale
+        if let pauses = model.pauses {
+            while nextPause[worker] < time { nextPause[worker] += random.exponential(rate: pauses.perSecond) }
+            while nextPause[worker] < busyUntil[worker] {
+                busyUntil[worker] += random.exponential(rate: 1 / pauses.meanSeconds)
+                nextPause[worker] += random.exponential(rate: pauses.perSecond)
+            }
+        }
         let sojourn = time - arrival
         intervalMax = max(intervalMax, sojourn)
         if time >= scenario.measureFrom {

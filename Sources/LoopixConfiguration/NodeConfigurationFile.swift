@@ -42,10 +42,12 @@ public struct NodeConfigurationFile: Codable, Sendable {
     public var eventLoopSliceUs: Int?
     /// Packet buffers: the node's whole packet memory (default 16384).
     public var packetBuffers: Int?
-    /// AQM target sojourn of the crypto queue in milliseconds (default 1) and hard queue limit (default 2048).
+    /// AQM target sojourn of the crypto queue in milliseconds (default: a twentieth of the
+    /// network's mean per-hop delay, within 10...50) and hard queue limit (default 2048).
     public var aqmTargetMs: Double?
     public var aqmQueueLimit: Int?
-    /// The crypto queue's limit in time, in milliseconds (default 1.8; 0: off).
+    /// The crypto queue's limit in time, in milliseconds (default 1.8 × the target; 0: off). A
+    /// positive value needs `aqmTargetMs`: without it the target, and so the limit, follow the network.
     public var aqmSojournLimitMs: Double?
     /// Replay filter capacity per key epoch (default 10,000,000 tags).
     public var replayCapacity: UInt64?
@@ -140,6 +142,9 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let aqmTargetMs, !(aqmTargetMs > 0) { throw bad("aqmTargetMs", "must be positive") }
         if let aqmQueueLimit, aqmQueueLimit < 1 { throw bad("aqmQueueLimit", "must be at least 1") }
         if let aqmSojournLimitMs, !(aqmSojournLimitMs >= 0) { throw bad("aqmSojournLimitMs", "must be 0 (off) or positive") }
+        if let aqmSojournLimitMs, aqmSojournLimitMs > 0, aqmTargetMs == nil {
+            throw bad("aqmSojournLimitMs", "a positive limit needs aqmTargetMs too (by default both follow the network's delay)")
+        }
         if let replayCapacity, replayCapacity < 1 { throw bad("replayCapacity", "must be at least 1") }
         if let quotaPerMailbox, quotaPerMailbox < 1 { throw bad("quotaPerMailbox", "must be at least 1") }
         if let maxLinksPerPeer, maxLinksPerPeer < 1 { throw bad("maxLinksPerPeer", "must be at least 1") }
@@ -207,7 +212,10 @@ public struct NodeConfigurationFile: Codable, Sendable {
         if let eventLoops { c.eventLoops = eventLoops }
         if let eventLoopSliceUs { c.eventLoopSliceMicroseconds = eventLoopSliceUs == 0 ? nil : eventLoopSliceUs }
         if let packetBuffers { c.packetBuffers = packetBuffers }
-        if let aqmTargetMs { c.aqm.targetDelay = aqmTargetMs / 1000 }
+        if let aqmTargetMs {
+            c.aqmTarget = aqmTargetMs / 1000
+            c.aqm = c.aqm.scaled(toTarget: aqmTargetMs / 1000)
+        }
         if let aqmQueueLimit { c.aqm.queueLimit = aqmQueueLimit }
         if let aqmSojournLimitMs { c.aqm.sojournLimit = aqmSojournLimitMs / 1000 }
         if let replayCapacity { c.replayCapacity = replayCapacity }

@@ -1,7 +1,8 @@
 // The knobs of active queue management on the crypto queue.
 
-/// Target, gains and limits of the PIE-style controller (RFC 8033, rescaled to sub-millisecond
-/// queues); see docs/node.md for how the defaults were chosen.
+/// Target, gains and limits of the PIE-style controller (RFC 8033, rescaled to millisecond
+/// queues); see docs/node.md for how the defaults were chosen. A node's target follows its
+/// network's delay scale unless configured (`defaultTarget(meanHopDelay:)`).
 public struct AQMConfiguration: Sendable, Hashable, Codable {
     /// The sojourn time the controller steers the crypto queue toward, in seconds.
     public var targetDelay: Double
@@ -29,17 +30,8 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
     /// `maxBurst` is added to it, so that a burst after a calm period passes whole.
     public var sojournLimit: Double
 
-    public init(
-        targetDelay: Double = 0.001,
-        updateInterval: Double = 0.001,
-        integralGain: Double = 3,
-        proportionalGain: Double = 20,
-        derivativeGain: Double = 0,
-        maxBurst: Double = 0.010,
-        autoScaleGains: Bool = true,
-        queueLimit: Int = 2048,
-        sojournLimit: Double = 0.0018
-    ) {
+    public init(targetDelay: Double, updateInterval: Double, integralGain: Double, proportionalGain: Double,
+                derivativeGain: Double, maxBurst: Double, autoScaleGains: Bool, queueLimit: Int, sojournLimit: Double) {
         self.targetDelay = targetDelay
         self.updateInterval = updateInterval
         self.integralGain = integralGain
@@ -51,16 +43,71 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
         self.sojournLimit = sojournLimit
     }
 
+    /// The defaults at `target` seconds: the controller samples once per target, lets a burst of
+    /// ten targets pass after a calm period and refuses what would wait beyond 1.8 targets (the
+    /// proportions of RFC 8033's 15 ms target, 15 ms update and 150 ms burst; the sojourn limit
+    /// holds the overload's p99 under two targets), with gains in inverse proportion (α = 3 /s
+    /// and β = 20 /s at 1 ms, PIE's own scaled), so that the controller behaves the same in
+    /// units of its target whatever the target is. docs/node.md says how they were chosen.
+    public init(target: Double = AQMConfiguration.minimumTarget, queueLimit: Int = 2048) {
+        self.init(targetDelay: target, updateInterval: target, integralGain: 0.003 / target,
+                  proportionalGain: 0.020 / target, derivativeGain: 0, maxBurst: 10 * target, autoScaleGains: true,
+                  queueLimit: queueLimit, sojournLimit: 1.8 * target)
+    }
+
+    /// This configuration with every duration multiplied by `target / targetDelay` and the gains
+    /// divided by it: the same controller, in units of the new target.
+    public func scaled(toTarget target: Double) -> AQMConfiguration {
+        let k = target / targetDelay
+        var c = self
+        c.targetDelay = target
+        c.updateInterval *= k
+        c.maxBurst *= k
+        c.sojournLimit *= k
+        c.integralGain /= k
+        c.proportionalGain /= k
+        c.derivativeGain /= k
+        return c
+    }
+
+    /// The smallest default target, 10 ms. A mix's packets wait for their Poisson delay anyway,
+    /// and what a node sheds below this is not overload but its host: where workers share the
+    /// cores, a worker is off its core for milliseconds now and then, and the Poisson bursts of a
+    /// load the node carries queue behind it. The queue model with such pauses (2 ms on average,
+    /// 20 a second per worker, `PIEControllerTests`) drops nothing at 80 % load with this
+    /// target; at 5 ms one trace of five lost 38 packets in 160,000, and at 1 ms that trace lost
+    /// 319, as the real node lost packets at half load with a 1 ms target (docs/node.md).
+    public static let minimumTarget = 0.010
+    /// The largest default target, 50 ms: beyond it the queue's hard limit (2048 packets) would
+    /// come before the sojourn limit at the rates a node reaches.
+    public static let maximumTarget = 0.050
+    /// The default target's share of the mean per-hop delay 1/µ.
+    public static let targetShareOfHopDelay = 0.05
+
+    /// The default target for a network whose mean per-hop delay is `meanHopDelay` seconds: a
+    /// twentieth of it, within `minimumTarget...maximumTarget` (10 ms for the default µ = 1000 /s,
+    /// 1 ms per hop, and up to a mean of 200 ms; 50 ms from a mean of one second up).
+    public static func defaultTarget(meanHopDelay: Double) -> Double {
+        guard meanHopDelay.isFinite, meanHopDelay > 0 else { return minimumTarget }
+        return min(maximumTarget, max(minimumTarget, meanHopDelay * targetShareOfHopDelay))
+    }
+
+    /// Packets per worker the admission limit never goes below: M/D/1 at 80 % load holds more
+    /// than 32 waiting with probability about 0.64^32 < 10^-6 (the queue's length decays by
+    /// e^-x per packet, with 0.8 (e^x - 1) = x), so a node whose sojourn limit is short against
+    /// its service time still drops nothing for a burst at loads it can carry.
+    public static let minimumPacketsPerWorker = 32
+
     /// The packets admission lets wait for the workers: the sojourn limit (plus `maxBurst` while
     /// `burstAllowance` lasts) at `servicePerPacket` seconds per packet per worker, never fewer
-    /// than eight per worker (a slow or briefly descheduled worker must not turn the node into
-    /// a two-packet queue that drops every small burst) and never more than `queueLimit`.
+    /// than `minimumPacketsPerWorker` per worker (a slow or briefly descheduled worker must not
+    /// turn the node into a short queue that drops Poisson bursts) and never more than `queueLimit`.
     /// Shared by the node's controller and the queue models, so that they apply the same rule.
     public func admissionLimit(servicePerPacket: Double, workers: Int, burstAllowance: Double) -> Int {
         guard sojournLimit > 0, servicePerPacket > 0 else { return queueLimit }
         let seconds = sojournLimit + (burstAllowance > 0 ? maxBurst : 0)
         let packets = seconds / servicePerPacket * Double(workers)
         guard packets < Double(queueLimit) else { return queueLimit }
-        return min(queueLimit, max(8 * workers, Int(packets)))
+        return min(queueLimit, max(Self.minimumPacketsPerWorker * workers, Int(packets)))
     }
 }

@@ -138,15 +138,16 @@ public final class MixNode: Service, Sendable {
                           minimumSamples: configuration.loopMinimumSamples,
                           threshold: topology.parameters.loopReturnThreshold)
             : nil
-        let queue = CryptoQueue(hardLimit: configuration.aqm.queueLimit)
-        let admission = AdmissionState(initialLimit: configuration.aqm.queueLimit)
+        let aqm = configuration.resolvedAQM(mixDelayRate: topology.parameters.mixDelayRate)
+        let queue = CryptoQueue(hardLimit: aqm.queueLimit)
+        let admission = AdmissionState(initialLimit: aqm.queueLimit)
         let shares = PeerShares(capacity: configuration.maxInboundConnections)
         let worker = PacketWorker(epochs: epochs, queue: queue, admission: admission, metrics: metrics,
                                   schedulers: schedulers, loopMonitor: monitor, finalSink: finalSink,
                                   hasDeliverySink: deliverySink != nil, shares: shares)
         let pool = CryptoWorkerPool(queue: queue, worker: worker, workers: max(1, configuration.workers))
         self.pool = pool
-        controller = QueueController(configuration: configuration.aqm, queue: queue, admission: admission, slab: slab,
+        controller = QueueController(configuration: aqm, queue: queue, admission: admission, slab: slab,
                                      workers: max(1, configuration.workers), metrics: metrics, eventLoop: loops[0])
         loopSender = monitor.map {
             LoopSender(me: id, epochs: epochs, monitor: $0, schedulers: schedulers, slab: slab,

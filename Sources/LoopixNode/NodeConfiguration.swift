@@ -35,7 +35,17 @@ public struct NodeConfiguration: Sendable {
     /// only to an event loop group the node makes itself.
     public var eventLoopSliceMicroseconds: Int? = 100
 
+    /// The crypto queue's admission control, in its shape: its durations are scaled to the
+    /// target in force (`resolvedAQM`), so `aqm` sets the proportions, the gains and the limit.
     public var aqm = AQMConfiguration()
+    /// The AQM's target sojourn in seconds; nil: from the network's mean per-hop delay
+    /// (`AQMConfiguration.defaultTarget(meanHopDelay:)`, 10 ms at the default µ).
+    public var aqmTarget: Double? = nil
+
+    /// The admission control a node of a network with per-hop delay rate `mixDelayRate` runs.
+    public func resolvedAQM(mixDelayRate: Double) -> AQMConfiguration {
+        aqm.scaled(toTarget: aqmTarget ?? AQMConfiguration.defaultTarget(meanHopDelay: 1 / mixDelayRate))
+    }
 
     /// Packet buffers, the node's whole packet memory: queue, delays and outbound queues share it.
     public var packetBuffers: Int = 16384

@@ -93,11 +93,22 @@ struct ConfigurationFileTests {
         #expect(file.state == dir.appendingPathComponent("state/mix").path)
         #expect(file.announcedHost == "10.0.0.6")
         #expect(file.directory?.trust.threshold == 1)
-        #expect(file.nodeConfiguration(port: 4000).aqm.sojournLimit == AQMConfiguration().sojournLimit)
+        // By default the AQM follows the network: 10 ms at µ = 1000 /s, 50 ms at µ = 1 /s.
+        let following = file.nodeConfiguration(port: 4000)
+        #expect(following.aqmTarget == nil)
+        #expect(following.resolvedAQM(mixDelayRate: 1000).targetDelay == 0.010)
+        #expect(abs(following.resolvedAQM(mixDelayRate: 1000).sojournLimit - 0.018) < 1e-12)
+        #expect(following.resolvedAQM(mixDelayRate: 1).targetDelay == 0.05)
         let queueing = try NodeConfigurationFile.load(try write(
             #"{\#(directory), "key": "k", "state": "s", "port": 4000, "listenHost": "10.0.0.6", "aqmTargetMs": 1000, "aqmSojournLimitMs": 0}"#))
-        #expect(queueing.nodeConfiguration(port: 4000).aqm.sojournLimit == 0)
-        #expect(queueing.nodeConfiguration(port: 4000).aqm.targetDelay == 1)
+        #expect(queueing.nodeConfiguration(port: 4000).resolvedAQM(mixDelayRate: 1000).sojournLimit == 0)
+        #expect(queueing.nodeConfiguration(port: 4000).resolvedAQM(mixDelayRate: 1000).targetDelay == 1)
+        let fixed = try NodeConfigurationFile.load(try write(
+            #"{\#(directory), "key": "k", "state": "s", "port": 4000, "listenHost": "10.0.0.6", "aqmTargetMs": 2, "aqmSojournLimitMs": 3}"#))
+        #expect(abs(fixed.nodeConfiguration(port: 4000).resolvedAQM(mixDelayRate: 1).sojournLimit - 0.003) < 1e-12)
+        #expect(throws: ConfigurationError.self) {
+            try NodeConfigurationFile.load(try write(#"{\#(directory), "key": "k", "state": "s", "port": 4000, "listenHost": "10.0.0.6", "aqmSojournLimitMs": 3}"#))
+        }
     }
 
     @Test("an authority file names its bad fields, inside the parameters too",

@@ -25,6 +25,7 @@ struct QueueSimulation {
     var workers = 2
     var serviceTime = 100e-6
     var seed: UInt64 = 1
+    var pauses: (perSecond: Double, meanSeconds: Double)?
 
     /// Runs the phases in order; statistics are collected from `measureFrom` seconds on.
     func run(_ phases: [Phase], measureFrom: Double = 0) -> Result {
@@ -32,6 +33,7 @@ struct QueueSimulation {
         model.configuration = configuration
         model.workers = workers
         model.serviceTime = serviceTime
+        model.pauses = pauses
         let scenario = QueueScenario(name: "test", phases: phases.map { QueuePhase(load: $0.load, seconds: $0.seconds) },
                                      measureFrom: measureFrom)
         return Result(run: model.run(scenario, arrivals: model.arrivals(for: scenario, seed: seed), policy: .pie, seed: seed))

@@ -61,7 +61,7 @@ func testConfiguration(port: Int) -> NodeConfiguration {
     configuration.replayCapacity = 200_000
     configuration.sendLoops = false
     configuration.drainTimeout = 0.5
-    relaxQueueManagement(&configuration.aqm)
+    relaxQueueManagement(&configuration)
     return configuration
 }
 
@@ -176,7 +176,7 @@ func residentBytes() -> Int {
 /// CI machine, where a debug-build unwrap can take a millisecond and forty tests share the cores,
 /// the workers can stall for tens of milliseconds, and any sojourn-based admission would drop
 /// packets the test needs. Only the hard queue limit stays.
-func relaxQueueManagement(_ aqm: inout AQMConfiguration) {
-    aqm.targetDelay = 1
-    aqm.sojournLimit = 0
+func relaxQueueManagement(_ configuration: inout NodeConfiguration) {
+    configuration.aqmTarget = 1
+    configuration.aqm.sojournLimit = 0
 }

@@ -46,7 +46,7 @@ struct ThroughputMeasurement {
         configuration.packetBuffers = 8192
         configuration.aqm.queueLimit = 8192
         configuration.aqm.sojournLimit = 0
-        configuration.aqm.targetDelay = 1  // measure capacity, not the AQM
+        configuration.aqmTarget = 1  // measure capacity, not the AQM
         let node = try MixNode(id: mix.id, secretKey: mix.secret, topology: topology, links: mix.links, configuration: configuration,
                                eventLoopGroup: group)
         let frames = FrameSink()

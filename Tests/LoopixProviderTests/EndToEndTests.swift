@@ -56,7 +56,7 @@ final class LoopbackNetwork: @unchecked Sendable {
             // a debug-build unwrap can take a millisecond and the workers can stall for tens of
             // milliseconds, and a sojourn-based admission would drop packets (a lost packet is a
             // lost message). Only the hard queue limit stays.
-            c.aqm.targetDelay = 1
+            c.aqmTarget = 1
             c.aqm.sojournLimit = 0
             return c
         }
