@@ -19,14 +19,15 @@ public struct StaticNetwork: NetworkView {
     public func current() -> (epoch: UInt64, topology: Topology) { (0, topology) }
 }
 
-/// The directory's view: the document of the epoch running `lag` seconds ago. Clocks differ
-/// by a little; building with the epoch that ended less than `lag` ago (well within the nodes'
-/// grace period) keeps a client whose clock runs ahead from using keys the nodes do not use yet.
+/// The directory's view: the document of the epoch running `lag` seconds ago
+/// (`EpochSchedule.senderLag`). Clocks differ by a little; building with the epoch that ended
+/// less than `lag` ago (well within the nodes' grace period) keeps a client whose clock runs
+/// ahead from using keys the nodes do not use yet.
 public struct DirectoryNetwork: NetworkView {
     public let follower: DirectoryFollower
     public let lag: Double
 
-    public init(follower: DirectoryFollower, lag: Double = 1) {
+    public init(follower: DirectoryFollower, lag: Double = EpochSchedule.senderLag) {
         self.follower = follower
         self.lag = lag
     }

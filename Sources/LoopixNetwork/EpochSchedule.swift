@@ -19,6 +19,12 @@ public struct EpochSchedule: Sendable, Hashable, Codable {
     /// The default epoch length, as Katzenpost and Nym operators know it: one hour.
     public static let defaultLength: Double = 3600
 
+    /// How long after a boundary a sender (a client, or a mix building its loops) keeps building
+    /// packets with the epoch before, in seconds. Every node still holds that key (its grace
+    /// period is longer), while a next hop whose clock, or whose switch, runs a little behind
+    /// does not hold the new one yet.
+    public static let senderLag: Double = 1
+
     /// A schedule is usable when it starts at or after the Unix epoch and its epochs last at
     /// least a second.
     public func validate() throws(TopologyError) {

@@ -23,13 +23,20 @@ final class EpochState: AtomicReference, Sendable {
     /// The longest delay a packet may ask of this node, in microseconds (the larger of the two
     /// epochs' limits during a grace period).
     let hopDelayLimit: UInt32
+    /// The previous epoch's topology while its key is held.
+    let previousTopology: Topology?
+    /// When this epoch became the node's current one (`monotonicNanoseconds()`).
+    let startedNanos: UInt64
 
     init(epoch: UInt64, topology: Topology, current: PacketProcessor, previous: PacketProcessor?,
+         previousTopology: Topology? = nil, startedNanos: UInt64 = monotonicNanoseconds(),
          links: [NodeID: LinkHandle], allowedSenders: Set<NoisePublicKey> = [], hopDelayLimit: UInt32? = nil) {
         self.epoch = epoch
         self.topology = topology
         self.current = current
         self.previous = previous
+        self.previousTopology = previous == nil ? nil : previousTopology
+        self.startedNanos = startedNanos
         self.links = links
         self.allowedSenders = allowedSenders
         self.hopDelayLimit = hopDelayLimit ?? topology.parameters.hopDelayLimitMicroseconds
@@ -37,6 +44,14 @@ final class EpochState: AtomicReference, Sendable {
 }
 
 extension EpochState {
+    /// The topology the packets this node builds at `now` use: for `EpochSchedule.senderLag`
+    /// after the switch, the previous epoch's (its key is still held everywhere), as clients do,
+    /// so that a next hop that switches a little later does not refuse them as bad_mac.
+    func topologyForSending(now: UInt64 = monotonicNanoseconds()) -> Topology {
+        guard let previousTopology, now &- startedNanos < UInt64(EpochSchedule.senderLag * 1e9) else { return topology }
+        return previousTopology
+    }
+
     /// Unwraps one layer with the current key or, when its MAC check fails during the grace
     /// period, with the previous one (a packet built with last epoch's key and still on its way).
     /// Also says whether the previous key did it.

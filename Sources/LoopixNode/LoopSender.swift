@@ -75,7 +75,7 @@ final class LoopSender: @unchecked Sendable {
     private func emit() {
         var generator = SystemRandomNumberGenerator()
         let epoch = epochs.current
-        let topology = epoch.topology
+        let topology = epoch.topologyForSending()
         guard let path = try? topology.loopPath(from: me, using: &generator), path.count >= 2,
             let firstHop = epoch.links[path[0].id]
         else { return }

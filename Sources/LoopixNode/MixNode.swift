@@ -220,6 +220,8 @@ public final class MixNode: Service, Sendable {
             limit = max(limit, old.hopDelayLimit)
         }
         epochs.replace(with: EpochState(epoch: setup.epoch, topology: setup.topology, current: current, previous: previous,
+                                        previousTopology: sameEpoch ? old.previousTopology : old.topology,
+                                        startedNanos: sameEpoch ? old.startedNanos : monotonicNanoseconds(),
                                         links: links.links(to: peers.filter { $0.id != id }), allowedSenders: senders,
                                         hopDelayLimit: limit))
         cutRevokedLinks()
@@ -236,7 +238,7 @@ public final class MixNode: Service, Sendable {
         let old = epochs.current
         guard let previous = old.previous else { return }
         epochs.replace(with: EpochState(epoch: old.epoch, topology: old.topology, current: old.current, previous: nil,
-                                        links: links.links(to: old.topology.nodes.filter { $0.id != id }),
+                                        startedNanos: old.startedNanos, links: links.links(to: old.topology.nodes.filter { $0.id != id }),
                                         allowedSenders: Self.linkKeys(of: old.topology.senders(to: id))))
         cutRevokedLinks()
         logger.info("previous key retired", metadata: ["epoch": "\(old.epoch)", "key": "\(previous.publicKey)"])

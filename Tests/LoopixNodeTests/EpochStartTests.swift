@@ -154,4 +154,25 @@ struct EpochStartTests {
         for run in runs { _ = await run.result }
         try await group.shutdownGracefully()
     }
+
+    @Test("a node's own packets use the previous epoch's keys for a second after its switch, while it holds them")
+    func sendersLag() throws {
+        func topology(layers: Int) -> Topology {
+            var parameters = NetworkParameters()
+            parameters.layers = layers
+            return Topology(parameters: parameters, nodes: [])
+        }
+        let (old, new) = (topology(layers: 1), topology(layers: 2))
+        let processor = try PacketProcessor(geometry: NetworkParameters().geometry, secretKey: .generate(), replayFilter: nil)
+        let second: UInt64 = 1_000_000_000
+        let now = monotonicNanoseconds()
+        let switched = EpochState(epoch: 2, topology: new, current: processor, previous: processor, previousTopology: old,
+                                  startedNanos: now, links: [:])
+        #expect(switched.topologyForSending(now: now + second / 2) == old)
+        #expect(switched.topologyForSending(now: now + 2 * second) == new)
+        // Without the previous key (a node that started inside the epoch, or after the grace) there is nothing to lag on.
+        let alone = EpochState(epoch: 2, topology: new, current: processor, previous: nil, previousTopology: old,
+                               startedNanos: now, links: [:])
+        #expect(alone.topologyForSending(now: now + second / 2) == new)
+    }
 }
