@@ -156,37 +156,39 @@ public final class BenchNode: Sendable {
 
     /// Starts this executable with `arguments` (a node command and its configuration); `links`:
     /// the key the generator links with and the node's key (nil: the node runs plaintext links).
-    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
-         links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
-        self.links = links
-        self.workers = workers
-        self.port = port
-        self.metricsPort = metricsPort
-        name = "node"
-        passesPacketsThrough = false
-        // The threads of Dispatch's user-initiated pool, which in a node process only the
-        // crypto queue uses (their kernel name is the pool's, cut to 15 characters).
-        isWorkerThread = { $0.hasSuffix("initiated-qos") }
-        isLoopThread = nil
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        process = try await ChildProcess.start(executable, arguments, environment: [parentProcessVariable: "\(getpid())"], log: log)
+    convenience init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
+                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        // The workers are the threads of Dispatch's user-initiated pool, which in a node process
+        // only the crypto queue uses (their kernel name is the pool's, cut to 15 characters).
+        try await self.init(name: "node", executable: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+                            arguments: arguments, environment: [parentProcessVariable: "\(getpid())"], log: log, workers: workers,
+                            port: port, metricsPort: metricsPort, links: links, passesPacketsThrough: false,
+                            isWorkerThread: { $0.hasSuffix("initiated-qos") }, isLoopThread: nil)
     }
 
     /// The relay floor at `floorExecutable`: relays 127.0.0.1:`port` to 127.0.0.1:`forwardPort`
     /// with `workers` (threads `floor-worker0`, … beside the loop `floor-loop`), plain links.
-    init(floorExecutable: String, workers: Int, port: Int, forwardPort: Int, metricsPort: Int, packetBytes: Int,
-         sealedLinks: Bool, log: URL) async throws {
-        links = nil
+    convenience init(floorExecutable: String, workers: Int, port: Int, forwardPort: Int, metricsPort: Int, packetBytes: Int,
+                     sealedLinks: Bool, log: URL) async throws {
+        let arguments = ["--relay", "--listen", "\(port)", "--forward", "\(forwardPort)", "--workers", "\(workers)",
+                         "--metrics-port", "\(metricsPort)", "--packet-bytes", "\(packetBytes)"] + (sealedLinks ? ["--seal-links"] : [])
+        try await self.init(name: "relay floor", executable: floorExecutable, arguments: arguments, environment: [:], log: log,
+                            workers: workers, port: port, metricsPort: metricsPort, links: nil, passesPacketsThrough: true,
+                            isWorkerThread: { $0.hasPrefix("floor-worker") }, isLoopThread: { $0 == "floor-loop" })
+    }
+
+    private init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workers: Int,
+                 port: Int, metricsPort: Int, links: (sender: NoiseSecretKey, node: NoisePublicKey)?, passesPacketsThrough: Bool,
+                 isWorkerThread: @escaping @Sendable (String) -> Bool, isLoopThread: (@Sendable (String) -> Bool)?) async throws {
+        self.name = name
+        self.links = links
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort
-        name = "relay floor"
-        passesPacketsThrough = true
-        isWorkerThread = { $0.hasPrefix("floor-worker") }
-        isLoopThread = { $0 == "floor-loop" }
-        let arguments = ["--relay", "--listen", "\(port)", "--forward", "\(forwardPort)", "--workers", "\(workers)",
-                         "--metrics-port", "\(metricsPort)", "--packet-bytes", "\(packetBytes)"] + (sealedLinks ? ["--seal-links"] : [])
-        process = try await ChildProcess.start(floorExecutable, arguments, log: log)
+        self.passesPacketsThrough = passesPacketsThrough
+        self.isWorkerThread = isWorkerThread
+        self.isLoopThread = isLoopThread
+        process = try await ChildProcess.start(executable, arguments, environment: environment, log: log)
     }
 
     /// Where the relay floor is: `LOOPIX_RELAY_FLOOR` if set, else `relay_floor` in the folder of
