@@ -177,9 +177,21 @@ let package = Package(
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The node's I/O path without cryptography (CSources/bench/relay_floor.c; also
+        // `make -C CSources relay-floor`): `loopix bench node` runs it beside the node as the
+        // floor the node's own path is judged against, from the folder `loopix` is in.
+        .executableTarget(
+            name: "relay_floor",
+            dependencies: ["CLoopixSphinx"],
+            path: "CSources/bench",
+            sources: ["relay_floor.c"],
+            linkerSettings: [.linkedLibrary("sodium"), .linkedLibrary("crypto"), .linkedLibrary("m")]
+        ),
         .executableTarget(
             name: "loopix",
             dependencies: [
+                // Not linked: a dependency on an executable only builds it with `loopix`.
+                "relay_floor",
                 "LoopixSphinx",
                 "LoopixNetwork",
                 "LoopixNode",
@@ -228,7 +240,8 @@ let package = Package(
         .testTarget(name: "LoopixClientTests", dependencies: [
             "LoopixClient", "LoopixRandom", "LoopixTestSupport", .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
-        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixSim", "LoopixMetrics"]),
+        // relay_floor: built (not linked) for the test that runs it beside the benchmark's sink.
+        .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixSim", "LoopixMetrics", "relay_floor"]),
         .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixSphinx", "LoopixTestSupport"]),
         .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration", "LoopixDirectory"]),
         // Runs the built `loopix` binary as separate processes.

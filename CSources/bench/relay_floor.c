@@ -17,6 +17,15 @@
  *
  * Common: [--packet-bytes B] (default: lsx_packet_bytes of the default geometry)
  *         [--buffers 16384] [--queue-limit 2048] [--outbound-limit 1024], the node's defaults.
+ *         [--seal-links]: the floor with link encryption. The node's links are Noise: each frame
+ *         is opened as it arrives and sealed as it leaves, with ChaCha20-Poly1305 (libsodium's
+ *         crypto_aead_chacha20poly1305_ietf), on the event loop. Here the loop runs that AEAD
+ *         once on each packet it takes in (in place of the copy into the slab buffer) and once
+ *         on each it writes out (in place of the copy into the outbound buffer), with one key
+ *         and one nonce: the second pass undoes the first (ChaCha20 is an XOR), so the bytes
+ *         on the wire stay plain and whatever drives the relay needs no keys. An open costs
+ *         what a seal costs (the same keystream and MAC over the same bytes); left out are the
+ *         frame's 6 header bytes and the 18 bytes of tag and length per message.
  *
  * What is kept from the node, and why each is part of the floor (docs/node.md):
  * - one event loop thread for reading and writing (the node's default on up to four cores);
@@ -54,6 +63,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "loopix_sphinx.h"
 
@@ -206,6 +217,7 @@ typedef struct relay_config {
     uint32_t buffers;
     uint32_t queue_limit;
     uint32_t outbound_limit;
+    bool seal_links; /* --seal-links */
 } relay_config;
 
 /* What epoll reports on: every registered object starts with one of these. */
@@ -227,6 +239,9 @@ typedef struct relay {
     size_t frame_bytes;
     size_t connection_buffer_bytes;
     uint8_t *slab; /* buffers × packet_bytes */
+    /* --seal-links: one key and one nonce for every pass (see the header comment). */
+    uint8_t link_key[crypto_aead_chacha20poly1305_ietf_KEYBYTES];
+    uint8_t link_nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
 
     /* The crypto queue, as CryptoQueue: workers take one packet at a time. */
     pthread_mutex_t queue_lock;
@@ -278,6 +293,18 @@ typedef struct worker_arg {
 static void free_slot(relay *r, uint32_t slot) { r->free_slots[r->free_count++] = slot; }
 
 static uint8_t *slot_bytes(relay *r, uint32_t slot) { return r->slab + (size_t)slot * r->config.packet_bytes; }
+
+/* A packet from `from` into `to`: copied, or with --seal-links put through the links' AEAD
+ * (what opening a frame as it arrives, or sealing it as it leaves, costs the node's loop). */
+static void carry_packet(relay *r, uint8_t *to, const uint8_t *from) {
+    if (!r->config.seal_links) {
+        memcpy(to, from, r->config.packet_bytes);
+        return;
+    }
+    uint8_t tag[crypto_aead_chacha20poly1305_ietf_ABYTES];
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(to, tag, NULL, from, r->config.packet_bytes, NULL, 0, NULL, r->link_nonce,
+                                                       r->link_key);
+}
 
 static void signal_loop(relay *r) {
     uint64_t one = 1;
@@ -430,7 +457,7 @@ static void flush(relay *r) {
                 store_be32(frame, (uint32_t)(2 + r->config.packet_bytes));
                 frame[4] = WIRE_VERSION;
                 frame[5] = FRAME_PACKET;
-                memcpy(frame + FRAME_HEADER_BYTES, slot_bytes(r, slot), r->config.packet_bytes);
+                carry_packet(r, frame + FRAME_HEADER_BYTES, slot_bytes(r, slot));
                 free_slot(r, slot);
                 r->out_length += r->frame_bytes;
                 framed++;
@@ -532,7 +559,7 @@ static void admit(relay *r, const uint8_t *packet, uint32_t *batch, uint32_t *ba
         return;
     }
     uint32_t slot = r->free_slots[--r->free_count];
-    memcpy(slot_bytes(r, slot), packet, r->config.packet_bytes);
+    carry_packet(r, slot_bytes(r, slot), packet);
     batch[(*batched)++] = slot;
     bump(&r->packets_in, 1);
     if (*batched == BATCH_LIMIT) {
@@ -748,6 +775,7 @@ static int relay_start(relay *r, const relay_config *config) {
         relay_free(r);
         return -1;
     }
+    randombytes_buf(r->link_key, sizeof r->link_key);
     /* LIFO: the buffer freed last is reused first, and stays in cache. */
     for (uint32_t i = 0; i < buffers; i++) r->free_slots[i] = buffers - 1 - i;
     r->free_count = buffers;
@@ -1071,7 +1099,7 @@ static double load_average(void) {
     return load;
 }
 
-static void print_machine(size_t packet_bytes) {
+static void print_machine(size_t packet_bytes, bool sealed) {
     char model[256] = "unknown", line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (f != NULL) {
@@ -1085,8 +1113,9 @@ static void print_machine(size_t packet_bytes) {
         }
         fclose(f);
     }
-    printf("relay_floor: %s, %ld cores online, load average %.2f; %zu-byte packets (%zu-byte frames)\n", model,
-           sysconf(_SC_NPROCESSORS_ONLN), load_average(), packet_bytes, packet_bytes + FRAME_HEADER_BYTES);
+    printf("relay_floor: %s, %ld cores online, load average %.2f; %zu-byte packets (%zu-byte frames)%s\n", model,
+           sysconf(_SC_NPROCESSORS_ONLN), load_average(), packet_bytes, packet_bytes + FRAME_HEADER_BYTES,
+           sealed ? ", sealed links" : "");
 }
 
 /* One rate against a running relay: warm-up, then a measured window. */
@@ -1141,7 +1170,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: relay_floor [--workers 0,1,2] [--rates 5000,10000,20000] [--seconds 3] [--warmup 0.5]\n"
             "       relay_floor --relay --listen PORT --forward PORT [--workers N] [--metrics-port PORT]\n"
-            "       common: [--packet-bytes B] [--buffers 16384] [--queue-limit 2048] [--outbound-limit 1024]\n");
+            "       common: [--packet-bytes B] [--buffers 16384] [--queue-limit 2048] [--outbound-limit 1024] [--seal-links]\n");
     exit(2);
 }
 
@@ -1192,8 +1221,8 @@ static int run_relay(relay_config config) {
     pthread_sigmask(SIG_BLOCK, &stops, &previous);
     relay r;
     if (relay_start(&r, &config) != 0) return 1;
-    fprintf(stderr, "relay_floor: relaying 127.0.0.1:%u to 127.0.0.1:%u, %d workers, %zu-byte packets\n", r.port,
-            config.forward_port, config.workers, config.packet_bytes);
+    fprintf(stderr, "relay_floor: relaying 127.0.0.1:%u to 127.0.0.1:%u, %d workers, %zu-byte packets%s\n", r.port,
+            config.forward_port, config.workers, config.packet_bytes, config.seal_links ? ", sealed links" : "");
     while (stop_signal == 0) sigsuspend(&previous);
     relay_sample s = relay_sample_now(&r);
     relay_stop(&r);
@@ -1205,6 +1234,7 @@ static int run_relay(relay_config config) {
 }
 
 int main(int argc, char **argv) {
+    if (sodium_init() < 0) return 1;
     lsx_geometry geometry;
     if (lsx_geometry_init(&geometry, LSX_SUITE_V1, lsx_default_hops(), lsx_default_payload()) != LSX_OK) return 1;
     relay_config config = {.workers = 1, .packet_bytes = lsx_packet_bytes(&geometry), .buffers = 16384, .queue_limit = 2048,
@@ -1217,6 +1247,10 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (strcmp(a, "--relay") == 0) {
             relay_only = true;
+            continue;
+        }
+        if (strcmp(a, "--seal-links") == 0) {
+            config.seal_links = true;
             continue;
         }
         if (i + 1 >= argc) usage();
@@ -1260,7 +1294,7 @@ int main(int argc, char **argv) {
         return run_relay(config);
     }
 
-    print_machine(config.packet_bytes);
+    print_machine(config.packet_bytes, config.seal_links);
     sink s;
     if (sink_start(&s, FRAME_HEADER_BYTES + config.packet_bytes) != 0) {
         fprintf(stderr, "relay_floor: cannot start the sink\n");

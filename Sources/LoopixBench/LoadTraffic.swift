@@ -17,7 +17,9 @@ import Glibc
 /// Packets for one node, each a RELAY with zero delay to `next`, framed for the wire
 /// (length, version, type, packet) back to back in one buffer, so that a run of consecutive
 /// packets goes out in one `send`. The packet each becomes after the node's unwrap is
-/// computed here too (with the node's key), and named by 8 bytes of its new header.
+/// computed here too (with the node's key), and named by 8 bytes of its new header. The relay
+/// floor passes packets on as they came (it writes only their last 8 bytes), so each packet is
+/// also named by the same 8 bytes of its own header, in a table of its own.
 public final class PacketPool: @unchecked Sendable {
     // `@unchecked Sendable`: written only in init, read-only afterwards.
     public let count: Int
@@ -29,6 +31,7 @@ public final class PacketPool: @unchecked Sendable {
     private let keyOffset: Int
     public let frames: UnsafeMutableRawBufferPointer
     private let keys: [UInt64: Int32]
+    private let passedThroughKeys: [UInt64: Int32]
 
     public init(count: Int, geometry: Geometry, nodeKey: SecretKey, next: SphinxAddress,
                 progress: @escaping @Sendable (Int) -> Void = { _ in }) throws {
@@ -69,9 +72,13 @@ public final class PacketPool: @unchecked Sendable {
             progress(done.wrappingIncrementThenLoad(by: min(chunk, count - c * chunk), ordering: .relaxed))
         }
         guard failures.load(ordering: .relaxed) == 0 else { throw SphinxError.invalidRoute }
-        var keys = [UInt64: Int32](minimumCapacity: count)
-        for i in 0..<count { keys[outputKeys[i]] = Int32(i) }
+        var keys = [UInt64: Int32](minimumCapacity: count), passedThroughKeys = [UInt64: Int32](minimumCapacity: count)
+        for i in 0..<count {
+            keys[outputKeys[i]] = Int32(i)
+            passedThroughKeys[frames.loadUnaligned(fromByteOffset: i * frameBytes + 6 + keyOffset, as: UInt64.self)] = Int32(i)
+        }
         self.keys = keys
+        self.passedThroughKeys = passedThroughKeys
     }
 
     deinit { frames.deallocate() }
@@ -80,6 +87,12 @@ public final class PacketPool: @unchecked Sendable {
     @inline(__always)
     public func index(ofForwarded packet: UnsafeRawBufferPointer) -> Int? {
         keys[packet.loadUnaligned(fromByteOffset: keyOffset, as: UInt64.self)].map(Int.init)
+    }
+
+    /// The pool index of a packet the relay floor passed on unchanged, from its bytes.
+    @inline(__always)
+    public func index(ofPassedThrough packet: UnsafeRawBufferPointer) -> Int? {
+        passedThroughKeys[packet.loadUnaligned(fromByteOffset: keyOffset, as: UInt64.self)].map(Int.init)
     }
 }
 
@@ -112,6 +125,8 @@ public final class FrameSink: @unchecked Sendable {
     private var thread: Thread?
     /// The sink's link key while the node under test runs encrypted links; nil: plain bytes.
     private var linkKey: NoiseSecretKey?
+    /// Whether what arrives was passed through unchanged (the relay floor) rather than unwrapped.
+    private var passedThrough = false
     private let cpuSeconds = ManagedAtomic<UInt64>(0)  // thread CPU, as Double bits
 
     /// Binds 127.0.0.1:`port` (0: any) now, so the node can be told where it is.
@@ -123,6 +138,12 @@ public final class FrameSink: @unchecked Sendable {
 
     /// Connections accepted from now on answer Noise handshakes as `key` (nil: plain bytes).
     public func expectLinks(as key: NoiseSecretKey?) { lock.withLock { linkKey = key } }
+
+    /// Packets on connections accepted from now on are matched as the relay floor passes them
+    /// on (`true`: unchanged), or as the node forwards them (`false`, the default). Each
+    /// connection keeps the choice it was accepted with, so the node's packets are looked up
+    /// in the node's table only.
+    public func expectPassedThrough(_ on: Bool) { lock.withLock { passedThrough = on } }
 
     public func start() {
         let t = Thread { [self] in loop() }
@@ -171,8 +192,8 @@ public final class FrameSink: @unchecked Sendable {
                 let fd = accept(listener, nil, nil)
                 if fd >= 0 {
                     fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                    let key = lock.withLock { linkKey }
-                    if let buffer = try? ReceiveBuffer(frameLimit: pool?.frameBytes ?? 8192, linkKey: key) {
+                    let (key, passedThrough) = lock.withLock { (linkKey, self.passedThrough) }
+                    if let buffer = try? ReceiveBuffer(frameLimit: pool?.frameBytes ?? 8192, linkKey: key, passedThrough: passedThrough) {
                         buffers[fd] = buffer
                     }
                 }
@@ -186,7 +207,9 @@ public final class FrameSink: @unchecked Sendable {
                 if n <= 0 { closed.insert(fd); continue }
                 let intact = buffer.frames(fd) { type, body in
                     guard type == 0x01 else { return }
-                    guard let pool, let sendTimes, let index = pool.index(ofForwarded: body) else { unknownBatch += 1; return }
+                    guard let pool, let sendTimes,
+                          let index = buffer.passedThrough ? pool.index(ofPassedThrough: body) : pool.index(ofForwarded: body)
+                    else { unknownBatch += 1; return }
                     receivedBatch.append(now)
                     sentBatch.append(sendTimes.times[index])
                 }
@@ -219,8 +242,11 @@ private final class ReceiveBuffer {
     private var storage: UnsafeMutableRawBufferPointer
     private var filled = 0
     private let link: BenchLinkReceiver?
+    /// Packets arrive as the relay floor passed them on, not unwrapped by a node.
+    let passedThrough: Bool
 
-    init(frameLimit: Int, linkKey: NoiseSecretKey?) throws {
+    init(frameLimit: Int, linkKey: NoiseSecretKey?, passedThrough: Bool = false) throws {
+        self.passedThrough = passedThrough
         storage = .allocate(byteCount: max(1 << 20, 64 * frameLimit), alignment: 16)
         link = try linkKey.map { try BenchLinkReceiver(localKey: $0) }
     }

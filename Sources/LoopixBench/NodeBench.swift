@@ -28,6 +28,8 @@ public struct NodeBench: Sendable {
     /// Rounds of the link-encryption comparison: in each, the saturated capacity with Noise
     /// links and with plaintext links (0: none).
     public var linkRounds: Int
+    /// The relay floors run after each worker count's node steps, at the same rates (empty: no floor phase).
+    public var floorLinks: [FloorLinks] = FloorLinks.allCases
 
     public init(workerCounts: [Int], loadFractions: [Double], senderCounts: [Int], stepSeconds: Double, warmupSeconds: Double,
                 soakSeconds: Double, poolPackets: Int, eventLoops: Int?, eventLoopSliceUs: Int?,
@@ -63,7 +65,14 @@ public struct NodeBench: Sendable {
         /// A node for `body`, with the sink answering its links as they will come.
         func withNode<T>(workers: Int, log: String, plaintextLinks: Bool = false, _ body: (BenchNode) async throws -> T) async throws -> T {
             sink.expectLinks(as: plaintextLinks ? nil : setup.sinkLinkKey)
+            sink.expectPassedThrough(false)
             return try await setup.withNode(workers: workers, log: run.url(log), plaintextLinks: plaintextLinks, body)
+        }
+        // The relay floors with `workers`, beside the node: each of its steps is followed by
+        // theirs at the same offered rate, so that the machine's changes of speed fall on both.
+        func withFloors<T>(workers: Int, _ body: ([BenchNode]) async throws -> T) async throws -> T {
+            try await setup.withFloors(floorLinks, workers: workers, packetBytes: pool.frameBytes - 6,
+                                       log: { run.url("floor-\($0.rawValue)-w\(workers).log") }, body)
         }
 
         // 1. The generator alone, straight into a sink: what it can offer, and at what CPU cost.
@@ -79,13 +88,25 @@ public struct NodeBench: Sendable {
                 let probeRate = min(0.8 * alone.packetsPerSecond, 1.5 * Double(w) * coreBefore)
                 let probe = try await runner.run(node: node, rate: probeRate, label: "probe", loadFraction: .nan, progress: progress)
                 var steps = [probe]
-                for f in loadFractions {
-                    progress.update(String(format: "workers %d: %.2f × capacity", w, f))
-                    steps.append(try await runner.run(node: node, rate: f * probe.throughput, label: "sweep", loadFraction: f,
-                                                      progress: progress).ofCapacity(probe.throughput))
+                var floorSteps = [[StepResult]](repeating: [], count: floorLinks.count)
+                try await withFloors(workers: w) { floors in
+                    for f in loadFractions {
+                        progress.update(String(format: "workers %d: %.2f × capacity", w, f))
+                        steps.append(try await runner.run(node: node, rate: f * probe.throughput, label: "sweep", loadFraction: f,
+                                                          progress: progress).ofCapacity(probe.throughput))
+                        for (i, (links, floor)) in zip(floorLinks, floors).enumerated() {
+                            progress.update(String(format: "workers %d: relay floor (%@ links) at %.2f × the node's capacity", w,
+                                                   links.rawValue, f))
+                            floorSteps[i].append(try await runner.run(node: floor, rate: f * probe.throughput, label: "floor-\(links.rawValue)",
+                                                                      loadFraction: f, progress: progress).ofCapacity(probe.throughput))
+                        }
+                    }
                 }
-                sweeps.append(WorkerSweep(workers: w, capacity: probe.throughput,
-                                          capacityOverWorkersTimesCore: probe.throughput / (Double(w) * coreBefore), steps: steps))
+                var sweep = WorkerSweep(workers: w, capacity: probe.throughput,
+                                        capacityOverWorkersTimesCore: probe.throughput / (Double(w) * coreBefore), steps: steps)
+                sweep.floors = zip(floorLinks, floorSteps).map { FloorSweep(links: $0, workers: w, steps: $1, node: steps) }
+                for floor in sweep.floors { logFloor(floor) }
+                sweeps.append(sweep)
             }
         }
 
@@ -156,6 +177,15 @@ public struct NodeBench: Sendable {
             aqmTargetMs: 1, suiteComparison: comparison, linkCost: linkCost,
             targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, epochMachineryShare: epochShare,
                                           suites: comparison, epochs: epochsPhase, linkCost: linkCost))
+    }
+
+    /// One line of the log per relay floor: its step at half the capacity (or its first), beside the node's.
+    private func logFloor(_ floor: FloorSweep) {
+        guard let c = floor.comparisons.first(where: { $0.loadFraction == 0.5 }) ?? floor.comparisons.first else { return }
+        benchLog(String(format: "node: workers %d, %@ floor at %.2f: %.2f µs/packet (loop %.2f, workers %.2f), p50 %.3f ms, p99 %.3f ms; "
+                        + "node outside workers %.2f µs (÷ floor loop %.2f)", floor.workers, floor.links.rawValue, c.loadFraction,
+                        c.floorMicroseconds, c.floorLoopMicroseconds, c.floorWorkerMicroseconds, c.floorLatencyP50Ms,
+                        c.floorLatencyP99Ms, c.nodeOutsideMicroseconds, c.outsideOverFloorLoop))
     }
 
     /// One node per suite, each with 1 worker and its own packets and sink, all running at once;

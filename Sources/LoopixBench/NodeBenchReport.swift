@@ -17,10 +17,14 @@ extension NodeBenchResults {
             say("\nworkers %d: capacity %.0f packets/s = %.2f × workers × single-core lsx_process rate", sweep.workers, sweep.capacity,
                 sweep.capacityOverWorkersTimesCore)
             lines += stepLines(sweep.steps)
+            for floor in sweep.floors { lines += floorLines(floor) }
         }
         lines.append("""
             (effic.: relayed per node CPU-second ÷ the single-core rate sampled through the step; outside: \
-            the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window)
+            the node's CPU outside its crypto workers per CPU-second of the workers, same process, same window; \
+            relay floor: CSources/bench/relay_floor.c, the node's thread hand-offs without crypto, with the node's \
+            workers, each step right after the node's at the same offered rate; node out: the node's CPU per packet outside its workers, ÷ the \
+            floor's loop thread and ÷ the whole floor)
             """)
         if let linkCost {
             say("\nlink encryption, %d workers, saturated (noise and plaintext alternating), noise ÷ plaintext, medians: "
@@ -40,7 +44,7 @@ extension NodeBenchResults {
         if let suites = suiteComparison { lines += suiteLines(suites) }
         lines.append("\ntargets:")
         for t in targets {
-            lines.append("  " + column(t.name, 58) + column(t.measured, 44) + column(t.target, 22) + (t.met ? "met" : "NOT met"))
+            lines.append("  " + column(t.name, 58) + column(t.measured, 44) + column(t.target, 34) + (t.met ? "met" : "NOT met"))
         }
         return lines.joined(separator: "\n")
     }
@@ -74,6 +78,25 @@ extension NodeBenchResults {
             """, cryptoFirst, first.suite, cryptoLast, last.suite, first.outsideMicroseconds, last.outsideMicroseconds,
             first.workerMicroseconds - cryptoFirst, last.workerMicroseconds - cryptoLast, c.workerRatio,
             first.nodeMicroseconds, last.nodeMicroseconds, first.nodeMicroseconds / last.nodeMicroseconds))
+        return lines
+    }
+
+    /// The relay floor at the sweep's rates, and the node beside it (node ÷ floor).
+    private func floorLines(_ f: FloorSweep) -> [String] {
+        var lines = ["  relay floor, \(f.workers) worker\(f.workers == 1 ? "" : "s"), \(f.links.rawValue) links, at the same offered rates "
+            + "(CPU µs per packet; latency ms; node ÷ floor):"]
+        lines.append("  " + column("load", 6) + column("offered/s", 10) + column("relayed/s", 10) + column("loop µs", 8) + column("work µs", 8)
+            + column("all µs", 7) + column("lat p50", 8) + column("lat p99", 8) + column("drops", 6) + column("node out µs", 12)
+            + column("÷ loop", 7) + column("÷ all", 6) + column("p50 ÷", 7) + "p99 ÷")
+        for c in f.comparisons {
+            lines.append("  " + column(String(format: "%.2f", c.loadFraction), 6) + column(String(format: "%.0f", c.offered), 10)
+                + column(String(format: "%.0f", c.floorRelayed), 10) + column(String(format: "%.2f", c.floorLoopMicroseconds), 8)
+                + column(String(format: "%.2f", c.floorWorkerMicroseconds), 8) + column(String(format: "%.2f", c.floorMicroseconds), 7)
+                + column(String(format: "%.3f", c.floorLatencyP50Ms), 8) + column(String(format: "%.3f", c.floorLatencyP99Ms), 8)
+                + column(String(format: "%.0f", c.floorDrops), 6) + column(String(format: "%.2f", c.nodeOutsideMicroseconds), 12)
+                + column(String(format: "%.2f", c.outsideOverFloorLoop), 7) + column(String(format: "%.2f", c.outsideOverFloor), 6)
+                + column(String(format: "%.2f", c.latencyP50Ratio), 7) + String(format: "%.2f", c.latencyP99Ratio))
+        }
         return lines
     }
 

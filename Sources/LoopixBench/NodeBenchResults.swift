@@ -39,6 +39,8 @@ public struct StepResult: Codable, Sendable {
     /// CPU-second of the workers, measured in the same window of the same process: what the
     /// node spends beside the crypto, free of the host's changes of speed.
     public var outsideWorkers: Double
+    /// Cores of the event loop thread, where the process tells it apart (the relay floor's; nil for the node).
+    public var loopCores: Double? = nil
     public var efficiency: Double
     /// The single-core `lsx_process` rate during the step (CPU time of samples taken through the window);
     /// efficiency is against it.
@@ -59,11 +61,91 @@ public struct StepResult: Codable, Sendable {
     public var rssSeries: [RSSSample]
 }
 
+extension StepResult {
+    /// CPU per relayed packet (µs): the whole process, its workers, the rest of it (outside the
+    /// workers), and its event loop thread where that is told apart.
+    public var microsecondsPerPacket: Double { nodeCores / throughput * 1e6 }
+    public var workerMicrosecondsPerPacket: Double { microsecondsPerPacket / (1 + outsideWorkers) }
+    public var outsideMicrosecondsPerPacket: Double { microsecondsPerPacket * outsideWorkers / (1 + outsideWorkers) }
+    public var loopMicrosecondsPerPacket: Double? { loopCores.map { $0 / throughput * 1e6 } }
+}
+
 public struct WorkerSweep: Codable, Sendable {
     public var workers: Int
     public var capacity: Double
     public var capacityOverWorkersTimesCore: Double
     public var steps: [StepResult]
+    /// The relay floor with the same workers at the same offered rates, after the node's steps.
+    public var floors: [FloorSweep] = []
+}
+
+/// The relay floor's links: plain TCP, or with the links' AEAD run on its loop per frame in and out.
+public enum FloorLinks: String, Codable, Sendable, CaseIterable {
+    case plain, sealed
+}
+
+/// The relay floor (CSources/bench/relay_floor.c) run like the node, with the node's worker
+/// count, at each of the sweep's loads × the node's measured capacity; and, load by load, the
+/// node beside it.
+public struct FloorSweep: Codable, Sendable {
+    public var links: FloorLinks
+    public var workers: Int
+    public var steps: [StepResult]
+    public var comparisons: [FloorComparison]
+
+    init(links: FloorLinks, workers: Int, steps: [StepResult], node: [StepResult]) {
+        self.links = links
+        self.workers = workers
+        self.steps = steps
+        comparisons = steps.compactMap { floor in
+            node.first { $0.label == "sweep" && $0.loadFraction == floor.loadFraction }.map { FloorComparison(node: $0, floor: floor) }
+        }
+    }
+}
+
+/// One load: the node and the relay floor at the same offered rate, and node ÷ floor.
+public struct FloorComparison: Codable, Sendable {
+    public var loadFraction: Double
+    public var offered: Double
+    public var floorRelayed: Double
+    /// The floor's CPU per relayed packet (µs): its event loop thread, its workers, the whole process.
+    public var floorLoopMicroseconds: Double
+    public var floorWorkerMicroseconds: Double
+    public var floorMicroseconds: Double
+    public var floorLatencyP50Ms: Double
+    public var floorLatencyP99Ms: Double
+    public var floorDrops: Double
+    /// The node's CPU per relayed packet outside its crypto workers and in them (µs), its latency.
+    public var nodeOutsideMicroseconds: Double
+    public var nodeWorkerMicroseconds: Double
+    public var nodeLatencyP50Ms: Double
+    public var nodeLatencyP99Ms: Double
+    /// The node outside its workers ÷ the floor's loop (what does the same work: reads, admission,
+    /// hand-offs, writes), and ÷ the whole floor.
+    public var outsideOverFloorLoop: Double
+    public var outsideOverFloor: Double
+    public var latencyP50Ratio: Double
+    public var latencyP99Ratio: Double
+
+    init(node: StepResult, floor: StepResult) {
+        loadFraction = floor.loadFraction
+        offered = floor.offeredAchieved
+        floorRelayed = floor.throughput
+        floorLoopMicroseconds = floor.loopMicrosecondsPerPacket ?? .nan
+        floorWorkerMicroseconds = floor.workerMicrosecondsPerPacket
+        floorMicroseconds = floor.microsecondsPerPacket
+        floorLatencyP50Ms = floor.latencyMs.p50
+        floorLatencyP99Ms = floor.latencyMs.p99
+        floorDrops = floor.drops.values.reduce(0, +)
+        nodeOutsideMicroseconds = node.outsideMicrosecondsPerPacket
+        nodeWorkerMicroseconds = node.workerMicrosecondsPerPacket
+        nodeLatencyP50Ms = node.latencyMs.p50
+        nodeLatencyP99Ms = node.latencyMs.p99
+        outsideOverFloorLoop = nodeOutsideMicroseconds / floorLoopMicroseconds
+        outsideOverFloor = nodeOutsideMicroseconds / floorMicroseconds
+        latencyP50Ratio = nodeLatencyP50Ms / floorLatencyP50Ms
+        latencyP99Ratio = nodeLatencyP99Ms / floorLatencyP99Ms
+    }
 }
 
 /// The node saturated with Noise links and with plaintext links, alternating in one sitting.
@@ -127,9 +209,9 @@ public struct SuiteCapacity: Codable, Sendable {
         offered = median(\.offeredAchieved)
         capacities = steps.map(\.throughput)
         capacity = median(\.throughput)
-        nodeMicroseconds = median { $0.nodeCores / $0.throughput * 1e6 }
-        workerMicroseconds = median { $0.nodeCores / $0.throughput / (1 + $0.outsideWorkers) * 1e6 }
-        outsideMicroseconds = median { $0.nodeCores / $0.throughput * $0.outsideWorkers / (1 + $0.outsideWorkers) * 1e6 }
+        nodeMicroseconds = median(\.microsecondsPerPacket)
+        workerMicroseconds = median(\.workerMicrosecondsPerPacket)
+        outsideMicroseconds = median(\.outsideMicrosecondsPerPacket)
         efficiency = median(\.efficiency)
         generatorCores = median(\.generatorCores)
         sinkCores = median(\.sinkCores)
@@ -159,9 +241,7 @@ public struct SuiteComparison: Codable, Sendable {
         func perRound(_ f: (StepResult, StepResult) -> Double) -> Double { Stats.median(zip(first, last).map(f)) }
         capacityRatio = perRound { $1.throughput / $0.throughput }
         coreRatio = perRound { $1.coreRate / $0.coreRate }
-        workerRatio = perRound { a, b in
-            (a.nodeCores / a.throughput / (1 + a.outsideWorkers)) / (b.nodeCores / b.throughput / (1 + b.outsideWorkers))
-        }
+        workerRatio = perRound { $0.workerMicrosecondsPerPacket / $1.workerMicrosecondsPerPacket }
     }
 }
 
@@ -205,18 +285,46 @@ public enum NodeTargets {
         func at(_ f: Double, _ sweep: WorkerSweep = main) -> StepResult? {
             sweep.steps.first { $0.label == "sweep" && abs($0.loadFraction - f) < 1e-9 }
         }
+        /// The relay floor a sweep's node is judged against: the one with the node's link
+        /// encryption (the sweeps run Noise links) if it ran, else the plain one; and its step at load `f`.
+        func floorStep(_ f: Double, _ sweep: WorkerSweep) -> (links: FloorLinks, step: StepResult)? {
+            guard let floor = sweep.floors.first(where: { $0.links == .sealed }) ?? sweep.floors.first,
+                  let step = floor.steps.first(where: { abs($0.loadFraction - f) < 1e-9 }) else { return nil }
+            return (floor.links, step)
+        }
         for f in [0.5, 0.9] {
             guard let s = at(f) else { continue }
             // What queueing alone costs at this load: workers that only unwrap, at this step's
             // single-core rate, with Poisson arrivals (M/D/c). A first-come-first-served node
             // whose workers take this long per packet does no better, whatever its I/O costs.
-            let floor = IdealQueue.latency(workers: mainWorkers, serviceTime: 1 / s.coreRate, load: f).scaled(by: 1000)
+            let queueing = IdealQueue.latency(workers: mainWorkers, serviceTime: 1 / s.coreRate, load: f).scaled(by: 1000)
             out.append(NodeTarget(name: "latency p50 at \(Int(f * 100)) % (\(mainWorkers) workers)",
-                                  measured: String(format: "%.3f ms (queueing alone %.3f)", s.latencyMs.p50, floor.p50),
+                                  measured: String(format: "%.3f ms (queueing alone %.3f)", s.latencyMs.p50, queueing.p50),
                                   target: "<= 0.3 ms", met: s.latencyMs.p50 <= 0.3))
             out.append(NodeTarget(name: "latency p99 at \(Int(f * 100)) % (\(mainWorkers) workers)",
-                                  measured: String(format: "%.3f ms (queueing alone %.3f)", s.latencyMs.p99, floor.p99),
+                                  measured: String(format: "%.3f ms (queueing alone %.3f)", s.latencyMs.p99, queueing.p99),
                                   target: "<= 2 ms", met: s.latencyMs.p99 <= 2))
+            // Against the floor measured in the same run: queueing alone plus the I/O path's
+            // least cost, with a margin (issue 15: 1.5 × the floor's p50, 2 × its p99).
+            guard f == 0.5, let floor = floorStep(f, main) else { continue }
+            for (name, measured, q, fl, k) in [("p50", s.latencyMs.p50, queueing.p50, floor.step.latencyMs.p50, 1.5),
+                                               ("p99", s.latencyMs.p99, queueing.p99, floor.step.latencyMs.p99, 2.0)] {
+                let limit = q + k * fl
+                out.append(NodeTarget(name: "latency \(name) at \(Int(f * 100)) % (\(mainWorkers) workers) vs \(floor.links.rawValue) floor",
+                                      measured: String(format: "%.3f ms", measured),
+                                      target: String(format: "<= %.3f (%.3f + %.1f × %.3f)", limit, q, k, fl), met: measured <= limit))
+            }
+        }
+        for sweep in sweeps {
+            // The node's own I/O path (everything outside its crypto workers) against the floor's
+            // loop thread, which does the same work (reads, admission, hand-offs, writes; with the
+            // sealed floor, the links' AEAD too) and nothing else, at the same offered rate.
+            guard let s = at(0.5, sweep), let floor = floorStep(0.5, sweep), let loop = floor.step.loopMicrosecondsPerPacket else { continue }
+            let ratio = s.outsideMicrosecondsPerPacket / loop
+            out.append(NodeTarget(name: "CPU/pkt outside workers ÷ \(floor.links.rawValue) floor loop, 50 % (\(sweep.workers) w.)",
+                                  measured: String(format: "%.2f (%.1f ÷ %.1f µs; ÷ whole floor %.2f)", ratio, s.outsideMicrosecondsPerPacket,
+                                                   loop, s.outsideMicrosecondsPerPacket / floor.step.microsecondsPerPacket),
+                                  target: "<= 2", met: ratio <= 2))
         }
         for sweep in sweeps {
             // Saturated (the capacity probe: more offered than the node can take), where the node
@@ -297,6 +405,23 @@ extension NodeBenchResults {
              csv(s.otherCores, 3), csv(s.stolenCores, 3), csv(s.rssMaxMB, 1), "\"" + s.drops.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " ") + "\""]
         }
         try run.writeCSV("throughput.csv", header: header, rows: r.sweeps.flatMap { $0.steps.map(row) })
+        let floors = r.sweeps.flatMap(\.floors)
+        if !floors.isEmpty {
+            try run.writeCSV("floor.csv", header: [
+                "links", "workers", "load_fraction", "offered", "floor_relayed", "floor_loop_us", "floor_worker_us", "floor_us",
+                "floor_latency_p50_ms", "floor_latency_p99_ms", "floor_drops", "node_outside_us", "node_worker_us",
+                "node_latency_p50_ms", "node_latency_p99_ms", "outside_over_floor_loop", "outside_over_floor",
+                "latency_p50_ratio", "latency_p99_ratio",
+            ], rows: floors.flatMap { f in
+                f.comparisons.map { c in
+                    [f.links.rawValue, "\(f.workers)", csv(c.loadFraction, 3), csv(c.offered, 0), csv(c.floorRelayed, 0),
+                     csv(c.floorLoopMicroseconds, 2), csv(c.floorWorkerMicroseconds, 2), csv(c.floorMicroseconds, 2),
+                     csv(c.floorLatencyP50Ms, 4), csv(c.floorLatencyP99Ms, 4), csv(c.floorDrops, 0), csv(c.nodeOutsideMicroseconds, 2),
+                     csv(c.nodeWorkerMicroseconds, 2), csv(c.nodeLatencyP50Ms, 4), csv(c.nodeLatencyP99Ms, 4),
+                     csv(c.outsideOverFloorLoop, 3), csv(c.outsideOverFloor, 3), csv(c.latencyP50Ratio, 3), csv(c.latencyP99Ratio, 3)]
+                }
+            })
+        }
         try run.writeCSV("suites.csv", header: header, rows: (r.suiteComparison?.suites ?? []).flatMap { $0.steps.map(row) })
         try run.writeCSV("senders.csv", header: header, rows: r.senders.map(row))
         if let cost = r.linkCost { try run.writeCSV("links.csv", header: header, rows: (cost.noise + cost.plaintext).map(row)) }

@@ -87,26 +87,64 @@ public struct NodeBenchSetup: Sendable {
     /// Runs `body` against a node started for it, and stops the node however `body` ends.
     public func withNode<T>(workers: Int, log: URL, plaintextLinks: Bool = false,
                             _ body: (BenchNode) async throws -> T) async throws -> T {
-        let node = try await startNode(workers: workers, log: log, plaintextLinks: plaintextLinks)
+        try await Self.with([try await startNode(workers: workers, log: log, plaintextLinks: plaintextLinks)]) { try await body($0[0]) }
+    }
+
+    /// Starts the relay floor (`relay_floor --relay`) with `workers` beside the node, on a port
+    /// of its own, forwarding to the sink over plain TCP (with the links' AEAD on its loop if
+    /// `links` is sealed); returns once it listens.
+    public func startFloor(links: FloorLinks, workers: Int, packetBytes: Int, log: URL) async throws -> BenchNode {
+        let port = try freeLoopbackPort(), metricsPort = try freeLoopbackPort()
+        let floor = try await BenchNode(floorExecutable: try BenchNode.relayFloorExecutable(), workers: workers, port: port,
+                                        forwardPort: sinkPort, metricsPort: metricsPort, packetBytes: packetBytes,
+                                        sealedLinks: links == .sealed, log: log)
+        try await floor.waitReady()
+        return floor
+    }
+
+    /// Runs `body` against one relay floor per kind of `links` (in that order), started for it,
+    /// and stops them however `body` ends.
+    public func withFloors<T>(_ links: [FloorLinks], workers: Int, packetBytes: Int, log: (FloorLinks) -> URL,
+                              _ body: ([BenchNode]) async throws -> T) async throws -> T {
+        var floors: [BenchNode] = []
         do {
-            let result = try await body(node)
-            await node.stop()
+            for kind in links { floors.append(try await startFloor(links: kind, workers: workers, packetBytes: packetBytes, log: log(kind))) }
+        } catch {
+            for floor in floors { await floor.stop() }
+            throw error
+        }
+        return try await Self.with(floors) { try await body($0) }
+    }
+
+    private static func with<T>(_ nodes: [BenchNode], _ body: ([BenchNode]) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(nodes)
+            for node in nodes { await node.stop() }
             return result
         } catch {
-            await node.stop()
+            for node in nodes { await node.stop() }
             throw error
         }
     }
 }
 
-/// The node under test: a `loopix bench serve-node` child process.
+/// The node under test: a `loopix bench serve-node` child process; or in its place the relay
+/// floor (`relay_floor --relay`), driven and measured the same way.
 public final class BenchNode: Sendable {
     let process: ChildProcess
+    /// "node" or "relay floor", for messages.
+    let name: String
     public let workers: Int
     public let port: Int
     public let metricsPort: Int
     /// The key senders link with and the node's key; nil: the node runs plaintext links.
     let links: (sender: NoiseSecretKey, node: NoisePublicKey)?
+    /// Whether packets leave as they came (the relay floor), not unwrapped.
+    let passesPacketsThrough: Bool
+    /// Which of the process's threads (by kernel name) are its workers, and which its event
+    /// loop (nil: not told apart; the node's loop is everything outside its workers).
+    private let isWorkerThread: @Sendable (String) -> Bool
+    private let isLoopThread: (@Sendable (String) -> Bool)?
     var pid: Int32 { process.processIdentifier }
 
     /// The benchmark's own node (`loopix bench serve-node`), with Noise links unless `links` is nil.
@@ -118,14 +156,52 @@ public final class BenchNode: Sendable {
 
     /// Starts this executable with `arguments` (a node command and its configuration); `links`:
     /// the key the generator links with and the node's key (nil: the node runs plaintext links).
-    init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
-         links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+    convenience init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
+                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+        // The workers are the threads of Dispatch's user-initiated pool, which in a node process
+        // only the crypto queue uses (their kernel name is the pool's, cut to 15 characters).
+        try await self.init(name: "node", executable: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+                            arguments: arguments, environment: [parentProcessVariable: "\(getpid())"], log: log, workers: workers,
+                            port: port, metricsPort: metricsPort, links: links, passesPacketsThrough: false,
+                            isWorkerThread: { $0.hasSuffix("initiated-qos") }, isLoopThread: nil)
+    }
+
+    /// The relay floor at `floorExecutable`: relays 127.0.0.1:`port` to 127.0.0.1:`forwardPort`
+    /// with `workers` (threads `floor-worker0`, … beside the loop `floor-loop`), plain links.
+    convenience init(floorExecutable: String, workers: Int, port: Int, forwardPort: Int, metricsPort: Int, packetBytes: Int,
+                     sealedLinks: Bool, log: URL) async throws {
+        let arguments = ["--relay", "--listen", "\(port)", "--forward", "\(forwardPort)", "--workers", "\(workers)",
+                         "--metrics-port", "\(metricsPort)", "--packet-bytes", "\(packetBytes)"] + (sealedLinks ? ["--seal-links"] : [])
+        try await self.init(name: "relay floor", executable: floorExecutable, arguments: arguments, environment: [:], log: log,
+                            workers: workers, port: port, metricsPort: metricsPort, links: nil, passesPacketsThrough: true,
+                            isWorkerThread: { $0.hasPrefix("floor-worker") }, isLoopThread: { $0 == "floor-loop" })
+    }
+
+    private init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workers: Int,
+                 port: Int, metricsPort: Int, links: (sender: NoiseSecretKey, node: NoisePublicKey)?, passesPacketsThrough: Bool,
+                 isWorkerThread: @escaping @Sendable (String) -> Bool, isLoopThread: (@Sendable (String) -> Bool)?) async throws {
+        self.name = name
         self.links = links
         self.workers = workers
         self.port = port
         self.metricsPort = metricsPort
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        process = try await ChildProcess.start(executable, arguments, environment: [parentProcessVariable: "\(getpid())"], log: log)
+        self.passesPacketsThrough = passesPacketsThrough
+        self.isWorkerThread = isWorkerThread
+        self.isLoopThread = isLoopThread
+        process = try await ChildProcess.start(executable, arguments, environment: environment, log: log)
+    }
+
+    /// Where the relay floor is: `LOOPIX_RELAY_FLOOR` if set, else `relay_floor` in the folder of
+    /// this executable, where SwiftPM builds it with `loopix` (and with the bench tests).
+    static func relayFloorExecutable() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["LOOPIX_RELAY_FLOOR"], !path.isEmpty { return path }
+        let me = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let path = me.deletingLastPathComponent().appendingPathComponent("relay_floor").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw BenchError("no relay floor at \(path): `swift build --product loopix` builds it beside loopix (or set "
+                             + "LOOPIX_RELAY_FLOOR to one built by `make -C CSources out/relay_floor`; --no-floor skips the phase)")
+        }
+        return path
     }
 
     /// Returns once the node serves metrics and accepts connections, by `deadline` (Unix seconds;
@@ -133,24 +209,26 @@ public final class BenchNode: Sendable {
     func waitReady(until deadline: Double = Date().timeIntervalSince1970 + 20) async throws {
         let deadline = Date(timeIntervalSince1970: deadline)
         while Date() < deadline {
-            if let status = process.exitStatus { throw BenchError("the node exited at start (status \(status)); see its log") }
+            if let status = process.exitStatus { throw BenchError("the \(name) exited at start (status \(status)); see its log") }
             if await MetricSamples.scrape(port: metricsPort, timeout: 0.5) != nil, let fd = connectLoopback(port: port) {
                 close(fd)
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchError("the node did not start listening in time; see its log")
+        throw BenchError("the \(name) did not start listening in time; see its log")
     }
 
     /// Asks the node for a new replay epoch, so that the pool's packets pass again.
     func startReplayEpoch() { process.send(ReplayEpochs.signal) }
     var cpuSeconds: Double { ProcessProbe.cpuSeconds(pid: pid) ?? 0 }
-    /// CPU seconds of the node's crypto workers so far: the threads of Dispatch's user-initiated
-    /// pool, which in a node process only the crypto queue uses (their kernel name is the
-    /// pool's, cut to 15 characters).
+    /// CPU seconds of the workers so far.
     var workerCPUSeconds: Double {
-        ProcessProbe.threadCPUSeconds(pid: pid).filter { $0.name.hasSuffix("initiated-qos") }.reduce(0) { $0 + $1.seconds }
+        ProcessProbe.threadCPUSeconds(pid: pid).filter { isWorkerThread($0.name) }.reduce(0) { $0 + $1.seconds }
+    }
+    /// CPU seconds of the event loop thread so far, where it is told apart (the floor's).
+    var loopCPUSeconds: Double? {
+        isLoopThread.map { isLoop in ProcessProbe.threadCPUSeconds(pid: pid).filter { isLoop($0.name) }.reduce(0) { $0 + $1.seconds } }
     }
     var residentMB: Double { Double(ProcessProbe.residentBytes(pid: pid) ?? 0) / 1_048_576 }
     func metrics() async -> MetricSamples { await MetricSamples.scrape(port: metricsPort, timeout: 2) ?? MetricSamples() }

@@ -37,6 +37,10 @@ struct StepRunner {
         try await Task.sleep(for: .milliseconds(30))
         let referenceBefore = probe.secondsPerPacket(rounds: 3)
         sink.reset(retain: retainLatencies)
+        // What this process's links toward the sink will carry, if it opens one during the step
+        // (the node and the relay floors take turns, each keeping the links it opened).
+        sink.expectLinks(as: node.links?.sender)
+        sink.expectPassedThrough(node.passesPacketsThrough)
         let connections = try (0..<senders).map { _ in
             guard let fd = connectLoopback(port: node.port) else { throw BenchError("cannot connect to the node") }
             return fd
@@ -54,7 +58,7 @@ struct StepRunner {
         sampleRSS()
         try await Task.sleep(for: .milliseconds(Int(warmup * 1000)))
         let windowStart = benchNanoseconds()
-        let cpu0 = node.cpuSeconds, workerCPU0 = node.workerCPUSeconds, sent0 = generator.sent, sinkCPU0 = sink.threadCPUSeconds
+        let cpu0 = node.cpuSeconds, workerCPU0 = node.workerCPUSeconds, loopCPU0 = node.loopCPUSeconds, sent0 = generator.sent, sinkCPU0 = sink.threadCPUSeconds
         let machine0 = ProcessProbe.machineCPUSeconds(), self0 = ProcessProbe.selfCPUSeconds()
         let metrics0 = await node.metrics()
         reference.start()
@@ -72,7 +76,7 @@ struct StepRunner {
         }
         while benchNanoseconds() < end { try await Task.sleep(for: .milliseconds(2)) }
         let windowEnd = benchNanoseconds()
-        let cpu1 = node.cpuSeconds, workerCPU1 = node.workerCPUSeconds, sent1 = generator.sent, sinkCPU1 = sink.threadCPUSeconds
+        let cpu1 = node.cpuSeconds, workerCPU1 = node.workerCPUSeconds, loopCPU1 = node.loopCPUSeconds, sent1 = generator.sent, sinkCPU1 = sink.threadCPUSeconds
         let machine1 = ProcessProbe.machineCPUSeconds(), self1 = ProcessProbe.selfCPUSeconds()
         let metrics1 = await node.metrics()
         let referenceDuring = reference.stop()
@@ -109,6 +113,7 @@ struct StepRunner {
             sojournP99Ms: sojourn.quantile(0.99).map { $0 * 1000 }, sojournAbove2ms: sojourn.fractionAbove(0.002),
             hopOverheadP99Ms: overhead.quantile(0.99).map { $0 * 1000 }, nodeCores: nodeCPU / window,
             outsideWorkers: workerCPU > 0 ? (nodeCPU - workerCPU) / workerCPU : .nan,
+            loopCores: loopCPU1.flatMap { end in loopCPU0.map { (end - $0) / window } },
             efficiency: nodeCPU > 0 ? Double(relayed) / nodeCPU / coreRate : 0, coreRate: coreRate, coreRateAround: coreRateAround, generatorCores: g.cpuSeconds / g.seconds,
             sinkCores: (sinkCPU1 - sinkCPU0) / window,
             otherCores: max(0, (machine1.busy - machine0.busy) - nodeCPU - (self1 - self0)) / window,

@@ -36,6 +36,15 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "Rounds of alternating 1-worker capacity probes, version 1 against the KEM suite (0: none).") var suiteRounds = 5
     @Option(help: "Rounds of saturated throughput with Noise links and with plaintext links, alternating (0: none).")
     var linkRounds = 2
+    @Flag(help: "Skip the relay floor: the node's thread hand-offs without crypto (relay_floor, built beside loopix), run after each worker count's node steps at the same rates.")
+    var noFloor = false
+    @Option(help: "Relay floors to run: plain, sealed (the links' ChaCha20-Poly1305 on its loop per frame, as the node's Noise links), comma-separated.")
+    var floorLinks = "plain,sealed"
+
+    private var floorKinds: [FloorLinks]? {
+        let kinds = floorLinks.split(separator: ",").map { FloorLinks(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        return kinds.isEmpty || kinds.contains(nil) ? nil : kinds.compactMap { $0 }
+    }
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
@@ -56,6 +65,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
             throw ValidationError("--epoch-seconds must be 0 or 2...600, --epochs 1...20")
         }
         guard (0...20).contains(linkRounds) else { throw ValidationError("--link-rounds must be 0...20") }
+        guard floorKinds != nil else { throw ValidationError("--floor-links: a comma-separated list of plain, sealed") }
     }
 
     func run() async throws {
@@ -67,6 +77,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
             linkRounds: linkRounds)
         bench.epochSeconds = epochSeconds
         bench.epochs = epochs
+        bench.floorLinks = noFloor ? [] : floorKinds ?? []
         let results = try await bench.run(in: run, progress: BenchProgress("node"))
         try results.writeTables(to: run)
         print(results.report())

@@ -1,4 +1,4 @@
-import LoopixBench
+@testable import LoopixBench
 import Testing
 
 @Suite("Node benchmark targets")
@@ -33,5 +33,59 @@ struct NodeTargetsTests {
         let above = targets([], share: 0.021).first { $0.name.hasPrefix("epoch machinery") }
         #expect(below?.met == true)
         #expect(above?.met == false)
+    }
+}
+
+@Suite("Node benchmark targets against the relay floor")
+struct FloorTargetsTests {
+    private func step(_ label: String, throughput: Double = 5000, cores: Double, outside: Double, loopCores: Double? = nil,
+                      p50: Double, p99: Double) -> StepResult {
+        var latency = Summary(seconds: [0.001])
+        latency.p50 = p50
+        latency.p99 = p99
+        return StepResult(label: label, workers: 2, senders: 1, loadFraction: 0.5, offeredRequested: throughput, offeredAchieved: throughput,
+                          throughput: throughput, windowSeconds: 2.5, latencyMs: latency, sojournP50Ms: nil, sojournP99Ms: nil,
+                          sojournAbove2ms: nil, hopOverheadP99Ms: nil, nodeCores: cores, outsideWorkers: outside, loopCores: loopCores,
+                          efficiency: 0.8, coreRate: 13000, coreRateAround: 13000, generatorCores: 0.1, sinkCores: 0.1, otherCores: 0,
+                          stolenCores: 0, generatorLagP50Ms: 0, generatorLagMaxMs: 0, unknownPackets: 0, drops: [:], rssMaxMB: 80,
+                          rssSeries: [])
+    }
+
+    /// A 2-worker sweep whose node spends 100 µs per packet, a third of it outside its workers,
+    /// beside floors whose loops spend `plainLoop` and `sealedLoop` µs per packet (nil: not run).
+    private func targets(nodeP50: Double, nodeP99: Double, plainLoop: Double?, sealedLoop: Double?) -> [String: Bool] {
+        let node = step("sweep", cores: 0.5, outside: 0.5, p50: nodeP50, p99: nodeP99)
+        var sweep = WorkerSweep(workers: 2, capacity: 10000, capacityOverWorkersTimesCore: 0.4, steps: [node])
+        for (links, loop) in [(FloorLinks.plain, plainLoop), (.sealed, sealedLoop)] {
+            guard let loop else { continue }
+            let floor = step("floor-\(links.rawValue)", cores: 0.2, outside: 3, loopCores: loop * 1e-6 * 5000, p50: 0.1, p99: 0.5)
+            sweep.floors.append(FloorSweep(links: links, workers: 2, steps: [floor], node: [node]))
+        }
+        let all = NodeTargets.evaluate(sweeps: [sweep], soak: nil, mainWorkers: 2, epochMachineryShare: 0)
+        return Dictionary(uniqueKeysWithValues: all.filter { $0.name.contains("floor") }.map { ($0.name, $0.met) })
+    }
+
+    @Test("outside the workers, the node is judged against the sealed floor's loop when it ran: at most 2 ×")
+    func cpuAgainstFloor() throws {
+        let queueing = IdealQueue.latency(workers: 2, serviceTime: 1 / 13000, load: 0.5).scaled(by: 1000)
+        let p50 = queueing.p50, p99 = queueing.p99
+        // The node's 33.3 µs outside its workers: 1.67 × a sealed loop of 20 µs, 3.3 × a plain one of 10.
+        let both = targets(nodeP50: p50, nodeP99: p99, plainLoop: 10, sealedLoop: 20)
+        #expect(both["CPU/pkt outside workers ÷ sealed floor loop, 50 % (2 w.)"] == true)
+        #expect(both.keys.contains { $0.contains("plain") } == false)
+        let plainOnly = targets(nodeP50: p50, nodeP99: p99, plainLoop: 10, sealedLoop: nil)
+        #expect(plainOnly["CPU/pkt outside workers ÷ plain floor loop, 50 % (2 w.)"] == false)
+        #expect(targets(nodeP50: p50, nodeP99: p99, plainLoop: nil, sealedLoop: nil).isEmpty)
+    }
+
+    @Test("per-hop latency at 50 %: p50 within queueing alone + 1.5 × the floor's, p99 within queueing alone + 2 × the floor's")
+    func latencyAgainstFloor() {
+        let queueing = IdealQueue.latency(workers: 2, serviceTime: 1 / 13000, load: 0.5).scaled(by: 1000)
+        let (p50, p99) = ("latency p50 at 50 % (2 workers) vs sealed floor", "latency p99 at 50 % (2 workers) vs sealed floor")
+        // The floor's p50 is 0.1 ms and its p99 0.5 ms.
+        let within = targets(nodeP50: queueing.p50 + 0.149, nodeP99: queueing.p99 + 0.99, plainLoop: nil, sealedLoop: 20)
+        #expect(within[p50] == true && within[p99] == true)
+        let beyond = targets(nodeP50: queueing.p50 + 0.151, nodeP99: queueing.p99 + 1.01, plainLoop: nil, sealedLoop: 20)
+        #expect(beyond[p50] == false && beyond[p99] == false)
     }
 }
