@@ -174,9 +174,9 @@ public struct NodeBench: Sendable {
         return NodeBenchResults(
             coreRateBefore: coreBefore, coreRateAfter: coreAfter, epochMachineryShare: epochShare, generatorAlone: alone, sweeps: sweeps,
             senders: senderSteps, soak: soak, epochs: epochsPhase, stepSeconds: stepSeconds, warmupSeconds: warmupSeconds, poolPackets: pool.count,
-            aqmTargetMs: 1, suiteComparison: comparison, linkCost: linkCost,
+            aqmTargetMs: setup.aqmTarget * 1000, suiteComparison: comparison, linkCost: linkCost,
             targets: NodeTargets.evaluate(sweeps: sweeps, soak: soak, mainWorkers: mainWorkers, epochMachineryShare: epochShare,
-                                          suites: comparison, epochs: epochsPhase, linkCost: linkCost))
+                                          aqmTarget: setup.aqmTarget, suites: comparison, epochs: epochsPhase, linkCost: linkCost))
     }
 
     /// One line of the log per relay floor: its step at half the capacity (or its first), beside the node's.
@@ -270,7 +270,8 @@ extension NodeBenchSetup {
         sink.expectLinks(as: sinkLinkKey)
         sink.start()
         return (pool, sink, StepRunner(pool: pool, sink: sink, sendTimes: sendTimes,
-                                       probe: try ProcessRateProbe(packets: 500, geometry: geometry), step: step, warmup: warmup))
+                                       probe: try ProcessRateProbe(packets: 500, geometry: geometry), step: step, warmup: warmup,
+                                       aqmTarget: aqmTarget))
     }
 }
 

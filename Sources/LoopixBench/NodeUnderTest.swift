@@ -27,6 +27,9 @@ public struct NodeBenchSetup: Sendable {
     private let authority: String
     private let eventLoops: Int?
     private let eventLoopSliceUs: Int?
+    /// The node's AQM target: its default for the benchmark network's per-hop delay (the
+    /// configuration sets none).
+    public let aqmTarget: Double
 
     public init(directory: URL, eventLoops: Int?, eventLoopSliceUs: Int?, geometry: Geometry = .standard) throws {
         self.directory = directory
@@ -45,6 +48,7 @@ public struct NodeBenchSetup: Sendable {
         var parameters = NetworkParameters(geometry: geometry)
         parameters.layers = 1
         parameters.mixLoopRate = 0
+        aqmTarget = AQMConfiguration.defaultTarget(meanHopDelay: 1 / parameters.mixDelayRate)
         let topology = Topology(parameters: parameters, nodes: [
             NodeDescriptor(id: .random(), role: .mix, layer: 1, host: "127.0.0.1", port: nodePort, publicKey: node.sphinxKey.publicKey,
                            signingKey: node.signingKey.verifyingKey, clientPort: nil),

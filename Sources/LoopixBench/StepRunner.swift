@@ -18,9 +18,13 @@ struct StepRunner {
     private let reference: ConcurrentReference
     let step: Double
     let warmup: Double
+    /// The AQM target of the nodes it drives, in seconds (the sojourn is judged against twice it).
+    let aqmTarget: Double
     private static let position = IndexBox()
 
-    init(pool: PacketPool, sink: FrameSink, sendTimes: SendTimes, probe: ProcessRateProbe, step: Double, warmup: Double) {
+    init(pool: PacketPool, sink: FrameSink, sendTimes: SendTimes, probe: ProcessRateProbe, step: Double, warmup: Double,
+         aqmTarget: Double) {
+        self.aqmTarget = aqmTarget
         self.pool = pool
         self.sink = sink
         self.sendTimes = sendTimes
@@ -110,7 +114,7 @@ struct StepRunner {
             senders: senders, loadFraction: loadFraction, offeredRequested: rate,
             offeredAchieved: Double(sent1 - sent0) / window, throughput: Double(relayed) / window, windowSeconds: window,
             latencyMs: Summary(latencies).scaled(by: 1000), sojournP50Ms: sojourn.quantile(0.5).map { $0 * 1000 },
-            sojournP99Ms: sojourn.quantile(0.99).map { $0 * 1000 }, sojournAbove2ms: sojourn.fractionAbove(0.002),
+            sojournP99Ms: sojourn.quantile(0.99).map { $0 * 1000 }, sojournAboveTwiceTarget: sojourn.fractionAbove(2 * aqmTarget),
             hopOverheadP99Ms: overhead.quantile(0.99).map { $0 * 1000 }, nodeCores: nodeCPU / window,
             outsideWorkers: workerCPU > 0 ? (nodeCPU - workerCPU) / workerCPU : .nan,
             loopCores: loopCPU1.flatMap { end in loopCPU0.map { (end - $0) / window } },
@@ -118,7 +122,8 @@ struct StepRunner {
             sinkCores: (sinkCPU1 - sinkCPU0) / window,
             otherCores: max(0, (machine1.busy - machine0.busy) - nodeCPU - (self1 - self0)) / window,
             stolenCores: (machine1.steal - machine0.steal) / window, generatorLagP50Ms: g.lagP50Ms, generatorLagMaxMs: g.lagMaxMs,
-            unknownPackets: snap.unknown, drops: drops, rssMaxMB: rss.map(\.megabytes).max() ?? 0, rssSeries: rss)
+            unknownPackets: snap.unknown, drops: drops, packetsIn: metrics1.total("loopix_packets_in_total") - metrics0.total("loopix_packets_in_total"),
+            rssMaxMB: rss.map(\.megabytes).max() ?? 0, rssSeries: rss)
     }
 }
 

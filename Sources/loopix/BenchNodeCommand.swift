@@ -22,7 +22,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
 
     @Option(help: "Worker counts to measure, comma-separated.") var workers = "1,2"
     @Option(help: "Offered loads as fractions of the measured capacity, comma-separated.")
-    var loads = "0.25,0.5,0.75,0.9,1,1.1,1.25,1.5,2"
+    var loads = "0.25,0.5,0.75,0.8,0.9,1,1.1,1.25,1.5,2"
     @Option(help: "Connected senders to try at half the capacity, comma-separated.") var senders = "1,4,16,64"
     @Option(help: "Seconds per step (the first --warmup seconds are not measured).") var step = 3.0
     @Option(help: "Seconds of warm-up per step.") var warmup = 0.5
