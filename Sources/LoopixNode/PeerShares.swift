@@ -87,11 +87,14 @@ final class PeerShares: Sendable {
 /// The admission rule, on plain numbers (`InboundPacketHandler` applies it to each arrival).
 ///
 /// With one peer queued it is the plain rule: the limit, then the AQM's probability. With several,
-/// each may hold `limit / active` packets (at least one); a peer over its share is refused
-/// (`fair_share`, or `queue_full` when the queue is at its limit), a peer under it is admitted
-/// even past the limit (the queue then holds at most twice the limit), and the AQM's early drops
-/// fall only on peers that hold at least half their share: a peer sending at a modest rate
-/// keeps its packets while another floods.
+/// each may hold `limit / active` packets (at least one) once the queue holds half the limit; a
+/// peer over its share then is refused (`fair_share`, or `queue_full` when the queue is at its
+/// limit), a peer under it is admitted even past the limit (the queue then holds at most twice
+/// the limit), and the AQM's early drops fall only on peers that hold at least half their
+/// share: a peer sending at a modest rate keeps its packets while another floods. Below half
+/// the limit there is room for everyone, and shares are not enforced: a peer whose burst
+/// arrives while the workers are briefly off their cores is not refused while the queue is
+/// short (a testnet run refused one such packet).
 enum FairAdmission {
     /// `length`: packets queued and read ahead of this one; `mine`: this peer's part of them;
     /// `active`: peers with packets queued, this one counted; `limit`: the admission limit.
@@ -102,7 +105,7 @@ enum FairAdmission {
             return nil
         }
         let share = max(1, limit / active)
-        if mine >= share { return length >= limit ? .queueFull : .fairShare }
+        if mine >= share && 2 * length >= limit { return length >= limit ? .queueFull : .fairShare }
         if length >= 2 * limit { return .queueFull }
         if mine >= share / 2 && length >= 2 && earlyDrop() { return .aqm }
         return nil

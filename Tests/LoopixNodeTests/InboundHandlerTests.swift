@@ -231,6 +231,9 @@ struct FairAdmissionTests {
         #expect(FairAdmission.judge(length: 1, mine: 1, active: 1, limit: 8, earlyDrop: always) == nil)
         #expect(FairAdmission.judge(length: 8, mine: 0, active: 2, limit: 8, earlyDrop: always) == nil)
         #expect(FairAdmission.judge(length: 6, mine: 4, active: 2, limit: 8, earlyDrop: never) == .fairShare)
+        // Below half the limit there is room for everyone: a peer over its share gets in.
+        #expect(FairAdmission.judge(length: 3, mine: 3, active: 3, limit: 8, earlyDrop: never) == nil)
+        #expect(FairAdmission.judge(length: 4, mine: 3, active: 3, limit: 8, earlyDrop: never) == .fairShare)
         #expect(FairAdmission.judge(length: 9, mine: 5, active: 2, limit: 8, earlyDrop: never) == .queueFull)
         #expect(FairAdmission.judge(length: 16, mine: 0, active: 4, limit: 8, earlyDrop: never) == .queueFull)
         #expect(FairAdmission.judge(length: 6, mine: 2, active: 2, limit: 8, earlyDrop: always) == .aqm)
