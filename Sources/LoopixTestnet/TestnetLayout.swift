@@ -158,12 +158,6 @@ public struct TestnetLayout: Sendable {
             config.eventLoops = 1
             config.packetBuffers = 4096
             config.ratedPacketsPerSecond = 2000
-            // A dozen processes share a few cores here, and a node waits for one for milliseconds
-            // at a time: admission tuned for a node with cores of its own (refuse what would
-            // wait 1.8 ms, steer at 1 ms) would drop for the scheduler's sake, not the load's.
-            // The testnet's nodes queue instead; the hard limit still bounds their memory.
-            config.aqmTargetMs = 1000
-            config.aqmSojournLimitMs = 0
             config.logLevel = "notice"
             if isProvider {
                 config.mailboxes = "../data/\(node.name).sqlite"
