@@ -97,11 +97,20 @@ public final class PullServer: Sendable {
         openConnections.withLockedValue {
             guard $0 < limits.maxConnections else { return false }
             $0 += 1
+            metrics.pullConnections.record($0)
             return true
         }
     }
 
-    fileprivate func closeConnection() { openConnections.withLockedValue { $0 -= 1 } }
+    fileprivate func closeConnection() {
+        openConnections.withLockedValue {
+            $0 -= 1
+            metrics.pullConnections.record($0)
+        }
+    }
+
+    /// Addresses with unfinished handshakes and client keys with links (tests: nothing may leak).
+    var linkCounts: (pendingAddresses: Int, peers: Int) { linkLimits.counts }
 
     fileprivate func mayPull(_ client: NoisePublicKey) -> Bool { rates.take(client, now: NIODeadline.now()) }
 }
