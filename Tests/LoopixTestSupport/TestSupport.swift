@@ -154,9 +154,9 @@ public final class RawPeer: Sendable {
         try await send([UInt8(message.count >> 8), UInt8(message.count & 0xff)] + message)
     }
 
-    /// The next length-prefixed message the node sent, within a few seconds.
+    /// The next length-prefixed message the node sent, within ten seconds.
     public func nextMessage() async -> [UInt8]? {
-        guard await eventually(within: 3, { received.withLockedValue { $0.count >= 2 && $0.count >= 2 + (Int($0[0]) << 8 | Int($0[1])) } })
+        guard await eventually(within: 10, { received.withLockedValue { $0.count >= 2 && $0.count >= 2 + (Int($0[0]) << 8 | Int($0[1])) } })
         else { return nil }
         return received.withLockedValue { bytes in
             let length = Int(bytes[0]) << 8 | Int(bytes[1])
