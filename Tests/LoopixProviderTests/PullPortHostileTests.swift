@@ -1,8 +1,10 @@
 // The pull port of a running provider under hostile input over real TCP, while a registered
 // client keeps pulling: garbage before the handshake, truncated, slow and replayed handshakes,
-// a stranger's key, bad frames inside a good channel, a stranger's 2,000 connection attempts,
-// a client pulling past its rate, and strangers filling the connection limit. Each refusal is
-// counted under its cause, the good client's pulls all succeed, and every connection is let go.
+// a stranger's key, bad frames inside a good channel, more unfinished handshakes than one
+// address may have, a stranger's 2,000 connection attempts, a client pulling past its rate,
+// and strangers filling the connection limit. Each refusal is counted under its cause, the good
+// client's pulls all succeed, and every connection is let go.
+// The packet port's own address limit, likewise, must not keep the places of what it refused.
 @testable import LoopixProvider
 import LoopixClient
 import LoopixNetwork
@@ -275,6 +277,34 @@ struct PullPortHostileTests {
                 "pending handshakes or links left: \(provider.pullServer.linkCounts)")
         try await goodTransport.pull { packets in packets.map { _ in true } }
         await goodTransport.close()
+        await net.stop()
+    }
+}
+
+@Suite("Hostile input on a provider's packet port", .serialized)
+struct ProviderPacketPortHostileTests {
+    @Test("the packet port lets go of connections it refused over the address limit")
+    func packetPortAddressLimit() async throws {
+        let net = try LoopbackNetwork(layers: 1)
+        try await net.start()
+        let provider = net.providers[0]
+        let port = try #require(provider.packetPort)
+        let samples = { MetricSamples(text: provider.node.metrics.render()) }
+        let refusedSeries = "loopix_links_refused_total{cause=\"address_limit\"}"
+        var pending: [RawPeer] = []
+        while samples()[refusedSeries] == 0, pending.count < 100 {
+            pending.append(try await RawPeer(port: port, group: net.group, from: PullPortHostileTests.attacker))
+            if pending.count > 16 { _ = await eventually(within: 0.2) { samples()[refusedSeries] > 0 } }
+        }
+        #expect(samples()[refusedSeries] > 0, "\(pending.count) unfinished handshakes from one address")
+        for peer in pending { await peer.close() }
+        // NoiseLinkHandler closes such a connection in its channelActive, before passing the event
+        // on, and InboundPacketHandler (LoopixNode) counts it afterwards, once it is gone: each
+        // refusal keeps one of the node's connection places, and its frame-deadline task, for good.
+        await withKnownIssue("the node counts a connection the link layer refused before it saw it open") {
+            #expect(await eventually(within: 10) { samples()["loopix_inbound_connections"] == 0 },
+                    "\(samples()["loopix_inbound_connections"]) connections still counted")
+        }
         await net.stop()
     }
 }
