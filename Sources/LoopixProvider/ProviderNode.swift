@@ -98,8 +98,8 @@ public final class ProviderNode: Service, Sendable {
     }
 
     /// Seconds between purges of expired packets: a tenth of the expiry, within 1 s and ten minutes.
-    /// The floor keeps a tiny expiry (`mailboxExpiryDays` is a fraction) from running purges back
-    /// to back; a packet still leaves within its expiry plus a second.
+    /// The floor keeps a tiny expiry (`mailboxExpiryDays` takes fractions) from running purges
+    /// back to back; an expired packet still leaves within a second.
     static func purgePeriod(expiry: Double) -> Double { min(max(expiry / 10, 1), 600) }
 
     /// Deletes expired mailbox packets now and then, off the event loops; a purge still running
