@@ -17,6 +17,8 @@ public final class ProviderMetrics: Sendable {
     /// packet cannot yet be pulled (the end-to-end model counts it).
     let commitDelay: Metrics.Timer
     let expired: CoreMetrics.Counter
+    /// Connections open on the pull port within its connection limit, handshaking or pulling.
+    let pullConnections: CoreMetrics.Gauge
 
     /// Why the store turned a packet away.
     enum StoreRefusal: String, CaseIterable {
@@ -51,6 +53,8 @@ public final class ProviderMetrics: Sendable {
         commitDelay = Metrics.Timer(label: "loopix_mailbox_commit_delay_seconds", factory: factory)
         expired = CoreMetrics.Counter(label: "loopix_mailbox_expired_total", factory: factory)
         expired.increment(by: 0)
+        pullConnections = CoreMetrics.Gauge(label: "loopix_pull_connections", factory: factory)
+        pullConnections.record(0)
         for c in refused.values { c.increment(by: 0) }
         for c in pullRefused.values { c.increment(by: 0) }
     }

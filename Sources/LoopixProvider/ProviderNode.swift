@@ -26,7 +26,8 @@ public struct ProviderConfiguration: Sendable {
     /// The pull port's connection and rate limits.
     public var pullLimits = PullLimits()
     /// Seconds a packet may wait unread in a mailbox (default seven days); expired packets are
-    /// deleted every tenth of this (at most every ten minutes), so a flooded mailbox recovers.
+    /// deleted every tenth of this (at most every ten minutes, at least every second), so a
+    /// flooded mailbox recovers.
     public var mailboxExpiry: Double = MailboxStore.defaultExpiry
 
     public init(storePath: String) { self.storePath = storePath }
@@ -96,13 +97,27 @@ public final class ProviderNode: Service, Sendable {
         startPurging()
     }
 
-    /// Deletes expired mailbox packets now and then, off the event loops.
+    /// Seconds between purges of expired packets: a tenth of the expiry, within 1 s and ten minutes.
+    /// The floor keeps a tiny expiry (`mailboxExpiryDays` takes fractions) from running purges
+    /// back to back; an expired packet still leaves within a second.
+    static func purgePeriod(expiry: Double) -> Double { min(max(expiry / 10, 1), 600) }
+
+    /// Deletes expired mailbox packets now and then, off the event loops; a purge still running
+    /// (a slow disk) makes the next one skip its turn instead of queueing behind it.
     private func startPurging() {
-        let period = min(configuration.mailboxExpiry / 10, 600)
+        let period = Self.purgePeriod(expiry: configuration.mailboxExpiry)
         let (store, metrics) = (self.store, self.metrics)
         let queue = DispatchQueue(label: "loopix.mailbox-expiry", qos: .utility)
+        let running = NIOLockedValueBox(false)
         let task = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: .nanoseconds(Int64(period * 1e9))) { _ in
+            let claimed = running.withLockedValue { busy -> Bool in
+                if busy { return false }
+                busy = true
+                return true
+            }
+            guard claimed else { return }
             queue.async {
+                defer { running.withLockedValue { $0 = false } }
                 if let expired = try? store.purgeExpired(), expired > 0 { metrics.expired.increment(by: expired) }
             }
         }

@@ -97,11 +97,20 @@ public final class PullServer: Sendable {
         openConnections.withLockedValue {
             guard $0 < limits.maxConnections else { return false }
             $0 += 1
+            metrics.pullConnections.record($0)
             return true
         }
     }
 
-    fileprivate func closeConnection() { openConnections.withLockedValue { $0 -= 1 } }
+    fileprivate func closeConnection() {
+        openConnections.withLockedValue {
+            $0 -= 1
+            metrics.pullConnections.record($0)
+        }
+    }
+
+    /// Addresses with unfinished handshakes and client keys with links (tests: nothing may leak).
+    var linkCounts: (pendingAddresses: Int, peers: Int) { linkLimits.counts }
 
     fileprivate func mayPull(_ client: NoisePublicKey) -> Bool { rates.take(client, now: NIODeadline.now()) }
 }
@@ -164,11 +173,16 @@ final class PullConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var busy = false
     private var counted = false
     private var closing = false
+    private var inactive = false
     private var idleTimer: Scheduled<Void>?
 
     init(server: PullServer) { self.server = server }
 
     func channelActive(context: ChannelHandlerContext) {
+        // The link layer refuses a connection over its address limit in its own channelActive,
+        // before passing the event on: by now the connection is closed and channelInactive has
+        // come and gone. Counted now, it would hold a place of the connection limit for good.
+        guard !closing, !inactive else { return }
         guard server.openConnection() else {
             server.metricsHandle.refusedPull("pull_connection_limit")
             closing = true
@@ -181,6 +195,7 @@ final class PullConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        inactive = true
         idleTimer?.cancel()
         if counted {
             counted = false

@@ -12,65 +12,6 @@ import NIOPosix
 import Testing
 import LoopixTestSupport
 
-/// A raw connection that keeps whatever the node sends, for speaking the handshake by hand.
-final class RawPeer: Sendable {
-    let channel: any Channel
-    private let received: NIOLockedValueBox<[UInt8]>
-
-    private final class Collector: ChannelInboundHandler, Sendable {
-        typealias InboundIn = ByteBuffer
-        let received: NIOLockedValueBox<[UInt8]>
-        init(_ received: NIOLockedValueBox<[UInt8]>) { self.received = received }
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let bytes = unwrapInboundIn(data).readableBytesView
-            received.withLockedValue { $0.append(contentsOf: bytes) }
-        }
-    }
-
-    init(port: Int, group: any EventLoopGroup) async throws {
-        let received = NIOLockedValueBox<[UInt8]>([])
-        self.received = received
-        channel = try await ClientBootstrap(group: group)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(received)) }
-            }
-            .connect(host: "127.0.0.1", port: port).get()
-    }
-
-    func send(_ bytes: [UInt8]) async throws { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)) }
-
-    /// One length-prefixed message.
-    func sendMessage(_ message: [UInt8]) async throws {
-        try await send([UInt8(message.count >> 8), UInt8(message.count & 0xff)] + message)
-    }
-
-    /// The next length-prefixed message the node sent, within a few seconds.
-    func nextMessage() async -> [UInt8]? {
-        guard await eventually(within: 3, { received.withLockedValue { $0.count >= 2 && $0.count >= 2 + (Int($0[0]) << 8 | Int($0[1])) } })
-        else { return nil }
-        return received.withLockedValue { bytes in
-            let length = Int(bytes[0]) << 8 | Int(bytes[1])
-            defer { bytes.removeFirst(2 + length) }
-            return Array(bytes[2..<(2 + length)])
-        }
-    }
-
-    /// Runs XK as `key` toward `responder` by hand; returns the messages sent and the transport.
-    func handshake(as key: NoiseSecretKey, to responder: NoisePublicKey) async throws -> (sent: [[UInt8]], transport: NoiseTransport) {
-        let hs = try NoiseHandshake.initiator(localStaticKey: key, responderKey: responder,
-                                              prologue: Array(LinkPurpose.packets.rawValue.utf8))
-        let first = try hs.writeMessage()
-        try await sendMessage(first)
-        let answer = try #require(await nextMessage(), "no second handshake message")
-        _ = try hs.readMessage(answer)
-        let third = try hs.writeMessage()
-        try await sendMessage(third)
-        return ([first, third], try hs.split())
-    }
-
-    func close() async { try? await channel.close() }
-}
-
 @Suite("Hostile input against a running node")
 struct HostileInputTests {
     @Test("every bad input is counted by cause, good traffic still arrives, memory stays bounded")
@@ -307,9 +248,4 @@ struct HostileInputTests {
         await frames.stop()
         try await group.shutdownGracefully()
     }
-}
-
-/// Whether the peer closes `channel` within the time.
-func closes(_ channel: any Channel, within seconds: Double) async -> Bool {
-    await eventually(within: seconds) { !channel.isActive }
 }

@@ -22,7 +22,9 @@ final class LoopbackNetwork: @unchecked Sendable {
     let pullSize: Int
     let directory = makeTemporaryDirectory()
 
-    init(layers: Int = 3, pullSize: Int = 4, geometry: Geometry = .standard) throws {
+    /// `provider`: changes to every provider's settings (quota, expiry, pull limits).
+    init(layers: Int = 3, pullSize: Int = 4, geometry: Geometry = .standard,
+         provider adjust: (inout ProviderConfiguration) -> Void = { _ in }) throws {
         self.pullSize = pullSize
         var nodes: [NodeDescriptor] = []
         var keys: [SecretKey] = []
@@ -68,6 +70,7 @@ final class LoopbackNetwork: @unchecked Sendable {
                 p.pullHost = "127.0.0.1"
                 p.pullSize = pullSize
                 p.durability = .normal
+                adjust(&p)
                 providers.append(try ProviderNode(id: node.id, secretKey: keys[i], topology: topology,
                                                   linkKey: identities[node.id]!.linkKey(),
                                                   node: configuration(node.port), provider: p, eventLoopGroup: group))

@@ -99,6 +99,14 @@ struct MailboxStoreTests {
         #expect(try store.oldest(mailbox: victim, limit: 5).map { $0.packet[100] } == [10])
     }
 
+    @Test("expired packets are purged every tenth of the expiry, but at most every ten minutes and at least a second apart")
+    func purgePeriod() {
+        #expect(ProviderNode.purgePeriod(expiry: MailboxStore.defaultExpiry) == 600)
+        #expect(ProviderNode.purgePeriod(expiry: 100) == 10)
+        #expect(ProviderNode.purgePeriod(expiry: 2) == 1)
+        #expect(ProviderNode.purgePeriod(expiry: 0.001) == 1, "a tiny expiry must not purge back to back")
+    }
+
     @Test("a file of the earlier layout opens: its packets get a time (now), its clients their link keys")
     func migration() throws {
         let path = temporaryPath("old.sqlite")

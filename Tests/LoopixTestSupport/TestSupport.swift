@@ -3,6 +3,7 @@
 import Foundation
 import LoopixNetwork
 import LoopixNoise
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 @_exported import func LoopixNetwork.freeLoopbackPort
@@ -70,11 +71,15 @@ public struct AcceptEveryone: LinkAuthorizer {
 /// A Noise link to a node's packet port as the holder of `localKey`, once its handshake is done
 /// (it throws the link's error when the node refuses). Each buffer written is sealed as one
 /// message, so a test writes one frame (`length | version | type | body`) per write.
+/// `source`: the local address to connect from (any of 127.0.0.0/8 on Linux), so that a test's
+/// stranger does not share the per-address limits with its good peers.
 public func openLink(to port: Int, responderKey: NoisePublicKey, localKey: NoiseSecretKey, group: any EventLoopGroup,
-                     purpose: LinkPurpose = .packets, settings: LinkSettings = LinkSettings()) async throws -> any Channel {
+                     purpose: LinkPurpose = .packets, settings: LinkSettings = LinkSettings(),
+                     from source: String? = nil) async throws -> any Channel {
     let loop = group.next()
     let established = loop.makePromise(of: NoisePublicKey.self)
     let channel = try await ClientBootstrap(group: loop)
+        .from(source)
         .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
@@ -100,4 +105,81 @@ public func connectRaw(to port: Int, group: any EventLoopGroup) async throws -> 
     try await ClientBootstrap(group: group)
         .channelOption(.socketOption(.tcp_nodelay), value: 1)
         .connect(host: "127.0.0.1", port: port).get()
+}
+
+extension ClientBootstrap {
+    /// Connects from `source` (an IP address, any port) when given.
+    func from(_ source: String?) -> ClientBootstrap {
+        guard let source, let address = try? SocketAddress(ipAddress: source, port: 0) else { return self }
+        return bind(to: address)
+    }
+}
+
+/// Whether the peer closes `channel` within the time.
+public func closes(_ channel: any Channel, within seconds: Double) async -> Bool {
+    await eventually(within: seconds) { !channel.isActive }
+}
+
+/// A raw connection that keeps whatever the node sends, for speaking the handshake by hand.
+public final class RawPeer: Sendable {
+    public let channel: any Channel
+    private let received: NIOLockedValueBox<[UInt8]>
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received: NIOLockedValueBox<[UInt8]>
+        init(_ received: NIOLockedValueBox<[UInt8]>) { self.received = received }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let bytes = unwrapInboundIn(data).readableBytesView
+            received.withLockedValue { $0.append(contentsOf: bytes) }
+        }
+    }
+
+    /// `source`: the local address to connect from, as for `openLink`.
+    public init(port: Int, group: any EventLoopGroup, from source: String? = nil) async throws {
+        let received = NIOLockedValueBox<[UInt8]>([])
+        self.received = received
+        channel = try await ClientBootstrap(group: group)
+            .from(source)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Collector(received)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+    }
+
+    public func send(_ bytes: [UInt8]) async throws { try await channel.writeAndFlush(ByteBuffer(bytes: bytes)) }
+
+    /// One length-prefixed message.
+    public func sendMessage(_ message: [UInt8]) async throws {
+        try await send([UInt8(message.count >> 8), UInt8(message.count & 0xff)] + message)
+    }
+
+    /// The next length-prefixed message the node sent, within ten seconds.
+    public func nextMessage() async -> [UInt8]? {
+        guard await eventually(within: 10, { received.withLockedValue { $0.count >= 2 && $0.count >= 2 + (Int($0[0]) << 8 | Int($0[1])) } })
+        else { return nil }
+        return received.withLockedValue { bytes in
+            let length = Int(bytes[0]) << 8 | Int(bytes[1])
+            defer { bytes.removeFirst(2 + length) }
+            return Array(bytes[2..<(2 + length)])
+        }
+    }
+
+    public struct NoAnswer: Error {}
+
+    /// Runs XK as `key` toward `responder` by hand; returns the messages sent and the transport.
+    public func handshake(as key: NoiseSecretKey, to responder: NoisePublicKey, purpose: LinkPurpose = .packets) async throws
+        -> (sent: [[UInt8]], transport: NoiseTransport)
+    {
+        let hs = try NoiseHandshake.initiator(localStaticKey: key, responderKey: responder, prologue: Array(purpose.rawValue.utf8))
+        let first = try hs.writeMessage()
+        try await sendMessage(first)
+        guard let answer = await nextMessage() else { throw NoAnswer() }
+        _ = try hs.readMessage(answer)
+        let third = try hs.writeMessage()
+        try await sendMessage(third)
+        return ([first, third], try hs.split())
+    }
+
+    public func close() async { try? await channel.close() }
 }
