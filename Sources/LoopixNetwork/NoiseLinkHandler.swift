@@ -80,6 +80,10 @@ public final class NoiseLinkHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     public func channelActive(context: ChannelHandlerContext) {
         begin(context: context)
+        // A connection `begin` refused (over the address limit) is closed already and its
+        // channelInactive has gone down the pipeline: the handlers behind must not see it open
+        // after that (they counted it as a connection for good).
+        if case .failed = state { return }
         context.fireChannelActive()
     }
 

@@ -298,14 +298,12 @@ struct ProviderPacketPortHostileTests {
         }
         #expect(samples()[refusedSeries] > 0, "\(pending.count) unfinished handshakes from one address")
         for peer in pending { await peer.close() }
-        // NoiseLinkHandler closes such a connection in its channelActive, before passing the event
-        // on, and InboundPacketHandler (LoopixNode) counts it afterwards, once it is gone: each
-        // refusal keeps one of the node's connection places for good (and its deadline check,
-        // never cancelled, counts a frame_timeout drop for it a frame timeout later).
-        await withKnownIssue("the node counts a connection the link layer refused before it saw it open") {
-            #expect(await eventually(within: 10) { samples()["loopix_inbound_connections"] == 0 },
-                    "\(samples()["loopix_inbound_connections"]) connections still counted")
-        }
+        // NoiseLinkHandler closes such a connection in its channelActive; it passed the event on
+        // afterwards, and InboundPacketHandler (LoopixNode) counted the closed connection for good
+        // (and its never-cancelled deadline check counted a frame_timeout a frame timeout later).
+        #expect(await eventually(within: 10) { samples()["loopix_inbound_connections"] == 0 },
+                "\(samples()["loopix_inbound_connections"]) connections still counted")
+        #expect(samples()["loopix_packets_dropped_total{cause=\"frame_timeout\"}"] == 0)
         await net.stop()
     }
 }
