@@ -242,7 +242,7 @@ let package = Package(
         ]),
         // relay_floor: built (not linked) for the test that runs it beside the benchmark's sink.
         .testTarget(name: "LoopixBenchTests", dependencies: ["LoopixBench", "LoopixRandom", "LoopixSim", "LoopixMetrics", "relay_floor"]),
-        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixSphinx", "LoopixTestSupport"]),
+        .testTarget(name: "LoopixConfigurationTests", dependencies: ["LoopixConfiguration", "LoopixNetwork", "LoopixNode", "LoopixProvider", "LoopixSphinx", "LoopixTestSupport"]),
         .testTarget(name: "LoopixTestnetTests", dependencies: ["LoopixTestnet", "LoopixClient", "LoopixConfiguration", "LoopixDirectory"]),
         // Runs the built `loopix` binary as separate processes.
         .testTarget(name: "LoopixCLITests", dependencies: [

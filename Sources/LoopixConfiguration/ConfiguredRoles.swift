@@ -115,6 +115,9 @@ extension NodeConfigurationFile {
         provider.pullSize = pullSize
         provider.pullHost = pullHost ?? "0.0.0.0"
         provider.pullPort = pullPort
+        // The pull port's handshakes are links like the packet port's, under the same settings.
+        if let maxPendingHandshakes { provider.pullLimits.maxPendingHandshakesPerAddress = maxPendingHandshakes }
+        if let handshakeTimeout { provider.pullLimits.links.handshakeTimeout = handshakeTimeout }
         return provider
     }
 

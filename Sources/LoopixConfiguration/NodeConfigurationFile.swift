@@ -56,7 +56,8 @@ public struct NodeConfigurationFile: Codable, Sendable {
     /// trace, debug, info (default), notice, warning, error, critical.
     public var logLevel: String?
     /// Links one peer's key may hold open at once (default 4), unfinished handshakes one address
-    /// may have (default 16), and seconds a handshake may take (default 5).
+    /// may have (default 16), and seconds a handshake may take (default 5); the last two on a
+    /// provider's pull port too.
     public var maxLinksPerPeer: Int?
     public var maxPendingHandshakes: Int?
     public var handshakeTimeout: Double?

@@ -4,6 +4,7 @@ import Foundation
 @testable import LoopixConfiguration
 import LoopixNetwork
 import LoopixNode
+import LoopixProvider
 import LoopixTestSupport
 import Testing
 
@@ -35,6 +36,19 @@ struct ConfigurationFileTests {
         #expect(file.topology == dir.appendingPathComponent("net/topology.json").path)
         #expect(file.key == "/keys/node.key")
         #expect(file.mailboxes == dir.appendingPathComponent("data/m.sqlite").path)
+    }
+
+    @Test("a provider's handshake settings reach its pull port as well as its packet port")
+    func pullPortHandshakes() throws {
+        let path = try write(#"{"topology": "t", \#(pinned) "key": "k", "mailboxes": "m.sqlite", "maxPendingHandshakes": 40, "handshakeTimeout": 2.5}"#)
+        let file = try NodeConfigurationFile.load(path)
+        let provider = file.providerConfiguration(store: "m.sqlite", pullPort: 4001, pullSize: 8)
+        #expect(provider.pullLimits.maxPendingHandshakesPerAddress == 40)
+        #expect(provider.pullLimits.links.handshakeTimeout == 2.5)
+        #expect(file.nodeConfiguration(port: 4000).maxPendingHandshakesPerAddress == 40)
+        let defaults = try NodeConfigurationFile.load(try write(#"{"topology": "t", \#(pinned) "key": "k", "mailboxes": "m.sqlite"}"#))
+            .providerConfiguration(store: "m.sqlite", pullPort: 4001, pullSize: 8)
+        #expect(defaults.pullLimits == PullLimits())
     }
 
     @Test("an unknown field, a missing field and a wrong type each name the field and the file",
