@@ -37,10 +37,22 @@ public struct BucketHistogram: Codable, Sendable, Equatable {
         return BucketHistogram(bounds: bounds, cumulative: zip(cumulative, earlier.cumulative).map { max(0, $0 - $1) })
     }
 
-    /// The fraction of observations above `bound`, which must be one of the bucket bounds.
+    /// The fraction of observations above `bound`: exact where `bound` is a bucket bound, else
+    /// interpolated linearly inside its bucket (as `quantile` is); nil beyond the last finite bound.
     public func fractionAbove(_ bound: Double) -> Double? {
-        guard count > 0, let i = bounds.firstIndex(where: { abs($0 - bound) <= 1e-12 * max(1, bound) }) else { return nil }
-        return (count - cumulative[i]) / count
+        guard count > 0 else { return nil }
+        var previousBound = 0.0, previousCount = 0.0
+        for (upper, cumulativeCount) in zip(bounds, cumulative) {
+            if abs(upper - bound) <= 1e-12 * max(1, bound) { return (count - cumulativeCount) / count }
+            if bound < upper {
+                guard upper.isFinite else { return nil }
+                let below = previousCount + (cumulativeCount - previousCount) * (bound - previousBound) / (upper - previousBound)
+                return (count - below) / count
+            }
+            previousBound = upper
+            previousCount = cumulativeCount
+        }
+        return nil
     }
 
     /// The q-quantile by linear interpolation inside its bucket (as PromQL's histogram_quantile);

@@ -43,12 +43,15 @@ public final class NodeMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
-        // Sub-millisecond work: buckets from 10 µs to 1 s, dense around the 1–2 ms AQM targets.
+        // Sub-millisecond work and the AQM's range: buckets from 10 µs to 1 s, dense from 1 ms to
+        // 100 ms, where the AQM's targets (10–50 ms) and their doubles lie.
         factory.defaultDurationHistogramBuckets = [
             .microseconds(10), .microseconds(25), .microseconds(50), .microseconds(100),
             .microseconds(250), .microseconds(500), .microseconds(750), .milliseconds(1),
-            .microseconds(1500), .milliseconds(2), .microseconds(2500), .milliseconds(3), .milliseconds(4),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .seconds(1),
+            .microseconds(1500), .milliseconds(2), .milliseconds(3), .milliseconds(5), .microseconds(7500),
+            .milliseconds(10), .microseconds(12500), .milliseconds(15), .microseconds(17500), .milliseconds(20),
+            .milliseconds(25), .milliseconds(30), .milliseconds(40), .milliseconds(50), .milliseconds(75),
+            .milliseconds(100), .milliseconds(250), .seconds(1),
         ]
         packetsIn = CoreMetrics.Counter(label: "loopix_packets_in_total", factory: factory)
         relayed = CoreMetrics.Counter(label: "loopix_packets_out_total", dimensions: [("kind", "relay")], factory: factory)

@@ -68,6 +68,9 @@ struct StatisticsTests {
         #expect(abs(h.quantile(0.5)! - 0.001) < 1e-12)
         #expect(abs(h.quantile(0.7)! - 0.0015) < 1e-12)
         #expect(abs(h.fractionAbove(0.002)! - 0.1) < 1e-12)
+        // Between bounds, linear inside the bucket; beyond the last finite bound, unknown.
+        #expect(abs(h.fractionAbove(0.0035)! - 0.05) < 1e-12)
+        #expect(h.fractionAbove(0.01) == nil)
         let earlier = BucketHistogram(bounds: h.bounds, cumulative: [50, 50, 50, 50])
         #expect(h.subtracting(earlier).count == 50)
     }
