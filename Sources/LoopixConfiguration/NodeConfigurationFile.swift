@@ -46,7 +46,7 @@ public struct NodeConfigurationFile: Codable, Sendable {
     /// network's mean per-hop delay, within 10...50) and hard queue limit (default 2048).
     public var aqmTargetMs: Double?
     public var aqmQueueLimit: Int?
-    /// The crypto queue's limit in time, in milliseconds (default 1.8 × the target; 0: off). A
+    /// The crypto queue's limit in time, in milliseconds (default 1.5 × the target; 0: off). A
     /// positive value needs `aqmTargetMs`: without it the target, and so the limit, follow the network.
     public var aqmSojournLimitMs: Double?
     /// Replay filter capacity per key epoch (default 10,000,000 tags).

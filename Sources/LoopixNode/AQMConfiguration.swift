@@ -44,15 +44,17 @@ public struct AQMConfiguration: Sendable, Hashable, Codable {
     }
 
     /// The defaults at `target` seconds: the controller samples once per target, lets a burst of
-    /// ten targets pass after a calm period and refuses what would wait beyond 1.8 targets (the
+    /// ten targets pass after a calm period and refuses what would wait beyond 1.5 targets (the
     /// proportions of RFC 8033's 15 ms target, 15 ms update and 150 ms burst; the sojourn limit
-    /// holds the overload's p99 under two targets), with gains in inverse proportion (α = 3 /s
+    /// holds the overload's p99 under two targets: on the real node, whose workers drain below
+    /// their measured pace now and then, 1.8 targets gave a p99 of 2.07-2.27 targets at 1.5 and
+    /// 2 × capacity, 1.5 gave 1.75-1.96), with gains in inverse proportion (α = 3 /s
     /// and β = 20 /s at 1 ms, PIE's own scaled), so that the controller behaves the same in
     /// units of its target whatever the target is. docs/node.md says how they were chosen.
     public init(target: Double = AQMConfiguration.minimumTarget, queueLimit: Int = 2048) {
         self.init(targetDelay: target, updateInterval: target, integralGain: 0.003 / target,
                   proportionalGain: 0.020 / target, derivativeGain: 0, maxBurst: 10 * target, autoScaleGains: true,
-                  queueLimit: queueLimit, sojournLimit: 1.8 * target)
+                  queueLimit: queueLimit, sojournLimit: 1.5 * target)
     }
 
     /// This configuration with every duration multiplied by `target / targetDelay` and the gains

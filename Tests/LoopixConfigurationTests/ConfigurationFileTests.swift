@@ -111,7 +111,7 @@ struct ConfigurationFileTests {
         let following = file.nodeConfiguration(port: 4000)
         #expect(following.aqmTarget == nil)
         #expect(following.resolvedAQM(mixDelayRate: 1000).targetDelay == 0.010)
-        #expect(abs(following.resolvedAQM(mixDelayRate: 1000).sojournLimit - 0.018) < 1e-12)
+        #expect(abs(following.resolvedAQM(mixDelayRate: 1000).sojournLimit - 0.015) < 1e-12)
         #expect(following.resolvedAQM(mixDelayRate: 1).targetDelay == 0.05)
         let queueing = try NodeConfigurationFile.load(try write(
             #"{\#(directory), "key": "k", "state": "s", "port": 4000, "listenHost": "10.0.0.6", "aqmTargetMs": 1000, "aqmSojournLimitMs": 0}"#))
