@@ -30,53 +30,26 @@ struct EpochDriverTests {
     func epochs() async throws {
         let length = 4.0, grace = 2.0
         let folder = makeTemporaryDirectory("epochs")
-        let authorityKey = SigningKey()
         let now = Date().timeIntervalSince1970
         let schedule = EpochSchedule(genesis: now.rounded(.down) - 100 * length, length: length)
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let registryPath = folder.appendingPathComponent("registry.json").path
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let sink = FinalLog()
 
         // The two nodes' identities, registered with the authority.
-        let mixIdentity = SigningKey(), providerIdentity = SigningKey()
-        try AuthorityRegistry(nodes: [RegisteredNode(identity: mixIdentity.verifyingKey, role: .mix, layer: 1),
-                                      RegisteredNode(identity: providerIdentity.verifyingKey, role: .provider)])
-            .write(to: registryPath)
-        let state = try AuthorityState(policy: AuthorityPolicy(schedule: schedule, parameters: parameters, grace: grace,
-                                                               publishAhead: length / 2),
-                                       key: authorityKey, folder: folder.appendingPathComponent("authority"),
-                                       registryPath: registryPath)
+        let network = try TwoNodeAuthority(folder: folder, schedule: schedule, grace: grace)
+        let (state, parameters, trust) = (network.state, network.parameters, network.trust)
+        let (mixIdentity, providerIdentity) = (network.mixIdentity, network.providerIdentity)
         let authority = AuthorityServer(state: state, host: "127.0.0.1", port: 0)
         let authorityRun = Task { try await authority.run() }
         #expect(await eventually { authority.localPort != nil })
         let authorityPort = try #require(authority.localPort)
-        let trust = DirectoryTrust(authorities: [authorityKey.verifyingKey])
 
-        func party(_ identity: SigningKey, _ role: NodeRole, final: (any FinalSink)?) throws -> (EpochDriver, NodeMetrics, Int, DirectoryFollower) {
-            let port = try freeLoopbackPort()
-            let metrics = NodeMetrics()
-            let follower = try DirectoryFollower(
-                trust: trust, source: HTTPDirectorySource(host: "127.0.0.1", port: authorityPort, group: group),
-                metrics: PrometheusMetricsFactory(registry: metrics.registry))
-            let configuration = testConfiguration(port: port)
-            let driver = EpochDriver(
-                announcement: NodeAnnouncement(identity: identity, role: role, host: "127.0.0.1", port: port),
-                follower: follower,
-                keys: try EpochKeyStore(folder: folder.appendingPathComponent("keys-\(role.rawValue)")), grace: grace,
-                replayFilters: try EpochReplayFilters(folder: folder.appendingPathComponent("replay-\(role.rawValue)"),
-                                                      ratedPacketsPerSecond: 100),
-                makeNode: { setup in
-                    try MixNode(id: NodeID.forIdentity(identity.verifyingKey), epoch: setup, links: .noise(identity.linkKey()),
-                                configuration: configuration,
-                                finalSink: final, eventLoopGroup: group, metrics: metrics)
-                })
-            return (driver, metrics, port, follower)
-        }
-        let (mixDriver, mixMetrics, mixPort, _) = try party(mixIdentity, .mix, final: nil)
-        let (providerDriver, _, _, _) = try party(providerIdentity, .provider, final: sink)
+        let source = HTTPDirectorySource(host: "127.0.0.1", port: authorityPort, group: group)
+        let mix = try EpochParty(mixIdentity, .mix, final: nil, trust: trust, source: source, folder: folder, grace: grace, group: group)
+        let provider = try EpochParty(providerIdentity, .provider, final: sink, trust: trust, source: source, folder: folder,
+                                      grace: grace, group: group)
+        let (mixDriver, mixMetrics, mixPort) = (mix.driver, mix.metrics, mix.port)
+        let providerDriver = provider.driver
         let runs = [Task { try await mixDriver.run() }, Task { try await providerDriver.run() }]
 
         // The sender's own view of the directory.

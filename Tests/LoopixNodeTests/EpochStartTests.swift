@@ -47,50 +47,25 @@ struct EpochStartTests {
     func startsAfterBoundary() async throws {
         let length = 30.0, grace = 20.0
         let folder = makeTemporaryDirectory("epoch-start")
-        let authorityKey = SigningKey()
         // Epoch 100 starts at the whole second before now: every instant the test sets below lies
         // in 99 or at the start of 100, and the real clock stays inside 100's first seconds
         // (its documents' windows are checked against it too).
         let genesis = Date().timeIntervalSince1970.rounded(.down) - 100 * length
         let schedule = EpochSchedule(genesis: genesis, length: length)
         let epoch: UInt64 = 100
-        var parameters = NetworkParameters()
-        parameters.layers = 1
-        parameters.mixLoopRate = 0
-        let registryPath = folder.appendingPathComponent("registry.json").path
-        let mixIdentity = SigningKey(), providerIdentity = SigningKey()
-        try AuthorityRegistry(nodes: [RegisteredNode(identity: mixIdentity.verifyingKey, role: .mix, layer: 1),
-                                      RegisteredNode(identity: providerIdentity.verifyingKey, role: .provider)])
-            .write(to: registryPath)
-        let authority = try AuthorityState(policy: AuthorityPolicy(schedule: schedule, parameters: parameters, grace: grace,
-                                                                   publishAhead: length / 2),
-                                           key: authorityKey, folder: folder.appendingPathComponent("authority"),
-                                           registryPath: registryPath)
-        let source = ClockedAuthoritySource(state: authority, key: authorityKey, now: schedule.start(of: epoch - 1) + 1)
-        let trust = DirectoryTrust(authorities: [authorityKey.verifyingKey])
+        let network = try TwoNodeAuthority(folder: folder, schedule: schedule, grace: grace)
+        let (authority, parameters, trust) = (network.state, network.parameters, network.trust)
+        let (mixIdentity, providerIdentity) = (network.mixIdentity, network.providerIdentity)
+        let source = ClockedAuthoritySource(state: authority, key: network.key, now: schedule.start(of: epoch - 1) + 1)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let sink = FinalLog()
 
-        func party(_ identity: SigningKey, _ role: NodeRole, final: (any FinalSink)?) throws -> (EpochDriver, DirectoryFollower, NodeMetrics) {
-            let port = try freeLoopbackPort()
-            let metrics = NodeMetrics()
-            let follower = try DirectoryFollower(trust: trust, source: source,
-                                                 metrics: PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
-            let configuration = testConfiguration(port: port)
-            let driver = EpochDriver(
-                announcement: NodeAnnouncement(identity: identity, role: role, host: "127.0.0.1", port: port),
-                follower: follower,
-                keys: try EpochKeyStore(folder: folder.appendingPathComponent("keys-\(role.rawValue)")), grace: grace,
-                replayFilters: try EpochReplayFilters(folder: folder.appendingPathComponent("replay-\(role.rawValue)"),
-                                                      ratedPacketsPerSecond: 100),
-                makeNode: { setup in
-                    try MixNode(id: NodeID.forIdentity(identity.verifyingKey), epoch: setup, links: .noise(identity.linkKey()),
-                                configuration: configuration, finalSink: final, eventLoopGroup: group, metrics: metrics)
-                })
-            return (driver, follower, metrics)
+        func party(_ identity: SigningKey, _ role: NodeRole, final: (any FinalSink)?) throws -> EpochParty {
+            try EpochParty(identity, role, final: final, trust: trust, source: source, folder: folder, grace: grace, group: group)
         }
-        let (mixDriver, mixFollower, mixMetrics) = try party(mixIdentity, .mix, final: nil)
-        let (providerDriver, providerFollower, providerMetrics) = try party(providerIdentity, .provider, final: sink)
+        let mix = try party(mixIdentity, .mix, final: nil), provider = try party(providerIdentity, .provider, final: sink)
+        let (mixDriver, mixFollower, mixMetrics) = (mix.driver, mix.follower, mix.metrics)
+        let (providerDriver, providerFollower, providerMetrics) = (provider.driver, provider.follower, provider.metrics)
         let drivers = [mixDriver, providerDriver], followers = [mixFollower, providerFollower]
 
         // During epoch 99: the nodes make and announce their keys (99 to 101); the authority then
