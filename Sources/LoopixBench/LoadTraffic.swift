@@ -295,7 +295,7 @@ private final class ReceiveBuffer {
 
 /// Writes pool packets to the node over `connections` sockets at a Poisson rate (open loop: the
 /// schedule never waits for the node), or as fast as the sockets take them (`rate` infinite).
-/// At the end of the pool it pauses, asks for a new replay epoch (`onPoolEnd`), and starts over.
+/// Every half pool it asks for a new replay epoch (`onHalfPool`); at the pool's end it starts over.
 public final class LoadGenerator: @unchecked Sendable {
     public struct Result: Codable, Sendable {
         public var sent: Int
@@ -315,14 +315,14 @@ public final class LoadGenerator: @unchecked Sendable {
     private let rate: Double
     private let seconds: Double
     private let seed: UInt64
-    private let onPoolEnd: (@Sendable () -> Void)?
+    private let onHalfPool: (@Sendable () -> Void)?
     private let stopFlag = ManagedAtomic<Bool>(false)
     private let sentCounter = ManagedAtomic<Int>(0)
     private let completion = Completion<Result>()
     private let startIndex: Int
 
     init(pool: PacketPool, sendTimes: SendTimes, connections: [Int32], links: [BenchLinkSender?]? = nil, rate: Double,
-         seconds: Double, startIndex: Int = 0, seed: UInt64 = 1, onPoolEnd: (@Sendable () -> Void)? = nil) {
+         seconds: Double, startIndex: Int = 0, seed: UInt64 = 1, onHalfPool: (@Sendable () -> Void)? = nil) {
         self.pool = pool
         self.sendTimes = sendTimes
         self.connections = connections
@@ -331,7 +331,7 @@ public final class LoadGenerator: @unchecked Sendable {
         self.seconds = seconds
         self.startIndex = startIndex % pool.count
         self.seed = seed
-        self.onPoolEnd = onPoolEnd
+        self.onHalfPool = onHalfPool
     }
 
     /// Packets written so far (any thread).
@@ -370,8 +370,10 @@ public final class LoadGenerator: @unchecked Sendable {
                 continue
             }
             var n = 0
+            // Batches stop at the middle of the pool and at its end.
+            let boundary = index < pool.count / 2 ? pool.count / 2 : pool.count
             if paced {
-                while next <= Double(now) && n < 64 && index + n < pool.count {
+                while next <= Double(now) && n < 64 && index + n < boundary {
                     n += 1
                     next += random.exponential(rate: 1) * gapScale
                 }
@@ -379,7 +381,7 @@ public final class LoadGenerator: @unchecked Sendable {
                 if lag > lagMax { lagMax = lag }
                 if sent % 64 == 0 { lags.append(max(0, lag)) }
             } else {
-                n = min(64, pool.count - index)
+                n = min(64, boundary - index)
             }
             now = benchNanoseconds()
             for i in index..<(index + n) { sendTimes.times[i] = now }
@@ -392,17 +394,15 @@ public final class LoadGenerator: @unchecked Sendable {
             index += n
             sent += n
             sentCounter.wrappingIncrement(by: n, ordering: .relaxed)
+            // A new replay epoch every half pass, at the middle of the pool and at its end: the two
+            // copies of a packet go out a whole pass apart, so a new epoch always comes between
+            // their unwraps, however long each waited in the node (up to half a pass). (With one new
+            // epoch per pass, at its end after a pause, the first packets' copies met the tags of
+            // the epoch before when the node switched late: replays the benchmark made.)
+            if index == pool.count / 2 || index == pool.count { onHalfPool?() }
             if index == pool.count {
                 passes += 1
                 index = 0
-                if let onPoolEnd {
-                    // Let what is in flight leave the node, start a new replay epoch, go on
-                    // without catching up (the pause is not a burst afterwards).
-                    usleep(5000)
-                    onPoolEnd()
-                    usleep(5000)
-                    next = Double(benchNanoseconds())
-                }
             }
         }
         let elapsed = Double(benchNanoseconds() - start) / 1e9

@@ -149,25 +149,31 @@ public final class BenchNode: Sendable {
     /// loop (nil: not told apart; the node's loop is everything outside its workers).
     private let isWorkerThread: @Sendable (String) -> Bool
     private let isLoopThread: (@Sendable (String) -> Bool)?
+    /// Where the node acknowledges each new replay epoch (nil: the relay floor).
+    private let replayEpochFile: String?
     var pid: Int32 { process.processIdentifier }
 
     /// The benchmark's own node (`loopix bench serve-node`), with Noise links unless `links` is nil.
     convenience init(config: String, log: URL, workers: Int, port: Int, metricsPort: Int,
                      links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
-        try await self.init(arguments: ["bench", "serve-node", "--config", config] + (links == nil ? ["--plaintext-links"] : []),
-                            log: log, workers: workers, port: port, metricsPort: metricsPort, links: links)
+        let acknowledgements = config + ".replay-epoch"
+        try? FileManager.default.removeItem(atPath: acknowledgements)
+        try await self.init(arguments: ["bench", "serve-node", "--config", config, "--replay-epoch-file", acknowledgements]
+                                + (links == nil ? ["--plaintext-links"] : []),
+                            log: log, workers: workers, port: port, metricsPort: metricsPort, links: links,
+                            replayEpochFile: acknowledgements)
     }
 
     /// Starts this executable with `arguments` (a node command and its configuration); `links`:
     /// the key the generator links with and the node's key (nil: the node runs plaintext links).
     convenience init(arguments: [String], log: URL, workers: Int, port: Int, metricsPort: Int,
-                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?) async throws {
+                     links: (sender: NoiseSecretKey, node: NoisePublicKey)?, replayEpochFile: String? = nil) async throws {
         // The workers are the threads of Dispatch's user-initiated pool, which in a node process
         // only the crypto queue uses (their kernel name is the pool's, cut to 15 characters).
         try await self.init(name: "node", executable: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
                             arguments: arguments, environment: [parentProcessVariable: "\(getpid())"], log: log, workers: workers,
                             port: port, metricsPort: metricsPort, links: links, passesPacketsThrough: false,
-                            isWorkerThread: { $0.hasSuffix("initiated-qos") }, isLoopThread: nil)
+                            isWorkerThread: { $0.hasSuffix("initiated-qos") }, isLoopThread: nil, replayEpochFile: replayEpochFile)
     }
 
     /// The relay floor at `floorExecutable`: relays 127.0.0.1:`port` to 127.0.0.1:`forwardPort`
@@ -178,13 +184,15 @@ public final class BenchNode: Sendable {
                          "--metrics-port", "\(metricsPort)", "--packet-bytes", "\(packetBytes)"] + (sealedLinks ? ["--seal-links"] : [])
         try await self.init(name: "relay floor", executable: floorExecutable, arguments: arguments, environment: [:], log: log,
                             workers: workers, port: port, metricsPort: metricsPort, links: nil, passesPacketsThrough: true,
-                            isWorkerThread: { $0.hasPrefix("floor-worker") }, isLoopThread: { $0 == "floor-loop" })
+                            isWorkerThread: { $0.hasPrefix("floor-worker") }, isLoopThread: { $0 == "floor-loop" }, replayEpochFile: nil)
     }
 
     private init(name: String, executable: String, arguments: [String], environment: [String: String], log: URL, workers: Int,
                  port: Int, metricsPort: Int, links: (sender: NoiseSecretKey, node: NoisePublicKey)?, passesPacketsThrough: Bool,
-                 isWorkerThread: @escaping @Sendable (String) -> Bool, isLoopThread: (@Sendable (String) -> Bool)?) async throws {
+                 isWorkerThread: @escaping @Sendable (String) -> Bool, isLoopThread: (@Sendable (String) -> Bool)?,
+                 replayEpochFile: String?) async throws {
         self.name = name
+        self.replayEpochFile = replayEpochFile
         self.links = links
         self.workers = workers
         self.port = port
@@ -223,8 +231,18 @@ public final class BenchNode: Sendable {
         throw BenchError("the \(name) did not start listening in time; see its log")
     }
 
-    /// Asks the node for a new replay epoch, so that the pool's packets pass again.
-    func startReplayEpoch() { process.send(ReplayEpochs.signal) }
+    /// Asks the node for a new replay epoch, without waiting (the generator, halfway through the pool).
+    func requestReplayEpoch() { process.send(ReplayEpochs.signal) }
+
+    /// Asks the node for a new replay epoch, so that the pool's packets pass again, and waits (up
+    /// to a second) until the node says it is in force. The relay floor keeps no replay state.
+    func startReplayEpoch() {
+        guard let path = replayEpochFile else { return process.send(ReplayEpochs.signal) }
+        let before = ReplayEpochs.acknowledged(at: path)
+        process.send(ReplayEpochs.signal)
+        let deadline = benchNanoseconds() + 1_000_000_000
+        while ReplayEpochs.acknowledged(at: path) <= before && benchNanoseconds() < deadline { usleep(200) }
+    }
     var cpuSeconds: Double { ProcessProbe.cpuSeconds(pid: pid) ?? 0 }
     /// CPU seconds of the workers so far.
     var workerCPUSeconds: Double {
@@ -248,12 +266,24 @@ public final class ReplayEpochs: @unchecked Sendable {
     public static let signal = SIGUSR1
     private let source: any DispatchSourceSignal
 
-    public init(node: MixNode) {
+    /// `acknowledgeTo`: a file that gets each new epoch's number once the node uses it, so that
+    /// the benchmark resends its packets only then (sent before, they would meet the old epoch's
+    /// tags and be dropped as replays).
+    public init(node: MixNode, acknowledgeTo path: String? = nil) {
         Foundation.signal(Self.signal, SIG_IGN)
         let epochs = EpochCounter()
         source = DispatchSource.makeSignalSource(signal: Self.signal, queue: .global())
-        source.setEventHandler { node.rotateReplayFilter(toEpoch: epochs.next()) }
+        source.setEventHandler {
+            let epoch = epochs.next()
+            node.rotateReplayFilter(toEpoch: epoch)
+            if let path { try? Data("\(epoch)".utf8).write(to: URL(fileURLWithPath: path), options: .atomic) }
+        }
         source.resume()
+    }
+
+    /// The epoch last written to `path` by a node (0: none yet).
+    static func acknowledged(at path: String) -> UInt64 {
+        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { UInt64($0) } ?? 0
     }
 
     public func cancel() { source.cancel() }

@@ -54,7 +54,7 @@ struct StepRunner {
             try node.links.map { try BenchLinkSender(fd: fd, localKey: $0.sender, responderKey: $0.node) }
         }
         let generator = LoadGenerator(pool: pool, sendTimes: sendTimes, connections: connections, links: links, rate: rate, seconds: seconds,
-                                      startIndex: Self.position.value, seed: UInt64(Self.position.value) &+ 11) { node.startReplayEpoch() }
+                                      startIndex: Self.position.value, seed: UInt64(Self.position.value) &+ 11) { node.requestReplayEpoch() }
         let start = benchNanoseconds()
         generator.start()
         var rss: [RSSSample] = []

@@ -94,10 +94,12 @@ struct BenchNodeCommand: AsyncParsableCommand {
         @Option(help: "The node's configuration file (JSON), as for `loopix mix`.") var config: String
         @Flag(help: "Plain TCP links, to measure what link encryption costs (this benchmark's node only).")
         var plaintextLinks = false
+        @Option(help: "A file the node writes each new replay epoch's number to once it is in force.")
+        var replayEpochFile: String?
 
         func run() async throws {
             let mix = try ConfiguredMix(file: try startNodeProcess(config), path: config, plaintextLinksForBenchmark: plaintextLinks)
-            let epochs = ReplayEpochs(node: mix.node)
+            let epochs = ReplayEpochs(node: mix.node, acknowledgeTo: replayEpochFile)
             try await mix.node.runUntilTerminated(logger: mix.logger)
             epochs.cancel()
         }

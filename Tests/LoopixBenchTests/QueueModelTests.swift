@@ -27,7 +27,10 @@ struct QueueModelTests {
     @Test("at twice the capacity tail drop fills the queue while PIE holds the sojourn under its limit")
     func overload() {
         let m = model()
-        let scenario = QueueScenario(name: "2x", phases: [.init(load: 2, seconds: 0.6)], measureFrom: 0.2)
+        // Past the first burst allowance (ten targets) and the drain of what it let in; the
+        // controller's times scale with its target, so the scenario does too (written for 1 ms).
+        let s = m.configuration.targetDelay / 0.001
+        let scenario = QueueScenario(name: "2x", phases: [.init(load: 2, seconds: 0.6 * s)], measureFrom: 0.2 * s)
         let trace = m.arrivals(for: scenario, seed: 2)
         let pie = m.run(scenario, arrivals: trace, policy: .pie)
         let tail = m.run(scenario, arrivals: trace, policy: .tailDrop)
