@@ -9,19 +9,29 @@ public struct AQMBench: Sendable {
     public let scenarios: [QueueScenario]
     public let seed: UInt64
 
-    /// The standard scenarios, `seconds` per steady phase, on `workers` workers of `serviceTime` seconds.
-    public init(workers: Int, serviceTime: Double, seconds s: Double, seed: UInt64) {
+    /// The standard scenarios on `workers` workers of `serviceTime` seconds with the node's default
+    /// admission control at `target` (the controller's times, and so every phase here, scale
+    /// with it): `seconds` per steady phase for each millisecond of target, measured after half a
+    /// second per millisecond, and bursts of one and two burst allowances (`maxBurst`).
+    public init(workers: Int, serviceTime: Double, seconds perMillisecond: Double, seed: UInt64,
+                target: Double? = nil) {
+        let target = target ?? AQMConfiguration.minimumTarget
         var model = QueueModel()
         model.workers = workers
         model.serviceTime = serviceTime
+        model.configuration = AQMConfiguration(target: target)
         self.model = model
         self.seed = seed
-        scenarios = [0.5, 0.8, 0.95].map { QueueScenario(name: "steady \($0)", phases: [.init(load: $0, seconds: s)], measureFrom: 0.5) }
-            + [1.2, 1.5, 2.0].map { QueueScenario(name: "overload \($0)", phases: [.init(load: $0, seconds: s)], measureFrom: 0.5) }
+        let k = target / 0.001, s = perMillisecond * k, settle = 0.5 * k, burst = model.configuration.maxBurst
+        let ms = { (seconds: Double) in String(format: "%.0f ms", seconds * 1000) }
+        scenarios = [0.5, 0.8, 0.95].map { QueueScenario(name: "steady \($0)", phases: [.init(load: $0, seconds: s)], measureFrom: settle) }
+            + [1.2, 1.5, 2.0].map { QueueScenario(name: "overload \($0)", phases: [.init(load: $0, seconds: s)], measureFrom: settle) }
             + [
                 QueueScenario(name: "step 0.5-1.5-0.5", phases: [.init(load: 0.5, seconds: s), .init(load: 1.5, seconds: s), .init(load: 0.5, seconds: s)]),
-                QueueScenario(name: "burst 2x 10 ms from idle", phases: [.init(load: 0, seconds: 1), .init(load: 2, seconds: 0.01), .init(load: 0.5, seconds: 1)]),
-                QueueScenario(name: "burst 4x 20 ms from idle", phases: [.init(load: 0, seconds: 1), .init(load: 4, seconds: 0.02), .init(load: 0.5, seconds: 1)]),
+                QueueScenario(name: "burst 2x \(ms(burst)) from idle", phases: [
+                    .init(load: 0, seconds: k), .init(load: 2, seconds: burst), .init(load: 0.5, seconds: k)]),
+                QueueScenario(name: "burst 4x \(ms(2 * burst)) from idle", phases: [
+                    .init(load: 0, seconds: k), .init(load: 4, seconds: 2 * burst), .init(load: 0.5, seconds: k)]),
                 QueueScenario(name: "capacity halved (workers)", phases: [
                     .init(load: 0.8, seconds: s), .init(load: 0.8, seconds: s, workers: max(1, workers / 2)), .init(load: 0.8, seconds: s)]),
                 QueueScenario(name: "CPU contention (service ×1.5)", phases: [

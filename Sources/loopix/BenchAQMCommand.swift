@@ -15,14 +15,17 @@ struct BenchAQMCommand: AsyncParsableCommand {
             DropDecider exactly as the node does. Loads are multiples of the capacity c / service time.
             """)
 
-    @Option(help: "Seconds per steady or overload scenario (the step and capacity scenarios use this per phase).") var seconds = 4.0
+    @Option(help: "Seconds per steady or overload scenario for each millisecond of the AQM target (the step and capacity scenarios use this per phase; 40 s at the default 10 ms target).")
+    var seconds = 4.0
+    @Option(help: "The AQM target in milliseconds (default: the node's for the default µ, 10).") var targetMs: Double?
     @Option(help: "Workers of the modelled node.") var workers = 2
     @Option(help: "Service time per packet in microseconds (default: measure lsx_process now).") var serviceUs: Double?
     @Option(help: "Seed of the arrival traces.") var seed: UInt64 = 1
     @OptionGroup var output: BenchOutputOptions
 
     func validate() throws {
-        guard seconds >= 1, seconds <= 600 else { throw ValidationError("--seconds must be 1...600") }
+        guard seconds >= 0.1, seconds <= 600 else { throw ValidationError("--seconds must be 0.1...600") }
+        if let targetMs, !(targetMs >= 0.1 && targetMs <= 1000) { throw ValidationError("--target-ms must be 0.1...1000") }
         guard (1...64).contains(workers) else { throw ValidationError("--workers must be 1...64") }
         if let serviceUs, !(serviceUs > 0) { throw ValidationError("--service-us must be positive") }
     }
@@ -31,7 +34,8 @@ struct BenchAQMCommand: AsyncParsableCommand {
         let run = try output.run("aqm")
         let progress = BenchProgress("aqm")
         let service = try serviceUs.map { $0 / 1e6 } ?? ProcessRateProbe.secondsPerPacket()
-        let bench = AQMBench(workers: workers, serviceTime: service, seconds: seconds, seed: seed)
+        let bench = AQMBench(workers: workers, serviceTime: service, seconds: seconds, seed: seed,
+                             target: targetMs.map { $0 / 1000 })
         let target = bench.model.configuration.targetDelay
         benchLog(String(format: "aqm: %d workers × %.1f µs = capacity %.0f packets/s; PIE target %.1f ms", workers, service * 1e6,
                         bench.model.capacity, target * 1000))
