@@ -126,8 +126,8 @@ public struct NoiseLinkEstablished {
     }
 }
 
-/// Seals what one side sends on a link: one transport message per call, in place, with the
-/// REKEY every `rekeyInterval` messages.
+/// Seals what one side sends on a link: one transport message per call, appended to the
+/// caller's buffer and encrypted in it, with the REKEY every `rekeyInterval` messages.
 ///
 /// Not `Sendable`: it holds the sending cipher, used on the link's event loop only.
 public final class NoiseLinkSealer {
@@ -141,23 +141,29 @@ public final class NoiseLinkSealer {
         self.rekeyInterval = max(1, rekeyInterval)
     }
 
-    /// Seals the readable bytes of `buffer` (at most `NoiseLinkFormat.maxPlaintextBytes`) as one
-    /// message where they lie: the tag goes after them and the length prefix into the two bytes
-    /// before them, which the caller leaves free (`ByteBuffer.reservingLinkHeadroom`). A buffer
-    /// nothing else holds is sealed without allocating.
-    public func seal(_ buffer: inout ByteBuffer) throws(NoiseError) {
-        let plaintext = buffer.readableBytes
-        guard plaintext <= NoiseLinkFormat.maxPlaintextBytes, buffer.readerIndex >= NoiseLinkFormat.lengthPrefixBytes else {
+    /// Appends one sealed message to `buffer`: its length prefix, then the plaintext that
+    /// `writePlaintext` appends (at most `NoiseLinkFormat.maxPlaintextBytes`), encrypted where it
+    /// lies, and its tag. Many messages can go into one buffer this way, one allocation and one
+    /// write for all of them; a buffer nothing else holds is sealed without copying.
+    public func appendSealed(to buffer: inout ByteBuffer, _ writePlaintext: (inout ByteBuffer) -> Void) throws(NoiseError) {
+        let start = buffer.writerIndex
+        buffer.writeInteger(UInt16(0))
+        writePlaintext(&buffer)
+        let plaintext = buffer.writerIndex - start - NoiseLinkFormat.lengthPrefixBytes
+        guard plaintext <= NoiseLinkFormat.maxPlaintextBytes else {
+            buffer.moveWriterIndex(to: start)
             throw .wrongLength
         }
         buffer.writeRepeatingByte(0, count: NoiseLinkFormat.tagBytes)
         let cipher = self.cipher
+        let offset = start + NoiseLinkFormat.lengthPrefixBytes - buffer.readerIndex
         let result: Result<Int, NoiseError> = buffer.withUnsafeMutableReadableBytes { bytes in
-            Result { () throws(NoiseError) -> Int in try cipher.encrypt(bytes, plaintextCount: plaintext) }
+            Result { () throws(NoiseError) -> Int in
+                try cipher.encrypt(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]), plaintextCount: plaintext)
+            }
         }
         let length = try result.get()
-        buffer.moveReaderIndex(to: buffer.readerIndex - NoiseLinkFormat.lengthPrefixBytes)
-        buffer.setInteger(UInt16(length), at: buffer.readerIndex)
+        buffer.setInteger(UInt16(length), at: start)
         sealed += 1
         if sealed % rekeyInterval == 0 { try cipher.rekey() }
     }
@@ -180,17 +186,6 @@ final class NoiseLinkOpener {
         opened += 1
         if opened % rekeyInterval == 0 { try cipher.rekey() }
         return length
-    }
-}
-
-extension ByteBuffer {
-    /// An empty buffer for a plaintext of up to `plaintextBytes` that leaves room for sealing it
-    /// in place: the length prefix before it and the tag after it.
-    public static func reservingLinkHeadroom(allocator: ByteBufferAllocator, plaintextBytes: Int) -> ByteBuffer {
-        var buffer = allocator.buffer(capacity: plaintextBytes + NoiseLinkFormat.overheadBytes)
-        buffer.writeInteger(UInt16(0))
-        buffer.moveReaderIndex(forwardBy: NoiseLinkFormat.lengthPrefixBytes)
-        return buffer
     }
 }
 

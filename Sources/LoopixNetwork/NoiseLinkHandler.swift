@@ -9,7 +9,8 @@ import NIOCore
 ///
 /// Inbound, every transport message's plaintext is fired as one `ByteBuffer` (a slice of the
 /// handler's own buffer, decrypted where it lies). Outbound, each written buffer becomes one
-/// message (or several, past the 65,535-byte limit), unless the owner took the sealing over.
+/// message (or several, past the 65,535-byte limit, all in one buffer), unless the owner took
+/// the sealing over.
 public final class NoiseLinkHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
@@ -331,16 +332,16 @@ public final class NoiseLinkHandler: ChannelDuplexHandler, RemovableChannelHandl
                 context.write(wrapOutboundOut(buffer), promise: promise)
                 return
             }
+            // Every message of the write in one buffer, sealed where it lies: one write below.
             var plaintext = buffer
+            let messages = max(1, (plaintext.readableBytes + NoiseLinkFormat.maxPlaintextBytes - 1) / NoiseLinkFormat.maxPlaintextBytes)
+            var sealed = context.channel.allocator.buffer(capacity: plaintext.readableBytes + messages * NoiseLinkFormat.overheadBytes)
             do {
                 repeat {
-                    let length = min(plaintext.readableBytes, NoiseLinkFormat.maxPlaintextBytes)
-                    var message = ByteBuffer.reservingLinkHeadroom(allocator: context.channel.allocator, plaintextBytes: length)
-                    var part = plaintext.readSlice(length: length)!
-                    message.writeBuffer(&part)
-                    try sealer.seal(&message)
-                    context.write(wrapOutboundOut(message), promise: plaintext.readableBytes == 0 ? promise : nil)
+                    var part = plaintext.readSlice(length: min(plaintext.readableBytes, NoiseLinkFormat.maxPlaintextBytes))!
+                    try sealer.appendSealed(to: &sealed) { $0.writeBuffer(&part) }
                 } while plaintext.readableBytes > 0
+                context.write(wrapOutboundOut(sealed), promise: promise)
             } catch {
                 promise?.fail(error)
                 fail(.handshakeFailed, context: context)

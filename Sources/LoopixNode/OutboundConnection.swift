@@ -1,5 +1,5 @@
 // The link to one next hop: connects on demand over Noise XK (the peer's key from the
-// directory), seals every frame in place, reconnects with backoff, holds a bounded queue while
+// directory), gathers the frames of a flush into one buffer and seals each where it lies, reconnects with backoff, holds a bounded queue while
 // the peer is unreachable or slow, keeps an idle link alive and replaces an old one.
 import DequeModule
 import LoopixNetwork
@@ -63,6 +63,9 @@ final class OutboundConnection: @unchecked Sendable {
     private var pending: UniqueDeque<PacketBuffer>
     private var backoff: Double
     private var unflushed = 0
+    /// The frames written since the last flush, sealed, in one buffer: one allocation and one
+    /// channel write for all of them instead of one per packet.
+    private var outgoing: ByteBuffer?
     private var wroteSinceKeepAlive = false
     private var keepAlive: RepeatedTask?
 
@@ -105,31 +108,50 @@ final class OutboundConnection: @unchecked Sendable {
     /// Flushes what was written since the last flush.
     func flush() {
         guard unflushed > 0, case .connected(let channel, _, _) = state else { return }
+        writeOutgoing(to: channel)
         channel.flush()
         metrics.relayed.increment(by: unflushed)
         unflushed = 0
     }
 
-    /// Copies the packet into a frame for the channel and seals it where it lies (one buffer per
-    /// frame, made here, so that sealing copies nothing); its slab buffer goes back here.
+    /// Frames gathered into one buffer before it is written (the buffer's capacity).
+    static let framesPerWrite = 16
+
+    /// Appends the packet as a frame to the buffer of this flush, sealed where it lies; its slab
+    /// buffer goes back here. A full buffer is written at once (flushed with the rest).
     private func write(_ packet: consuming PacketBuffer, to channel: any Channel, sealer: NoiseLinkSealer?) {
         let bytes = UnsafeRawBufferPointer(packet.bytes)
-        var buffer = ByteBuffer.reservingLinkHeadroom(
-            allocator: channel.allocator, plaintextBytes: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count)
-        buffer.writeWireFrameHeader(type: .packet, bodyBytes: bytes.count)
-        buffer.writeBytes(bytes)
-        guard seal(&buffer, with: sealer, on: channel) else { return }
-        channel.write(buffer, promise: nil)
+        let frameBytes = WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + bytes.count
+        if let buffered = outgoing, buffered.writableBytes < frameBytes + NoiseLinkFormat.overheadBytes { writeOutgoing(to: channel) }
+        var buffer = outgoing ?? channel.allocator.buffer(capacity: Self.framesPerWrite * (frameBytes + NoiseLinkFormat.overheadBytes))
+        outgoing = nil
+        guard append(to: &buffer, with: sealer, on: channel, { frame in
+            frame.writeWireFrameHeader(type: .packet, bodyBytes: bytes.count)
+            frame.writeBytes(bytes)
+        }) else { return }
+        outgoing = buffer
         unflushed += 1
         wroteSinceKeepAlive = true
     }
 
-    /// Seals a frame for the link (plaintext links: only drops the headroom); false if the link
-    /// cannot seal any more (it is then closed, and reconnects).
-    private func seal(_ buffer: inout ByteBuffer, with sealer: NoiseLinkSealer?, on channel: any Channel) -> Bool {
-        guard let sealer else { return true }
+    /// Writes the frames gathered so far (not flushed).
+    private func writeOutgoing(to channel: any Channel) {
+        guard let buffer = outgoing else { return }
+        outgoing = nil
+        channel.write(buffer, promise: nil)
+    }
+
+    /// Appends one frame, written by `writeFrame`, to `buffer`: sealed as a Noise message, or as
+    /// it is on a plaintext link. False if the link cannot seal any more (it is then closed, and
+    /// reconnects).
+    private func append(to buffer: inout ByteBuffer, with sealer: NoiseLinkSealer?, on channel: any Channel,
+                        _ writeFrame: (inout ByteBuffer) -> Void) -> Bool {
+        guard let sealer else {
+            writeFrame(&buffer)
+            return true
+        }
         do {
-            try sealer.seal(&buffer)
+            try sealer.appendSealed(to: &buffer, writeFrame)
             return true
         } catch {
             metrics.drop(.outboundQueueFull)
@@ -220,10 +242,10 @@ final class OutboundConnection: @unchecked Sendable {
         keepAlive = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             guard case .connected(let current, _, let sealer) = self.state, current === channel else { return }
             if !self.wroteSinceKeepAlive {
-                var buffer = ByteBuffer.reservingLinkHeadroom(
-                    allocator: channel.allocator, plaintextBytes: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes)
-                buffer.writeWireFrameHeader(type: .keepAlive, bodyBytes: 0)
-                guard self.seal(&buffer, with: sealer, on: channel) else { return }
+                var buffer = channel.allocator.buffer(
+                    capacity: WireFormat.lengthPrefixBytes + WireFormat.frameHeaderBytes + NoiseLinkFormat.overheadBytes)
+                guard self.append(to: &buffer, with: sealer, on: channel, { $0.writeWireFrameHeader(type: .keepAlive, bodyBytes: 0) })
+                else { return }
                 channel.writeAndFlush(buffer, promise: nil)
             }
             self.wroteSinceKeepAlive = false
@@ -253,6 +275,7 @@ final class OutboundConnection: @unchecked Sendable {
             keepAlive?.cancel()
             keepAlive = nil
             unflushed = 0
+            outgoing = nil
             // A link that lived a while starts over from the shortest wait.
             if eventLoop.now.uptimeNanoseconds &- since > 10_000_000_000 { backoff = settings.initialBackoff }
             retryLater()
@@ -267,19 +290,14 @@ final class OutboundConnection: @unchecked Sendable {
     /// Closes the link and drops what is still queued (counted); on the loop.
     func close() {
         eventLoop.assertInEventLoop()
+        // What this flush gathered leaves first.
+        flush()
         let previous = state
         state = .closed
         keepAlive?.cancel()
         keepAlive = nil
         if case .handshaking(let channel) = previous { channel.close(mode: .all, promise: nil) }
-        if case .connected(let channel, _, _) = previous {
-            if unflushed > 0 {
-                channel.flush()
-                metrics.relayed.increment(by: unflushed)
-                unflushed = 0
-            }
-            channel.close(mode: .all, promise: nil)
-        }
+        if case .connected(let channel, _, _) = previous { channel.close(mode: .all, promise: nil) }
         metrics.drop(.shutdown, count: pending.count)
         pending.removeAll()
     }
