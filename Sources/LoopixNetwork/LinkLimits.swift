@@ -12,8 +12,8 @@ public final class LinkLimits: Sendable {
     private let state = NIOLockedValueBox(State())
 
     private struct State {
-        var pending: [String: Int] = [:]
-        var links: [NoisePublicKey: Int] = [:]
+        var pending = BoundedCounts<String>()
+        var links = BoundedCounts<NoisePublicKey>()
     }
 
     public init(maxPendingPerAddress: Int, maxLinksPerPeer: Int) {
@@ -23,40 +23,45 @@ public final class LinkLimits: Sendable {
 
     /// Counts a handshake from `address`; false (and nothing counted) beyond the limit.
     func beginHandshake(from address: String) -> Bool {
-        state.withLockedValue { s in
-            let n = s.pending[address, default: 0]
-            guard n < maxPendingPerAddress else { return false }
-            s.pending[address] = n + 1
-            return true
-        }
+        state.withLockedValue { $0.pending.take(address, limit: maxPendingPerAddress) }
     }
 
     func endHandshake(from address: String) {
-        state.withLockedValue { s in
-            let n = s.pending[address, default: 0]
-            s.pending[address] = n > 1 ? n - 1 : nil
-        }
+        state.withLockedValue { $0.pending.give(address) }
     }
 
     /// Counts a link of `peer`; false (and nothing counted) beyond the limit.
     func admit(_ peer: NoisePublicKey) -> Bool {
-        state.withLockedValue { s in
-            let n = s.links[peer, default: 0]
-            guard n < maxLinksPerPeer else { return false }
-            s.links[peer] = n + 1
-            return true
-        }
+        state.withLockedValue { $0.links.take(peer, limit: maxLinksPerPeer) }
     }
 
     func release(_ peer: NoisePublicKey) {
-        state.withLockedValue { s in
-            let n = s.links[peer, default: 0]
-            s.links[peer] = n > 1 ? n - 1 : nil
-        }
+        state.withLockedValue { $0.links.give(peer) }
     }
 
     /// Addresses with unfinished handshakes and peers with links (tests: nothing may leak).
     public var counts: (pendingAddresses: Int, peers: Int) {
-        state.withLockedValue { ($0.pending.count, $0.links.count) }
+        state.withLockedValue { ($0.pending.keys, $0.links.keys) }
     }
+}
+
+/// How many of something each key holds, below a limit; a key that holds none is forgotten.
+private struct BoundedCounts<Key: Hashable & Sendable>: Sendable {
+    private var counts: [Key: Int] = [:]
+
+    /// Counts one more for `key`; false (and nothing counted) when it already holds `limit`.
+    mutating func take(_ key: Key, limit: Int) -> Bool {
+        let n = counts[key, default: 0]
+        guard n < limit else { return false }
+        counts[key] = n + 1
+        return true
+    }
+
+    mutating func give(_ key: Key) {
+        let n = counts[key, default: 0]
+        counts[key] = n > 1 ? n - 1 : nil
+    }
+
+    /// Keys holding at least one.
+    var keys: Int { counts.count }
 }
