@@ -173,16 +173,11 @@ final class PullConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var busy = false
     private var counted = false
     private var closing = false
-    private var inactive = false
     private var idleTimer: Scheduled<Void>?
 
     init(server: PullServer) { self.server = server }
 
     func channelActive(context: ChannelHandlerContext) {
-        // The link layer refuses a connection over its address limit in its own channelActive,
-        // before passing the event on: by now the connection is closed and channelInactive has
-        // come and gone. Counted now, it would hold a place of the connection limit for good.
-        guard !closing, !inactive else { return }
         guard server.openConnection() else {
             server.metricsHandle.refusedPull("pull_connection_limit")
             closing = true
@@ -195,7 +190,6 @@ final class PullConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        inactive = true
         idleTimer?.cancel()
         if counted {
             counted = false
