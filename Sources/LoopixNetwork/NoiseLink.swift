@@ -144,7 +144,8 @@ public final class NoiseLinkSealer {
     /// Appends one sealed message to `buffer`: its length prefix, then the plaintext that
     /// `writePlaintext` appends (at most `NoiseLinkFormat.maxPlaintextBytes`), encrypted where it
     /// lies, and its tag. Many messages can go into one buffer this way, one allocation and one
-    /// write for all of them; a buffer nothing else holds is sealed without copying.
+    /// write for all of them; a buffer nothing else holds is sealed without copying. When it
+    /// throws, the buffer ends where it did before the call: no plaintext is left in it.
     public func appendSealed(to buffer: inout ByteBuffer, _ writePlaintext: (inout ByteBuffer) -> Void) throws(NoiseError) {
         let start = buffer.writerIndex
         buffer.writeInteger(UInt16(0))
@@ -161,6 +162,10 @@ public final class NoiseLinkSealer {
             Result { () throws(NoiseError) -> Int in
                 try cipher.encrypt(UnsafeMutableRawBufferPointer(rebasing: bytes[offset...]), plaintextCount: plaintext)
             }
+        }
+        if case .failure(let error) = result {
+            buffer.moveWriterIndex(to: start)
+            throw error
         }
         let length = try result.get()
         buffer.setInteger(UInt16(length), at: start)
