@@ -226,6 +226,7 @@ let package = Package(
             "LoopixNode",
             "LoopixTestSupport",
             "LoopixBench",
+            "LoopixTestnet",
             "CLoopixThreads",
             .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),

@@ -1,6 +1,7 @@
 // The text `loopix bench node` prints: the core's rate, the generator alone, each sweep, the
 // link encryption's cost, the senders, the soak, the packet suites side by side, and the targets.
 import Foundation
+import LoopixTestnet
 
 extension NodeBenchResults {
     /// The report, as lines for a terminal.
@@ -105,7 +106,6 @@ extension NodeBenchResults {
             + column("lat p50", 8) + column("lat p99", 8) + column("soj p99", 8) + column("node cpu", 9) + column("effic.", 7)
             + column("outside", 8) + column("gen cpu", 8) + column("sink cpu", 9) + column("other", 6) + column("RSS MB", 7) + "drops"]
         for s in steps {
-            let drops = s.drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value))" }
             lines.append("  " + column(s.label, 8) + column(s.loadFraction.isNaN ? "-" : String(format: "%.2f", s.loadFraction), 6)
                 + column("\(s.senders)", 4) + column(String(format: "%.0f", s.offeredAchieved), 10)
                 + column(String(format: "%.0f", s.throughput), 10) + column(String(format: "%.3f", s.latencyMs.p50), 8)
@@ -113,7 +113,7 @@ extension NodeBenchResults {
                 + column(String(format: "%.2f", s.nodeCores), 9) + column(String(format: "%.2f", s.efficiency), 7)
                 + column(String(format: "%.2f", s.outsideWorkers), 8) + column(String(format: "%.2f", s.generatorCores), 8)
                 + column(String(format: "%.2f", s.sinkCores), 9) + column(String(format: "%.2f", s.otherCores + s.stolenCores), 6)
-                + column(String(format: "%.0f", s.rssMaxMB), 7) + (drops.isEmpty ? "none" : drops.joined(separator: ", ")))
+                + column(String(format: "%.0f", s.rssMaxMB), 7) + dropsText(s.drops.mapValues { Int($0) }))
         }
         return lines
     }

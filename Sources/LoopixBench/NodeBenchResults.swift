@@ -3,6 +3,7 @@
 import Foundation
 import LoopixNode
 import LoopixSim
+import LoopixTestnet
 import LoopixMetrics
 
 public struct GeneratorAlone: Codable, Sendable {
@@ -339,7 +340,7 @@ public enum NodeTargets {
                 let dropped = s.drops.values.reduce(0, +)
                 out.append(NodeTarget(name: "drops at \(Int(f * 100)) % (\(sweep.workers) worker\(sweep.workers == 1 ? "" : "s"))",
                                       measured: String(format: "%.0f of %.0f (%.1e)%@", dropped, s.packetsIn, dropped / s.packetsIn,
-                                                       dropped > 0 ? ": " + s.dropSummary : ""),
+                                                       dropped > 0 ? ": " + dropsText(s.drops.mapValues { Int($0) }) : ""),
                                       target: "<= 1e-4", met: dropped <= 1e-4 * s.packetsIn))
             }
         }
@@ -447,12 +448,5 @@ extension NodeBenchResults {
         for sweep in r.sweeps { for s in sweep.steps { rss += s.rssSeries.map { ["w\(sweep.workers)-\(s.label)", csv($0.seconds, 2), csv($0.megabytes, 2)] } } }
         if let soak = r.soak { rss += soak.rssSeries.map { ["soak", csv($0.seconds, 2), csv($0.megabytes, 2)] } }
         try run.writeCSV("rss.csv", header: ["phase", "seconds", "rss_mb"], rows: rss)
-    }
-}
-
-extension StepResult {
-    /// The step's drops by cause ("queue_full=3 aqm=1"), causes with none left out.
-    var dropSummary: String {
-        drops.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\(Int($0.value))" }.joined(separator: " ")
     }
 }

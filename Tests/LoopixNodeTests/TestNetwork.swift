@@ -5,6 +5,7 @@ import LoopixNetwork
 import LoopixNode
 import LoopixNoise
 import LoopixSphinx
+import LoopixTestnet
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -146,13 +147,12 @@ extension NodeMetrics {
         Int(MetricSamples(text: render())["loopix_packets_dropped_total{cause=\"\(cause)\"}"])
     }
 
-    /// Every cause this node dropped packets for, with its count ("bad_mac=6 replay=1").
+    /// Every cause this node dropped packets for, with its count ("bad_mac 6, replay 1"; "none").
     var dropSummary: String {
         let samples = MetricSamples(text: render())
-        return DropCause.allCases.compactMap { cause in
-            let count = Int(samples["loopix_packets_dropped_total{cause=\"\(cause.rawValue)\"}"])
-            return count == 0 ? nil : "\(cause.rawValue)=\(count)"
-        }.joined(separator: " ")
+        return dropsText(Dictionary(uniqueKeysWithValues: DropCause.allCases.map {
+            ($0.rawValue, Int(samples["loopix_packets_dropped_total{cause=\"\($0.rawValue)\"}"]))
+        }))
     }
 }
 
