@@ -236,21 +236,24 @@ public final class BenchNode: Sendable {
 
     /// Asks the node for a new replay epoch, so that the pool's packets pass again, and waits (up
     /// to a second) until the node says it is in force. The relay floor keeps no replay state.
-    func startReplayEpoch() {
+    func startReplayEpoch() async throws {
         guard let path = replayEpochFile else { return process.send(ReplayEpochs.signal) }
         let before = ReplayEpochs.acknowledged(at: path)
         process.send(ReplayEpochs.signal)
         let deadline = benchNanoseconds() + 1_000_000_000
-        while ReplayEpochs.acknowledged(at: path) <= before && benchNanoseconds() < deadline { usleep(200) }
+        while ReplayEpochs.acknowledged(at: path) <= before && benchNanoseconds() < deadline {
+            try await Task.sleep(for: .microseconds(200))
+        }
     }
     var cpuSeconds: Double { ProcessProbe.cpuSeconds(pid: pid) ?? 0 }
     /// CPU seconds of the workers so far.
-    var workerCPUSeconds: Double {
-        ProcessProbe.threadCPUSeconds(pid: pid).filter { isWorkerThread($0.name) }.reduce(0) { $0 + $1.seconds }
-    }
+    var workerCPUSeconds: Double { cpuSeconds(ofThreads: isWorkerThread) }
     /// CPU seconds of the event loop thread so far, where it is told apart (the floor's).
-    var loopCPUSeconds: Double? {
-        isLoopThread.map { isLoop in ProcessProbe.threadCPUSeconds(pid: pid).filter { isLoop($0.name) }.reduce(0) { $0 + $1.seconds } }
+    var loopCPUSeconds: Double? { isLoopThread.map { cpuSeconds(ofThreads: $0) } }
+
+    /// CPU seconds so far of the process's threads whose kernel name `matches`.
+    private func cpuSeconds(ofThreads matches: (String) -> Bool) -> Double {
+        ProcessProbe.threadCPUSeconds(pid: pid).filter { matches($0.name) }.reduce(0) { $0 + $1.seconds }
     }
     var residentMB: Double { Double(ProcessProbe.residentBytes(pid: pid) ?? 0) / 1_048_576 }
     func metrics() async -> MetricSamples { await MetricSamples.scrape(port: metricsPort, timeout: 2) ?? MetricSamples() }

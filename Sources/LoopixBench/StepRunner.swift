@@ -37,7 +37,7 @@ struct StepRunner {
     func run(node: BenchNode, rate: Double, label: String, loadFraction: Double, senders: Int = 1, seconds: Double? = nil,
              retainLatencies: Bool = true, progress: BenchProgress) async throws -> StepResult {
         let seconds = seconds ?? step
-        node.startReplayEpoch()
+        try await node.startReplayEpoch()
         try await Task.sleep(for: .milliseconds(30))
         let referenceBefore = probe.secondsPerPacket(rounds: 3)
         sink.reset(retain: retainLatencies)
