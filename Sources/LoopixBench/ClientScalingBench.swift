@@ -27,8 +27,8 @@ public struct ClientScalingBench: Sendable {
 
     /// One node process for every count, in increasing order; each step opens its own connections.
     public func run(in run: BenchRun, progress: BenchProgress) async throws -> ClientScalingResults {
-        let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: nil, eventLoopSliceUs: nil)
-        let rig = try setup.rig(poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds, progress: progress)
+        let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: nil, eventLoopSliceUs: nil, poolPackets: poolPackets)
+        let rig = try setup.rig(step: stepSeconds, warmup: warmupSeconds, progress: progress)
         let (sink, runner) = (rig.sink, rig.runner)
         defer { sink.stop() }
         var steps: [ClientScalingStep] = []

@@ -58,8 +58,9 @@ public struct NodeBench: Sendable {
         let epochShare = try ProcessRateProbe.epochMachineryShare()
         benchLog(String(format: "node: the epoch machinery adds %+.2f %% to a packet", epochShare * 100))
 
-        let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs)
-        let rig = try setup.rig(poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds, progress: progress)
+        let setup = try NodeBenchSetup(directory: run.url("work"), eventLoops: eventLoops, eventLoopSliceUs: eventLoopSliceUs,
+                                       poolPackets: poolPackets)
+        let rig = try setup.rig(step: stepSeconds, warmup: warmupSeconds, progress: progress)
         let (pool, sink, runner) = (rig.pool, rig.sink, rig.runner)
         defer { sink.stop() }
         /// A node for `body`, with the sink answering its links as they will come.
@@ -200,8 +201,8 @@ public struct NodeBench: Sendable {
             if suite == main.suite { rigs.append(main); continue }
             let geometry = try Geometry(hops: Geometry.standard.hops, payload: Geometry.standard.payload, suite: suite)
             let setup = try NodeBenchSetup(directory: run.url("work-\(suite.name)"), eventLoops: eventLoops,
-                                           eventLoopSliceUs: eventLoopSliceUs, geometry: geometry)
-            let rig = try setup.rig(geometry: geometry, poolPackets: poolPackets, step: stepSeconds, warmup: warmupSeconds,
+                                           eventLoopSliceUs: eventLoopSliceUs, geometry: geometry, poolPackets: poolPackets)
+            let rig = try setup.rig(geometry: geometry, step: stepSeconds, warmup: warmupSeconds,
                                     progress: progress, label: suite.name)
             rigs.append(SuiteRig(suite: suite, setup: setup, pool: rig.pool, sink: rig.sink, runner: rig.runner))
         }
@@ -260,7 +261,7 @@ public struct NodeBench: Sendable {
 extension NodeBenchSetup {
     /// What every node benchmark drives a node with: packets of `geometry` built for this node,
     /// a started sink answering the node's links, and a step runner over them.
-    func rig(geometry: Geometry = .standard, poolPackets: Int, step: Double, warmup: Double, progress: BenchProgress,
+    func rig(geometry: Geometry = .standard, step: Double, warmup: Double, progress: BenchProgress,
              label: String = "") throws -> (pool: PacketPool, sink: FrameSink, runner: StepRunner) {
         let pool = try PacketPool(count: poolPackets, geometry: geometry, nodeKey: nodeKey, next: sinkID) { done in
             progress.update("building \(label.isEmpty ? "" : label + " ")packets \(done)/\(poolPackets)")

@@ -11,9 +11,9 @@ struct RelayFloorTests {
     func oneStep() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-floor-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let setup = try NodeBenchSetup(directory: directory, eventLoops: nil, eventLoopSliceUs: nil)
+        let setup = try NodeBenchSetup(directory: directory, eventLoops: nil, eventLoopSliceUs: nil, poolPackets: 3000)
         let progress = BenchProgress("relay floor test")
-        let rig = try setup.rig(poolPackets: 3000, step: 2.5, warmup: 0.5, progress: progress)
+        let rig = try setup.rig(step: 2.5, warmup: 0.5, progress: progress)
         defer { rig.sink.stop() }
         let rate = 3000.0
         let step = try await setup.withFloors([.sealed], workers: 2, packetBytes: rig.pool.frameBytes - 6,
